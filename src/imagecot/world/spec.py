@@ -62,8 +62,8 @@ def make_spec(include: list[dict], tag: str | None = None) -> Spec:
     spec: Spec = {"tag": tag or _tag_for(include, has_relation), "include": include}
     if spec["tag"] == "counting":
         spec["exclude"] = [{"class": r["class"], "count": r["count"] + 1} for r in include]
-    spec["prompt"] = spec_to_text(spec)
     validate_spec(spec)
+    spec["prompt"] = spec_to_text(spec)
     return spec
 
 

@@ -1,0 +1,205 @@
+"""The `imagecot` command: every subcommand calls a library function."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+EXAMPLES = {
+    "generate": 'imagecot generate --prompt "two red circles" -n 8 --out out/two-red-circles',
+    "geneval generate": "imagecot geneval generate --out out/geneval-ar",
+    "geneval score": "imagecot geneval score out/geneval-ar",
+    "train tokenizer": "imagecot train tokenizer --out runs/tokenizer --steps 4000",
+    "train ar": "imagecot train ar --out runs/ar --tokenizer runs/tokenizer/final --steps 3000",
+    "demo": "imagecot demo --out out/demo",
+}
+
+
+def _parser(sub, name: str, help: str, key: str | None = None) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help,
+                          epilog=f"example:\n  {EXAMPLES[key or name]}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _add_dataclass_args(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+    """One --option per field of a config dataclass (defaults from the dataclass)."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        opt = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            p.add_argument(opt, type=lambda s: s.lower() in ("1", "true", "yes"), default=f.default,
+                           metavar="BOOL", help=f"(default {f.default})")
+        elif isinstance(f.default, tuple):
+            p.add_argument(opt, type=type(f.default[0]), nargs="+", default=f.default, help=f"(default {f.default})")
+        else:
+            p.add_argument(opt, type=type(f.default), default=f.default, help=f"(default {f.default})")
+
+
+def _from_args(cls, args, **override):
+    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
+    return cls(**{**kw, **override})
+
+
+def _add_sampling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", type=Path, default=None, help="AR generator folder (default: the zoo's)")
+    p.add_argument("--tokenizer", type=Path, default=None, help="VQ tokenizer folder (default: the zoo's)")
+    p.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+
+
+def _load_generator(args):
+    from .zoo import default_sampling, load_ar
+    gen = load_ar(args.checkpoint, args.tokenizer, args.device)
+    s = default_sampling(args.checkpoint)
+    for field, value in (("cfg_scale", args.cfg), ("temperature", args.temperature),
+                         ("top_k", args.top_k), ("top_p", args.top_p)):
+        if value is not None:
+            setattr(s, field, value)
+    s.__post_init__()
+    return gen, s
+
+
+def cmd_generate(args) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from .data.images import grid
+    from .pipeline import generate_folder
+    from .world import parse_prompt
+    spec = parse_prompt(args.prompt)
+    gen, sampling = _load_generator(args)
+    info = generate_folder(gen, [spec], args.out, args.n, sampling, args.seed, args.batch_size)
+    imgs = np.stack([np.array(Image.open(p).convert("RGB"))
+                     for p in sorted((args.out / "00000" / "samples").glob("*.png"))])
+    big = grid(imgs, cols=min(8, len(imgs)))
+    Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.NEAREST).save(args.out / "grid.png")
+    print(f"{len(imgs)} images of {spec['prompt']!r} in {args.out / '00000' / 'samples'}; "
+          f"grid: {args.out / 'grid.png'}; compute {info['compute']['token_forwards']} token-forwards")
+    return 0
+
+
+def cmd_geneval_generate(args) -> int:
+    from .pipeline import generate_folder, read_jsonl
+    from .world.benchmark import load_benchmark
+    specs = read_jsonl(args.metadata) if args.metadata else load_benchmark()
+    if args.limit:
+        specs = specs[: args.limit]
+    gen, sampling = _load_generator(args)
+    info = generate_folder(gen, specs, args.out, args.images_per_prompt, sampling, args.seed, args.batch_size)
+    print(json.dumps(info, indent=2))
+    print(f"score it with: imagecot geneval score {args.out}")
+    return 0
+
+
+def cmd_geneval_score(args) -> int:
+    from .evaluation.geneval import format_summary, score_folder
+    summary = score_folder(args.folder, n_boot=args.n_boot, seed=args.seed)
+    print(format_summary(summary))
+    print(f"per-image results: {args.folder / 'results.jsonl'}; summary: {args.folder / 'summary.json'}")
+    return 0
+
+
+def cmd_train_tokenizer(args) -> int:
+    from .tokenizers.vq import VQConfig
+    from .train.loop import TrainConfig
+    from .train.tokenizer import train_tokenizer
+    t0 = time.time()
+    train_tokenizer(args.out, _from_args(VQConfig, args), _from_args(TrainConfig, args))
+    print(f"trained tokenizer in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    return 0
+
+
+def cmd_train_ar(args) -> int:
+    from .generators.ar import ARConfig
+    from .generators.condition import PromptTokenizer
+    from .train.ar import train_ar
+    from .train.loop import TrainConfig
+    from .zoo import load_tokenizer
+    vq = load_tokenizer(args.tokenizer)
+    cfg = _from_args(ARConfig, args, image_vocab=vq.vocab_size, grid=vq.config.grid,
+                     text_vocab=PromptTokenizer(args.cond_len).vocab_size)
+    t0 = time.time()
+    train_ar(args.out, vq, cfg, _from_args(TrainConfig, args))
+    print(f"trained AR generator in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    return run_demo(args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .generators.ar import ARConfig
+    from .tokenizers.vq import VQConfig
+    from .train.loop import TrainConfig
+
+    ap = argparse.ArgumentParser(prog="imagecot", description="Image generation you can verify step by step.",
+                                 epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = _parser(sub, "generate", "Generate images for one prompt (GenEval folder layout + a grid PNG).")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("-n", type=int, default=8, help="number of images")
+    p.add_argument("--out", type=Path, required=True)
+    _add_sampling_args(p)
+    p.set_defaults(func=cmd_generate)
+
+    ge = sub.add_parser("geneval", help="The GenEval-style benchmark: generate its images, score a folder.")
+    gsub = ge.add_subparsers(dest="geneval_command", required=True)
+    p = _parser(gsub, "generate", "Generate the whole benchmark (resumable) in GenEval's layout.", "geneval generate")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--images-per-prompt", type=int, default=4)
+    p.add_argument("--metadata", type=Path, default=None, help="an evaluation_metadata.jsonl (default: shipped set)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N prompts")
+    _add_sampling_args(p)
+    p.set_defaults(func=cmd_geneval_generate)
+    p = _parser(gsub, "score", "Score a GenEval-layout folder: results.jsonl, summary.json, a table.", "geneval score")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_geneval_score)
+
+    tr = sub.add_parser("train", help="Train a tokenizer or a generator (step budget, resumable).")
+    tsub = tr.add_subparsers(dest="train_command", required=True)
+    p = _parser(tsub, "tokenizer", "Train the VQ tokenizer on the shapes world.", "train tokenizer")
+    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+    _add_dataclass_args(p, VQConfig)
+    _add_dataclass_args(p, TrainConfig)
+    p.set_defaults(func=cmd_train_tokenizer)
+    p = _parser(tsub, "ar", "Train the AR generator on a tokenizer's codes.", "train ar")
+    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+    p.add_argument("--tokenizer", type=Path, default=None, help="VQ tokenizer folder (default: the zoo's)")
+    _add_dataclass_args(p, ARConfig, skip=("image_vocab", "grid", "text_vocab"))
+    _add_dataclass_args(p, TrainConfig)
+    p.set_defaults(func=cmd_train_ar)
+
+    p = _parser(sub, "demo", "A few prompts with the shipped generator: images, scores, and where to look.")
+    p.add_argument("--out", type=Path, default=Path("out/demo"))
+    p.set_defaults(func=cmd_demo)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"imagecot: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

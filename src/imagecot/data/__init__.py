@@ -1,0 +1,1 @@
+"""Data sources: the procedural shapes stream, image conversions."""

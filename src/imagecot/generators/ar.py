@@ -1,0 +1,237 @@
+"""Raster-order autoregressive generator over a VQ token grid (LlamaGen style).
+
+The prompt is a prefix of word tokens; condition dropout during training gives
+a null condition for classifier-free guidance. Sampling runs batched with a KV
+cache (or without, for checking), as a `Session` of steps: by default one step
+is one row of the token grid, and the preview decodes the rows so far over the
+token grid of a blank image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..hub import PretrainedMixin
+from ..world.vocab import BACKGROUND
+from .base import Compute, GenerationOutput, keep_index, run_to_end
+from .condition import PromptTokenizer
+from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
+from .transformer import Block, KVCache
+
+
+@dataclass
+class ARConfig:
+    image_vocab: int = 512
+    grid: int = 8
+    cond_len: int = 12
+    text_vocab: int = 40
+    d_model: int = 256
+    n_layer: int = 8
+    n_head: int = 8
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    cond_dropout: float = 0.1
+
+    @property
+    def num_image_tokens(self) -> int:
+        return self.grid * self.grid
+
+
+class ARTransformer(nn.Module, PretrainedMixin):
+    """Decoder-only transformer over [prompt tokens (cond_len), image tokens (grid*grid)]."""
+
+    config_class = ARConfig
+    model_type = "ar"
+
+    def __init__(self, config: ARConfig):
+        super().__init__()
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.text_vocab + c.image_vocab, c.d_model)
+        self.pos_emb = nn.Parameter(torch.zeros(1, c.cond_len + c.num_image_tokens, c.d_model))
+        self.blocks = nn.ModuleList(Block(c.d_model, c.n_head, c.mlp_ratio, c.dropout) for _ in range(c.n_layer))
+        self.ln_f = nn.LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.image_vocab, bias=False)
+        self.apply(self._init)
+        nn.init.normal_(self.pos_emb, std=0.02)
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
+                nn.init.normal_(p, std=0.02 / (2 * c.n_layer) ** 0.5)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def forward(self, ids_BL: torch.Tensor, cache: KVCache | None = None, pos: int = 0) -> torch.Tensor:
+        """Logits over image codes (B, L, image_vocab) for input ids at positions [pos, pos+L).
+
+        ids are in the joint vocabulary: prompt words in [0, text_vocab), image
+        code c as text_vocab + c.
+        """
+        L = ids_BL.shape[1]
+        x_BLC = self.tok_emb(ids_BL) + self.pos_emb[:, pos:pos + L]
+        for i, blk in enumerate(self.blocks):
+            x_BLC = blk(x_BLC, cache, i, pos)
+        return self.head(self.ln_f(x_BLC))
+
+    def sequence_logits(self, img_BN: torch.Tensor, cond_BLc: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits (B, N, V) predicting every image token from the prompt and the tokens before."""
+        ids = torch.cat([cond_BLc, img_BN[:, :-1] + self.config.text_vocab], dim=1)
+        return self(ids)[:, self.config.cond_len - 1:]
+
+    def make_cache(self, batch: int, device, dtype=torch.float32) -> KVCache:
+        c = self.config
+        return KVCache(c.n_layer, batch, c.n_head, c.cond_len + c.num_image_tokens,
+                       c.d_model // c.n_head, device, dtype)
+
+
+class ARGenerator:
+    """An ARTransformer with its VQ tokenizer and prompt tokenizer: prompts in, images out."""
+
+    def __init__(self, model: ARTransformer, vq, prompt_tokenizer: PromptTokenizer | None = None):
+        self.model = model.eval()
+        self.vq = vq.eval()
+        self.prompts = prompt_tokenizer or PromptTokenizer(model.config.cond_len)
+        if self.prompts.vocab_size > model.config.text_vocab:
+            raise ValueError(f"prompt vocabulary ({self.prompts.vocab_size}) exceeds the model's "
+                             f"text_vocab ({model.config.text_vocab})")
+        if vq.vocab_size != model.config.image_vocab:
+            raise ValueError(f"tokenizer codebook {vq.vocab_size} != model image_vocab {model.config.image_vocab}")
+        g = model.config.grid
+        res = vq.config.resolution
+        blank = torch.tensor(np.array(BACKGROUND), dtype=torch.float32).view(1, 3, 1, 1) / 127.5 - 1
+        self.blank_tokens_N = vq.encode(blank.expand(1, 3, res, res).contiguous()).view(g * g)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def start(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
+              use_cache: bool = True, tokens_per_step: int | None = None) -> "ARSession":
+        return ARSession(self, prompts, sampling or SamplingConfig(), seed, use_cache,
+                         tokens_per_step or self.model.config.grid)
+
+    def generate(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
+                 use_cache: bool = True) -> GenerationOutput:
+        return run_to_end(self.start(prompts, sampling, seed, use_cache))
+
+    def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        """Sum of log p(token_i | prompt, tokens_<i) per sample (B,), differentiable (for DPO)."""
+        cond = self.prompts.encode(prompts).to(tokens_BN.device)
+        logits_BNV = self.model.sequence_logits(tokens_BN, cond)
+        logp_BNV = F.log_softmax(logits_BNV.float(), dim=-1)
+        return logp_BNV.gather(-1, tokens_BN.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    @torch.no_grad()
+    def decode(self, tokens_BN: torch.Tensor) -> torch.Tensor:
+        g = self.model.config.grid
+        return self.vq.decode(tokens_BN.view(-1, g, g))
+
+
+class ARSession:
+    """One batched raster-order generation; a step emits `tokens_per_step` tokens per live candidate."""
+
+    def __init__(self, gen: ARGenerator, prompts: list[str], sampling: SamplingConfig, seed: int | list[int],
+                 use_cache: bool, tokens_per_step: int):
+        if not prompts:
+            raise ValueError("need at least one prompt")
+        c = gen.model.config
+        self.gen, self.sampling, self.use_cache = gen, sampling, use_cache
+        self.N, self.Lc, self.tokens_per_step = c.num_image_tokens, c.cond_len, tokens_per_step
+        self.num_steps = -(-self.N // tokens_per_step)
+        self.t = 0
+        self.compute = Compute()
+        self.prompts_all = list(prompts)
+        dev = gen.device
+        B = len(prompts)
+        self.ids = torch.arange(B, device=dev)
+        self.u_BN = draw_uniforms(seed, B, self.N).to(dev)  # all randomness, one row per candidate
+        cond = gen.prompts.encode(prompts).to(dev)
+        self.guided = sampling.cfg_scale != 1.0
+        self.prefix_RLc = torch.cat([cond, gen.prompts.null(B).to(dev)]) if self.guided else cond
+        self.tokens_Bn = torch.zeros(B, 0, dtype=torch.long, device=dev)
+        self.cache = gen.model.make_cache(self.rows, dev) if use_cache else None
+        self.next_logits_BV = self._forward_prefix()
+
+    @property
+    def rows(self) -> int:
+        return self.prefix_RLc.shape[0]
+
+    @property
+    def n_alive(self) -> int:
+        return self.ids.numel()
+
+    @torch.no_grad()
+    def _logits_from_rows(self, logits_RV: torch.Tensor) -> torch.Tensor:
+        if not self.guided:
+            return logits_RV
+        B = self.n_alive
+        return guide(logits_RV[:B], logits_RV[B:], self.sampling.cfg_scale)
+
+    @torch.no_grad()
+    def _forward_prefix(self) -> torch.Tensor:
+        logits = self.gen.model(self.prefix_RLc, self.cache, 0)
+        self.compute.add(self.rows, self.Lc)
+        return self._logits_from_rows(logits[:, -1])
+
+    @torch.no_grad()
+    def _forward_last(self) -> torch.Tensor:
+        model, text_vocab = self.gen.model, self.gen.model.config.text_vocab
+        tok_R = self.tokens_Bn.repeat(2, 1) if self.guided else self.tokens_Bn
+        n = self.tokens_Bn.shape[1]
+        if self.use_cache:
+            logits = model(tok_R[:, -1:] + text_vocab, self.cache, self.Lc + n - 1)
+            self.compute.add(self.rows, 1)
+        else:
+            logits = model(torch.cat([self.prefix_RLc, tok_R + text_vocab], dim=1))
+            self.compute.add(self.rows, self.Lc + n)
+        return self._logits_from_rows(logits[:, -1])
+
+    @torch.no_grad()
+    def step(self) -> None:
+        if self.t >= self.num_steps:
+            raise RuntimeError("generation is already complete")
+        for _ in range(self.tokens_per_step):
+            n = self.tokens_Bn.shape[1]
+            if n == self.N or self.n_alive == 0:
+                break
+            logits_BV = filter_logits(self.next_logits_BV, self.sampling)
+            tok_B = sample_from_uniform(logits_BV, self.u_BN[self.ids, n])
+            self.tokens_Bn = torch.cat([self.tokens_Bn, tok_B[:, None]], dim=1)
+            if n + 1 < self.N:
+                self.next_logits_BV = self._forward_last()
+        self.t += 1
+
+    def keep(self, keep_B: torch.Tensor) -> None:
+        """Keep only these live candidates (bool mask or indices); the rest stop costing compute."""
+        idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
+        B = self.n_alive
+        rows = torch.cat([idx, idx + B]) if self.guided else idx
+        self.ids, self.tokens_Bn = self.ids[idx], self.tokens_Bn[idx]
+        self.next_logits_BV = self.next_logits_BV[idx]
+        self.prefix_RLc = self.prefix_RLc[rows]
+        if self.cache is not None:
+            self.cache.select_rows(rows)
+
+    @torch.no_grad()
+    def preview(self) -> torch.Tensor:
+        """The rows generated so far over a blank image's tokens, decoded: (B_alive, 3, H, W)."""
+        n = self.tokens_Bn.shape[1]
+        fill = self.gen.blank_tokens_N[n:].to(self.tokens_Bn.device).expand(self.n_alive, -1)
+        return self.gen.decode(torch.cat([self.tokens_Bn, fill], dim=1))
+
+    @torch.no_grad()
+    def finish(self) -> GenerationOutput:
+        if self.tokens_Bn.shape[1] < self.N:
+            raise RuntimeError(f"generation stopped at {self.tokens_Bn.shape[1]}/{self.N} tokens; step it to the end")
+        return GenerationOutput(self.gen.decode(self.tokens_Bn), self.tokens_Bn.clone(),
+                                [self.prompts_all[i] for i in self.ids.tolist()], self.compute, self.ids.clone())

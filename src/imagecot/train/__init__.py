@@ -1,0 +1,1 @@
+"""Training loops with a step budget, seeded data, and resumable safetensors checkpoints."""

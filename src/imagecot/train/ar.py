@@ -1,0 +1,47 @@
+"""Train the AR generator on VQ tokens of the shapes stream (cross-entropy, condition dropout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..data.images import to_tensor
+from ..data.shapes import ShapesStream
+from ..generators.ar import ARConfig, ARTransformer
+from ..generators.condition import PromptTokenizer
+from .loop import TrainConfig, train
+
+
+def vq_device(vq) -> torch.device:
+    return next(vq.parameters()).device
+
+
+def ar_loss_fn(vq, stream: ShapesStream, batch_size: int, prompts: PromptTokenizer | None = None):
+    """`loss_fn(model, step)` for the training loop: the batch of `step` encoded by the frozen `vq`."""
+
+    def loss_fn(model: ARTransformer, step: int) -> dict:
+        pt = prompts or PromptTokenizer(model.config.cond_len)
+        batch = stream.batch(step, batch_size)
+        with torch.no_grad(), torch.autocast(vq_device(vq).type, enabled=False):  # codes exactly as fp32 encodes them
+            img_BN = vq.encode(to_tensor(batch.images_BHW3).to(vq_device(vq))).flatten(1)
+        cond_BL = pt.encode([s["prompt"] for s in batch.specs])
+        drop_B = torch.rand(batch_size) < model.config.cond_dropout
+        cond_BL[drop_B] = pt.null(int(drop_B.sum()))
+        logits_BNV = model.sequence_logits(img_BN, cond_BL)
+        loss = F.cross_entropy(logits_BNV.float().reshape(-1, logits_BNV.shape[-1]), img_BN.reshape(-1))
+        return {"loss": loss, "acc": (logits_BNV.argmax(-1) == img_BN).float().mean().detach()}
+
+    return loss_fn
+
+
+def train_ar(run_dir: str | Path, vq, model_cfg: ARConfig, cfg: TrainConfig) -> ARTransformer:
+    vq.eval()
+    if model_cfg.image_vocab != vq.vocab_size:
+        raise ValueError(f"ARConfig.image_vocab={model_cfg.image_vocab} but the tokenizer has {vq.vocab_size} codes")
+    if model_cfg.grid != vq.config.grid:
+        raise ValueError(f"ARConfig.grid={model_cfg.grid} but the tokenizer makes {vq.config.grid}x{vq.config.grid} grids")
+    stream = ShapesStream(seed=cfg.seed, resolution=vq.config.resolution)
+    torch.manual_seed(cfg.seed)
+    return train(ARTransformer(model_cfg), ar_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)
