@@ -8,8 +8,8 @@ from PIL import Image
 from scipy import ndimage
 
 from imagecot.evaluation import Detection, Detector, ShapesDetector, to_rgb_array
-from imagecot.world.shapes import shape_mask
 from imagecot.world import BACKGROUND, COLORS, SHAPES, Scene, SceneObject, all_specs, sample_scene
+from imagecot.world.shapes import shape_mask
 
 
 def _key(d):

@@ -72,7 +72,7 @@ def load_benchmark(path: str | os.PathLike | None = None) -> list[Spec]:
         try:
             spec = json.loads(line)
             validate_spec(spec)
-        except ValueError as e:  # json.JSONDecodeError is a ValueError
+        except (ValueError, TypeError, KeyError, AttributeError) as e:  # malformed JSON or spec
             raise ValueError(f"{path}, line {lineno}: invalid benchmark spec: {e}") from e
         specs.append(spec)
     return specs

@@ -73,7 +73,11 @@ def validate_spec(spec: Spec) -> None:
         raise ValueError(f"a spec is a dict with an 'include' list, got {spec!r}")
     if not spec["include"]:
         raise ValueError("a spec must include at least one object")
+    if "tag" in spec and spec["tag"] not in TASKS:
+        raise ValueError(f"unknown tag {spec['tag']!r}; tags: {', '.join(TASKS)}")
     for i, req in enumerate(spec["include"]):
+        if not isinstance(req, dict):
+            raise ValueError(f"include[{i}] is {req!r}; expected a dict with 'class' and 'count'")
         if req.get("class") not in SHAPES:
             raise ValueError(f"include[{i}] has class {req.get('class')!r}; expected one of {SHAPES}")
         if not isinstance(req.get("count"), int) or not 1 <= req["count"] <= MAX_COUNT:
@@ -81,13 +85,15 @@ def validate_spec(spec: Spec) -> None:
         if "color" in req and req["color"] not in COLORS:
             raise ValueError(f"include[{i}] has color {req['color']!r}; expected one of {COLORS}")
         if "position" in req:
-            rel, j = req["position"]
+            pos = req["position"]
+            rel, j = pos if isinstance(pos, (list, tuple)) and len(pos) == 2 else (None, None)
             if rel not in RELATIONS or not isinstance(j, int) or not 0 <= j < i:
                 raise ValueError(
                     f"include[{i}] has position {req['position']!r}; expected [relation, j] "
                     f"with relation in {RELATIONS} and 0 <= j < {i}")
     for i, req in enumerate(spec.get("exclude", [])):
-        if req.get("class") not in SHAPES or not isinstance(req.get("count"), int):
+        if not isinstance(req, dict) or req.get("class") not in SHAPES or not isinstance(req.get("count"), int) \
+                or req["count"] < 1:
             raise ValueError(f"exclude[{i}] is {req!r}; expected a class and an integer count")
 
 

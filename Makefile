@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+IMAGECOT := $(VENV)/bin/imagecot
+
+.PHONY: install demo test zoo clean
+
+# torch is pinned and installed first: the CPU build; an unpinned torch pulls GBs of CUDA wheels.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(IMAGECOT) demo --out out/demo
+
+test: install
+	$(VENV)/bin/pytest -q
+
+# Rebuild the shipped checkpoints from scratch (about 75 CPU-minutes on 2 cores).
+zoo: install
+	$(IMAGECOT) train tokenizer --out runs/tokenizer --channels 32 64 --steps 4000 --lr 1e-3 \
+		--log-every 50 --ckpt-every 500
+	$(IMAGECOT) train ar --out runs/ar --tokenizer runs/tokenizer/final --d-model 256 --n-layer 8 --n-head 8 \
+		--steps 3000 --batch-size 64 --lr 1e-3 --warmup 200 --weight-decay 0.05 --amp-bf16 true \
+		--log-every 50 --ckpt-every 250
+	$(PY) -m imagecot.zoo.build --tokenizer runs/tokenizer/final --ar runs/ar/final
+
+clean:
+	rm -rf $(VENV) out
