@@ -46,3 +46,16 @@ def test_training_lowers_reconstruction_error():
         rows = [json.loads(l) for l in open(f"{d}/log.jsonl")]
         assert rows[-1]["l1"] < 0.6 * rows[0]["l1"]
         assert VQModel.from_pretrained(f"{d}/final").config == cfg
+
+
+def test_decoder_finetuning_keeps_every_token(tmp_path, tiny_vq):
+    from imagecot.train.loop import TrainConfig
+    from imagecot.train.tokenizer import train_tokenizer
+    tiny_vq.save_pretrained(tmp_path / "base")
+    x = to_tensor(ShapesStream(seed=3).batch(0, 8).images_BHW3)
+    before = tiny_vq.encode(x)
+    tuned = train_tokenizer(tmp_path / "ft", tiny_vq.config, TrainConfig(steps=4, batch_size=4, log_every=2,
+                            ckpt_every=2), init=tmp_path / "base", finetune_decoder=True)
+    assert torch.equal(tuned.encode(x), before)
+    assert torch.equal(tuned.quantizer.codebook.weight, tiny_vq.quantizer.codebook.weight)
+    assert not torch.equal(tuned.decoder.net[0].weight, tiny_vq.decoder.net[0].weight)

@@ -80,8 +80,8 @@ def cmd_generate(args) -> int:
     spec = parse_prompt(args.prompt)
     gen, sampling = _load_generator(args)
     info = generate_folder(gen, [spec], args.out, args.n, sampling, args.seed, args.batch_size)
-    imgs = np.stack([np.array(Image.open(p).convert("RGB"))
-                     for p in sorted((args.out / "00000" / "samples").glob("*.png"))])
+    imgs = np.stack([np.array(Image.open(args.out / "00000" / "samples" / f"{j:04d}.png").convert("RGB"))
+                     for j in range(args.n)])
     big = grid(imgs, cols=min(8, len(imgs)))
     Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.NEAREST).save(args.out / "grid.png")
     print(f"{len(imgs)} images of {spec['prompt']!r} in {args.out / '00000' / 'samples'}; "
@@ -115,7 +115,8 @@ def cmd_train_tokenizer(args) -> int:
     from .train.loop import TrainConfig
     from .train.tokenizer import train_tokenizer
     t0 = time.time()
-    train_tokenizer(args.out, _from_args(VQConfig, args), _from_args(TrainConfig, args))
+    train_tokenizer(args.out, _from_args(VQConfig, args), _from_args(TrainConfig, args),
+                    init=args.init, finetune_decoder=args.finetune_decoder)
     print(f"trained tokenizer in {time.time() - t0:.0f}s: {args.out / 'final'}")
     return 0
 
@@ -176,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     tsub = tr.add_subparsers(dest="train_command", required=True)
     p = _parser(tsub, "tokenizer", "Train the VQ tokenizer on the shapes world.", "train tokenizer")
     p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+    p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")
+    p.add_argument("--finetune-decoder", action="store_true",
+                   help="with --init: train only the decoder, so every image keeps its tokens")
     _add_dataclass_args(p, VQConfig)
     _add_dataclass_args(p, TrainConfig)
     p.set_defaults(func=cmd_train_tokenizer)

@@ -25,18 +25,34 @@ def _is_complete(folder: Path, n: int) -> bool:
         (folder / "samples" / f"{j:04d}.png").is_file() for j in range(n))
 
 
+def _check_same_spec(folder: Path, spec: dict) -> None:
+    """Refuse to resume into a prompt folder written for another spec (its images would be kept as ours)."""
+    meta = folder / "metadata.jsonl"
+    if not meta.is_file():
+        return
+    lines = [ln for ln in meta.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    old = json.loads(lines[0]) if lines else None
+    if old != json.loads(json.dumps(spec)):
+        old_prompt = old.get("prompt") if isinstance(old, dict) else old
+        raise ValueError(f"{folder} already holds images for {old_prompt!r}, not {spec.get('prompt')!r}; "
+                         f"write into another folder or delete it")
+
+
 def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_per_prompt: int = 4,
                     sampling=None, seed: int = 0, batch_size: int = 64, progress: bool = True) -> dict:
     """Generate `images_per_prompt` images for every spec into `<out>/<00000>/samples/<0000>.png`.
 
     Prompts whose folder is already complete are skipped, so a killed run
-    resumes where it stopped. Returns (and writes to `<out>/generation.json`)
+    resumes where it stopped; a prompt folder written for a different spec
+    raises ValueError instead of being kept. Returns (and writes to `<out>/generation.json`)
     the compute spent and the throughput of this call.
     """
     if images_per_prompt < 1:
         raise ValueError(f"images_per_prompt must be >= 1, got {images_per_prompt}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for i, spec in enumerate(specs):
+        _check_same_spec(out_dir / f"{i:05d}", spec)
     todo = [i for i in range(len(specs)) if not _is_complete(out_dir / f"{i:05d}", images_per_prompt)]
     per_batch = max(1, batch_size // images_per_prompt)
     compute, n_images, t0 = Compute(), 0, time.time()

@@ -100,20 +100,25 @@ class ShapesDetector:
     2. For each palette colour, 8-connected components of its pixels; those
        smaller than `min_area` (default 12 px at 32x32, scaled by image area)
        are dropped as specks.
-    3. The shape is the world shape whose `shape_mask` at the component's box
-       size has the highest IoU with the component inside that box (ties go
-       to the first in SHAPES order).
-    4. confidence = best IoU x purity, where purity is the fraction of the
-       component's pixels within `pure_tolerance` of the palette colour. Both
-       are 1 on an exact render; blur, noise and malformed shapes lower it.
+    3. The shape is the world shape whose `shape_mask` fits the component
+       best: the highest IoU over template boxes whose edges lie within
+       `jitter` pixels of the component's box (ties go to the first in SHAPES
+       order). The tolerance absorbs the one-pixel edge growth or erosion of a
+       decoded image; on an exact render the exact box wins with IoU 1.
+    4. confidence = edge-tolerant IoU of the best template x purity, where
+       purity is the fraction of the component's interior pixels (its outline
+       peeled off: edges of a decoded image are blends) within
+       `pure_tolerance` of the palette colour. Both are 1 on an exact render;
+       noise, smears and malformed shapes lower it, one-pixel edge blur does not.
     """
 
     def __init__(self, tolerance: float = 80.0, pure_tolerance: float = 40.0,
-                 min_area: float | None = None, base_min_area: float = 12.0):
+                 min_area: float | None = None, base_min_area: float = 12.0, jitter: int = 1):
         self.tolerance = tolerance
         self.pure_tolerance = pure_tolerance
         self.min_area = min_area
         self.base_min_area = base_min_area
+        self.jitter = jitter
         self._colors = COLORS
         self._refs_K3 = np.array([PALETTE[c] for c in COLORS] + [BACKGROUND], dtype=np.int32)
         self._masks: dict[tuple[int, int], list[np.ndarray]] = {}  # (w, h) -> masks, SHAPES order
@@ -156,14 +161,56 @@ class ShapesDetector:
                 if area < min_area:
                     continue
                 y0, y1, x0, x1 = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
-                ious = [_iou(comp_hw, m) for m in self._shape_masks(x1 - x0, y1 - y0)]
+                ious, tolerant_iou = self._fit(comp_hw)
                 best = int(np.argmax(ious))
-                purity = float(pure_HW[sl][comp_hw].mean())
+                interior_hw = ndimage.binary_erosion(comp_hw, structure)
+                core_hw = interior_hw if interior_hw.any() else comp_hw
+                purity = float(pure_HW[sl][core_hw].mean())
                 detections.append(Detection(SHAPES[best], color, (x0, y0, x1, y1),
-                                            float(ious[best]) * purity, area))
+                                            float(tolerant_iou * purity), area))
         return detections
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+    def _fit(self, comp_hw: np.ndarray) -> tuple[list[float], float]:
+        """Per shape, the best IoU of its template over boxes within `jitter` px of the blob's box;
+        and, for the best shape at its best box, the edge-tolerant IoU (see `_edge_tolerant_iou`)."""
+        j = self.jitter
+        h, w = comp_hw.shape
+        canvas_hw = np.pad(comp_hw, j)
+        area = int(comp_hw.sum())
+        best = [0.0] * len(SHAPES)
+        best_box: list[tuple[int, int, int, int] | None] = [None] * len(SHAPES)
+        for y0 in range(0, 2 * j + 1):
+            for y1 in range(h, h + 2 * j + 1):
+                for x0 in range(0, 2 * j + 1):
+                    for x1 in range(w, w + 2 * j + 1):
+                        if y1 - y0 < 2 or x1 - x0 < 2:
+                            continue
+                        window = canvas_hw[y0:y1, x0:x1]
+                        for k, m in enumerate(self._shape_masks(x1 - x0, y1 - y0)):
+                            inter = int(np.count_nonzero(window & m))
+                            union = area + int(m.sum()) - inter  # blob pixels outside the box count too
+                            iou = inter / union if union else 0.0
+                            if iou > best[k]:
+                                best[k], best_box[k] = iou, (y0, y1, x0, x1)
+        k = int(np.argmax(best))
+        return best, _edge_tolerant_iou(canvas_hw, self._shape_masks, best_box[k], k)
+
+
+def _edge_tolerant_iou(canvas_hw: np.ndarray, masks_for, box, k: int) -> float:
+    """IoU of blob and template where disagreements on the template's one-pixel edge band don't count.
+
+    A decoded image grows or erodes an object's outline by a pixel here and
+    there; that is blur, not a malformed object, so it should not cost confidence.
+    """
+    y0, y1, x0, x1 = box
+    tmpl_hw = np.zeros_like(canvas_hw)
+    m = masks_for(x1 - x0, y1 - y0)[k]
+    tmpl_hw[y0:y1, x0:x1] = m
+    tmpl_hw = np.pad(tmpl_hw, 1)
+    blob_hw = np.pad(canvas_hw, 1)
+    full = np.ones((3, 3), dtype=bool)
+    band_hw = ndimage.binary_dilation(tmpl_hw, full) & ~ndimage.binary_erosion(tmpl_hw, full)
+    union = np.count_nonzero(blob_hw | tmpl_hw)
+    off_band_errors = np.count_nonzero((blob_hw ^ tmpl_hw) & ~band_hw)
+    return 1.0 - off_band_errors / union if union else 0.0

@@ -47,14 +47,15 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
 
 
 def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict], run_dir: str | Path,
-          cfg: TrainConfig, model_cls=None, on_checkpoint: Callable[[torch.nn.Module, int], dict] | None = None
-          ) -> torch.nn.Module:
+          cfg: TrainConfig, model_cls=None, on_checkpoint: Callable[[torch.nn.Module, int], dict] | None = None,
+          prepare: Callable[[torch.nn.Module], None] | None = None) -> torch.nn.Module:
     """Train `model` for cfg.steps steps of `loss_fn(model, step) -> {"loss": tensor, ...}`.
 
     `run_dir/checkpoint` is rewritten every cfg.ckpt_every steps and at the end;
     a run started again in the same `run_dir` resumes from it (same data,
     same seeds per step). Logs go to `run_dir/log.jsonl`; the final model is
-    saved with save_pretrained to `run_dir/final`.
+    saved with save_pretrained to `run_dir/final`. `prepare(model)` runs before
+    the optimizer is built, fresh or resumed (e.g. to freeze parameters).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -62,10 +63,16 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
     model_cls = model_cls or type(model)
     start = 0
     if (ckpt / "state.json").exists():
-        model, optimizer, meta = load_training_state(ckpt, model_cls, lambda m: make_optimizer(m, cfg))
+        def build_optimizer(m):
+            if prepare:
+                prepare(m)
+            return make_optimizer(m, cfg)
+        model, optimizer, meta = load_training_state(ckpt, model_cls, build_optimizer)
         start = meta["step"]
         print(f"resuming {run_dir} from step {start}")
     else:
+        if prepare:
+            prepare(model)
         optimizer = make_optimizer(model, cfg)
         (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     model.train()
