@@ -49,8 +49,14 @@ def main() -> None:
     ap.add_argument("--tokenizer", type=Path, required=True)
     ap.add_argument("--ar", type=Path, required=True)
     ap.add_argument("--sampling", type=str, default=None, help='JSON, e.g. \'{"cfg_scale": 3.0}\'')
+    ap.add_argument("--sampling-from", type=Path, default=None,
+                    help="the --json output of benchmarks/sampling_sweep.py: ship its best setting")
     a = ap.parse_args()
-    build(a.tokenizer, a.ar, json.loads(a.sampling) if a.sampling else None)
+    sampling = json.loads(a.sampling) if a.sampling else None
+    if a.sampling_from:
+        best = json.loads(a.sampling_from.read_text())["best"]
+        sampling = {k: best[k] for k in ("cfg_scale", "top_k", "temperature")}
+    build(a.tokenizer, a.ar, sampling)
 
 
 if __name__ == "__main__":
