@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
-from ..world.vocab import BACKGROUND
 from .base import Compute, GenerationOutput, keep_index, run_to_end
-from .condition import PromptTokenizer
+from .grid import GridGenerator
 from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
 from .transformer import Block, KVCache
 
@@ -94,26 +92,8 @@ class ARTransformer(nn.Module, PretrainedMixin):
                        c.d_model // c.n_head, device, dtype)
 
 
-class ARGenerator:
+class ARGenerator(GridGenerator):
     """An ARTransformer with its VQ tokenizer and prompt tokenizer: prompts in, images out."""
-
-    def __init__(self, model: ARTransformer, vq, prompt_tokenizer: PromptTokenizer | None = None):
-        self.model = model.eval()
-        self.vq = vq.eval()
-        self.prompts = prompt_tokenizer or PromptTokenizer(model.config.cond_len)
-        if self.prompts.vocab_size > model.config.text_vocab:
-            raise ValueError(f"prompt vocabulary ({self.prompts.vocab_size}) exceeds the model's "
-                             f"text_vocab ({model.config.text_vocab})")
-        if vq.vocab_size != model.config.image_vocab:
-            raise ValueError(f"tokenizer codebook {vq.vocab_size} != model image_vocab {model.config.image_vocab}")
-        g = model.config.grid
-        res = vq.config.resolution
-        blank = torch.tensor(np.array(BACKGROUND), dtype=torch.float32).view(1, 3, 1, 1) / 127.5 - 1
-        self.blank_tokens_N = vq.encode(blank.expand(1, 3, res, res).contiguous()).view(g * g)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
 
     def start(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
               use_cache: bool = True, tokens_per_step: int | None = None) -> "ARSession":
@@ -130,11 +110,6 @@ class ARGenerator:
         logits_BNV = self.model.sequence_logits(tokens_BN, cond)
         logp_BNV = F.log_softmax(logits_BNV.float(), dim=-1)
         return logp_BNV.gather(-1, tokens_BN.unsqueeze(-1)).squeeze(-1).sum(-1)
-
-    @torch.no_grad()
-    def decode(self, tokens_BN: torch.Tensor) -> torch.Tensor:
-        g = self.model.config.grid
-        return self.vq.decode(tokens_BN.view(-1, g, g))
 
 
 class ARSession:

@@ -22,8 +22,9 @@ class KVCache:
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, d_model: int, n_head: int, dropout: float):
+    def __init__(self, d_model: int, n_head: int, dropout: float, causal: bool = True):
         super().__init__()
+        self.causal = causal
         if d_model % n_head:
             raise ValueError(f"d_model {d_model} is not divisible by n_head {n_head}")
         self.n_head, self.head_dim = n_head, d_model // n_head
@@ -42,7 +43,7 @@ class SelfAttention(nn.Module):
         drop = self.dropout if self.training else 0.0
         if attn_mask is None:
             # causal over the new tokens, which see every cached position before them
-            causal = L > 1
+            causal = self.causal and L > 1
             if causal and pos > 0:
                 attn_mask = torch.ones(L, pos + L, dtype=torch.bool, device=x_BLC.device).tril(pos)
                 causal = False
@@ -53,10 +54,10 @@ class SelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, d_model: int, n_head: int, mlp_ratio: float, dropout: float):
+    def __init__(self, d_model: int, n_head: int, mlp_ratio: float, dropout: float, causal: bool = True):
         super().__init__()
         self.ln1 = nn.LayerNorm(d_model)
-        self.attn = SelfAttention(d_model, n_head, dropout)
+        self.attn = SelfAttention(d_model, n_head, dropout, causal)
         self.ln2 = nn.LayerNorm(d_model)
         hidden = int(d_model * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(approximate="tanh"),

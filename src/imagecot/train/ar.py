@@ -7,15 +7,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data.images import to_tensor
 from ..data.shapes import ShapesStream
 from ..generators.ar import ARConfig, ARTransformer
 from ..generators.condition import PromptTokenizer
 from .loop import TrainConfig, train
-
-
-def vq_device(vq) -> torch.device:
-    return next(vq.parameters()).device
+from .token_batches import token_batch
 
 
 def ar_loss_fn(vq, stream: ShapesStream, batch_size: int, prompts: PromptTokenizer | None = None):
@@ -23,12 +19,7 @@ def ar_loss_fn(vq, stream: ShapesStream, batch_size: int, prompts: PromptTokeniz
 
     def loss_fn(model: ARTransformer, step: int) -> dict:
         pt = prompts or PromptTokenizer(model.config.cond_len)
-        batch = stream.batch(step, batch_size)
-        with torch.no_grad(), torch.autocast(vq_device(vq).type, enabled=False):  # codes exactly as fp32 encodes them
-            img_BN = vq.encode(to_tensor(batch.images_BHW3).to(vq_device(vq))).flatten(1)
-        cond_BL = pt.encode([s["prompt"] for s in batch.specs])
-        drop_B = torch.rand(batch_size) < model.config.cond_dropout
-        cond_BL[drop_B] = pt.null(int(drop_B.sum()))
+        img_BN, cond_BL = token_batch(vq, stream, step, batch_size, pt, model.config.cond_dropout)
         logits_BNV = model.sequence_logits(img_BN, cond_BL)
         loss = F.cross_entropy(logits_BNV.float().reshape(-1, logits_BNV.shape[-1]), img_BN.reshape(-1))
         return {"loss": loss, "acc": (logits_BNV.argmax(-1) == img_BN).float().mean().detach()}

@@ -1,0 +1,208 @@
+"""MaskGIT: parallel mask-predict over a VQ token grid (non-autoregressive).
+
+A bidirectional transformer reads [prompt tokens, image tokens with some
+replaced by MASK] and predicts every masked token. Sampling starts from an
+all-masked grid; at step t of T it samples every masked position, keeps the
+most confident ones so that N * cos(pi/2 * (t+1)/T) stay masked, and re-masks
+the rest. Confidence is the sampled token's log-probability plus Gumbel noise
+whose temperature anneals linearly to zero over the steps (MaskGIT's
+"choice temperature"), so early steps explore and the last steps are greedy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..hub import PretrainedMixin
+from .base import Compute, GenerationOutput, keep_index, run_to_end
+from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
+from .grid import GridGenerator
+from .transformer import Block
+
+
+@dataclass
+class MaskGITConfig:
+    image_vocab: int = 512
+    grid: int = 8
+    cond_len: int = 12
+    text_vocab: int = 40
+    d_model: int = 256
+    n_layer: int = 8
+    n_head: int = 8
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    cond_dropout: float = 0.1
+    steps: int = 8                  # default number of sampling steps
+    choice_temperature: float = 4.5  # Gumbel noise scale on confidences at step 0 (annealed to 0)
+
+    @property
+    def num_image_tokens(self) -> int:
+        return self.grid * self.grid
+
+    @property
+    def mask_id(self) -> int:
+        return self.image_vocab  # one extra input id; never predicted
+
+
+def cosine_schedule(r: torch.Tensor | float):
+    """Fraction of tokens still masked at progress r in [0, 1]: cos(pi/2 * r)."""
+    return torch.cos(math.pi / 2 * r) if torch.is_tensor(r) else math.cos(math.pi / 2 * r)
+
+
+def masked_count(step: int, total_steps: int, n_tokens: int) -> int:
+    """Tokens left masked after `step` (0-based) of `total_steps`; 0 after the last."""
+    return int(math.floor(n_tokens * cosine_schedule((step + 1) / total_steps)))
+
+
+class MaskGITTransformer(nn.Module, PretrainedMixin):
+    config_class = MaskGITConfig
+    model_type = "maskgit"
+
+    def __init__(self, config: MaskGITConfig):
+        super().__init__()
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.text_vocab + c.image_vocab + 1, c.d_model)
+        self.pos_emb = nn.Parameter(torch.zeros(1, c.cond_len + c.num_image_tokens, c.d_model))
+        self.blocks = nn.ModuleList(Block(c.d_model, c.n_head, c.mlp_ratio, c.dropout, causal=False)
+                                    for _ in range(c.n_layer))
+        self.ln_f = nn.LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.image_vocab, bias=False)
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, std=0.02)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        nn.init.normal_(self.pos_emb, std=0.02)
+
+    def forward(self, img_BN: torch.Tensor, cond_BLc: torch.Tensor) -> torch.Tensor:
+        """Logits (B, N, V) for every image position; img_BN holds code ids or `mask_id`."""
+        c = self.config
+        ids = torch.cat([cond_BLc, img_BN + c.text_vocab], dim=1)
+        x = self.tok_emb(ids) + self.pos_emb
+        for blk in self.blocks:
+            x = blk(x)
+        return self.head(self.ln_f(x[:, c.cond_len:]))
+
+    def random_mask(self, B: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B, N) bool: per row a cosine-distributed fraction of positions (at least one) masked."""
+        N = self.config.num_image_tokens
+        r_B = torch.rand(B, generator=generator).to(device)
+        n_B = (cosine_schedule(r_B) * N).ceil().clamp(1, N)
+        scores = torch.rand(B, N, generator=generator).to(device)
+        ranks = scores.argsort(1).argsort(1)
+        return ranks < n_B[:, None]
+
+
+class MaskGITGenerator(GridGenerator):
+    """A MaskGITTransformer with its VQ tokenizer and prompt tokenizer: prompts in, images out."""
+
+    def start(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
+              steps: int | None = None) -> "MaskGITSession":
+        return MaskGITSession(self, prompts, sampling or SamplingConfig(), seed, steps or self.model.config.steps)
+
+    def generate(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
+                 steps: int | None = None) -> GenerationOutput:
+        return run_to_end(self.start(prompts, sampling, seed, steps))
+
+    def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str], n_masks: int = 1, seed: int = 0) -> torch.Tensor:
+        """Masked-token log-likelihood per sample (B,), differentiable.
+
+        MaskGIT has no exact likelihood. This is the estimator mask-predict
+        models use for preference training (e.g. Show-o's DPO): mask a
+        cosine-distributed random fraction of positions (seeded, `n_masks`
+        draws), sum log p(true token | visible tokens, prompt) over the masked
+        positions and rescale by N / |masked|, i.e. a Monte-Carlo estimate of
+        the pseudo-log-likelihood of the grid. Use the same seed for the
+        policy and the reference model so the masks match.
+        """
+        model, N = self.model, self.model.config.num_image_tokens
+        cond = self.prompts.encode(prompts).to(tokens_BN.device)
+        g = torch.Generator().manual_seed(seed)
+        total = 0.0
+        for _ in range(n_masks):
+            mask_BN = model.random_mask(tokens_BN.shape[0], tokens_BN.device, g)
+            logits = model(tokens_BN.masked_fill(mask_BN, model.config.mask_id), cond)
+            lp_BN = F.log_softmax(logits.float(), -1).gather(-1, tokens_BN[..., None]).squeeze(-1)
+            total = total + (lp_BN * mask_BN).sum(1) * N / mask_BN.sum(1)
+        return total / n_masks
+
+
+class MaskGITSession:
+    """One batched mask-predict generation: T steps, each a full forward over the live candidates."""
+
+    def __init__(self, gen: MaskGITGenerator, prompts: list[str], sampling: SamplingConfig, seed, steps: int):
+        if not prompts:
+            raise ValueError("need at least one prompt")
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        c = gen.model.config
+        self.gen, self.sampling, self.num_steps, self.t = gen, sampling, steps, 0
+        self.N, self.Lc, self.compute = c.num_image_tokens, c.cond_len, Compute()
+        self.prompts_all = list(prompts)
+        B, dev = len(prompts), gen.device
+        self.ids = torch.arange(B, device=dev)
+        # per candidate and step: N uniforms to sample tokens, N Gumbel draws for the confidences
+        u = draw_uniforms(seed, B, 2 * steps * self.N).to(dev).view(B, steps, 2, self.N)
+        self.u_sample_BTN, self.u_gumbel_BTN = u[:, :, 0], u[:, :, 1]
+        self.guided = sampling.cfg_scale != 1.0
+        cond = gen.prompts.encode(prompts).to(dev)
+        self.cond_RLc = torch.cat([cond, gen.prompts.null(B).to(dev)]) if self.guided else cond
+        self.tokens_BN = torch.full((B, self.N), c.mask_id, dtype=torch.long, device=dev)
+        self.pred_BN = self.tokens_BN.clone()
+
+    @property
+    def n_alive(self) -> int:
+        return self.ids.numel()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        if self.t >= self.num_steps:
+            raise RuntimeError("generation is already complete")
+        c, B, N = self.gen.model.config, self.n_alive, self.N
+        masked_BN = self.tokens_BN == c.mask_id
+        inp = self.tokens_BN.repeat(2, 1) if self.guided else self.tokens_BN
+        logits_RNV = self.gen.model(inp, self.cond_RLc)
+        self.compute.add(inp.shape[0], self.Lc + N)
+        logits_BNV = guide(logits_RNV[:B], logits_RNV[B:], self.sampling.cfg_scale) if self.guided else logits_RNV
+        V = logits_BNV.shape[-1]
+        flat = filter_logits(logits_BNV.reshape(B * N, V), self.sampling)
+        sampled_BN = sample_from_uniform(flat, self.u_sample_BTN[self.ids, self.t].reshape(-1)).view(B, N)
+        logp_BN = flat.log_softmax(-1).gather(-1, sampled_BN.view(-1, 1)).view(B, N)
+        sampled_BN = torch.where(masked_BN, sampled_BN, self.tokens_BN)
+        self.pred_BN = sampled_BN
+        n_keep_masked = masked_count(self.t, self.num_steps, N)
+        temp = c.choice_temperature * (1 - (self.t + 1) / self.num_steps)
+        u = self.u_gumbel_BTN[self.ids, self.t].clamp(1e-12, 1 - 1e-12)
+        conf_BN = logp_BN + temp * -torch.log(-torch.log(u))
+        conf_BN = conf_BN.masked_fill(~masked_BN, float("inf"))  # revealed tokens stay
+        if n_keep_masked > 0:
+            remask = conf_BN.argsort(1)[:, :n_keep_masked]  # least confident stay masked
+            sampled_BN = sampled_BN.scatter(1, remask, c.mask_id)
+        self.tokens_BN = sampled_BN
+        self.t += 1
+
+    def keep(self, keep_B: torch.Tensor) -> None:
+        idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
+        B = self.n_alive
+        rows = torch.cat([idx, idx + B]) if self.guided else idx
+        self.ids, self.tokens_BN, self.pred_BN = self.ids[idx], self.tokens_BN[idx], self.pred_BN[idx]
+        self.cond_RLc = self.cond_RLc[rows]
+
+    @torch.no_grad()
+    def preview(self) -> torch.Tensor:
+        """The current full prediction (revealed tokens + this step's samples at masked places), decoded."""
+        if self.t == 0:
+            return self.gen.decode(self.gen.blank_tokens_N.to(self.ids.device).expand(self.n_alive, -1))
+        return self.gen.decode(self.pred_BN)
+
+    @torch.no_grad()
+    def finish(self) -> GenerationOutput:
+        if self.t < self.num_steps:
+            raise RuntimeError(f"generation stopped at step {self.t}/{self.num_steps}; step it to the end")
+        return GenerationOutput(self.gen.decode(self.tokens_BN), self.tokens_BN.clone(),
+                                [self.prompts_all[i] for i in self.ids.tolist()], self.compute, self.ids.clone())

@@ -1,0 +1,37 @@
+"""Train the MaskGIT generator: cosine-distributed masking, cross-entropy on masked tokens only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..data.shapes import ShapesStream
+from ..generators.condition import PromptTokenizer
+from ..generators.maskgit import MaskGITConfig, MaskGITTransformer
+from .loop import TrainConfig, train
+from .token_batches import token_batch
+
+
+def maskgit_loss_fn(vq, stream: ShapesStream, batch_size: int, prompts: PromptTokenizer | None = None):
+    def loss_fn(model: MaskGITTransformer, step: int) -> dict:
+        pt = prompts or PromptTokenizer(model.config.cond_len)
+        img_BN, cond_BL = token_batch(vq, stream, step, batch_size, pt, model.config.cond_dropout)
+        mask_BN = model.random_mask(img_BN.shape[0], img_BN.device)
+        logits_BNV = model(img_BN.masked_fill(mask_BN, model.config.mask_id), cond_BL)
+        loss = F.cross_entropy(logits_BNV[mask_BN].float(), img_BN[mask_BN])
+        acc = (logits_BNV.argmax(-1) == img_BN)[mask_BN].float().mean().detach()
+        return {"loss": loss, "acc": acc, "mask_ratio": mask_BN.float().mean().detach()}
+
+    return loss_fn
+
+
+def train_maskgit(run_dir: str | Path, vq, model_cfg: MaskGITConfig, cfg: TrainConfig) -> MaskGITTransformer:
+    vq.eval()
+    if model_cfg.image_vocab != vq.vocab_size or model_cfg.grid != vq.config.grid:
+        raise ValueError(f"MaskGITConfig (vocab {model_cfg.image_vocab}, grid {model_cfg.grid}) does not match the "
+                         f"tokenizer (vocab {vq.vocab_size}, grid {vq.config.grid})")
+    stream = ShapesStream(seed=cfg.seed, resolution=vq.config.resolution)
+    torch.manual_seed(cfg.seed)
+    return train(MaskGITTransformer(model_cfg), maskgit_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)

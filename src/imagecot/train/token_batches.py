@@ -1,0 +1,25 @@
+"""Shapes-stream batches as (image tokens, prompt tokens) for the token-grid generators."""
+
+from __future__ import annotations
+
+import torch
+
+from ..data.images import to_tensor
+from ..data.shapes import ShapesStream
+from ..generators.condition import PromptTokenizer
+
+
+def vq_device(vq) -> torch.device:
+    return next(vq.parameters()).device
+
+
+def token_batch(vq, stream: ShapesStream, step: int, batch_size: int, prompts: PromptTokenizer,
+                cond_dropout: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(img_BN codes from the frozen `vq`, cond_BL prompt ids with `cond_dropout` of rows set to null)."""
+    batch = stream.batch(step, batch_size)
+    with torch.no_grad(), torch.autocast(vq_device(vq).type, enabled=False):  # codes exactly as fp32 encodes them
+        img_BN = vq.encode(to_tensor(batch.images_BHW3).to(vq_device(vq))).flatten(1)
+    cond_BL = prompts.encode([s["prompt"] for s in batch.specs]).to(img_BN.device)
+    drop_B = torch.rand(batch_size) < cond_dropout
+    cond_BL[drop_B] = prompts.null(int(drop_B.sum())).to(img_BN.device)
+    return img_BN, cond_BL
