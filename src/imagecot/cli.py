@@ -15,6 +15,9 @@ EXAMPLES = {
     "geneval score": "imagecot geneval score out/geneval-ar",
     "train tokenizer": "imagecot train tokenizer --out runs/tokenizer --steps 4000",
     "train ar": "imagecot train ar --out runs/ar --tokenizer runs/tokenizer/final --steps 3000",
+    "train msvq": "imagecot train msvq --out runs/msvq --steps 4000",
+    "train var": "imagecot train var --out runs/var --tokenizer runs/msvq/final --steps 3000",
+    "train maskgit": "imagecot train maskgit --out runs/maskgit --tokenizer runs/tokenizer/final --steps 3000",
     "demo": "imagecot demo --out out/demo",
 }
 
@@ -136,6 +139,48 @@ def cmd_train_ar(args) -> int:
     return 0
 
 
+def cmd_train_msvq(args) -> int:
+    from .tokenizers.msvq import MSVQConfig
+    from .train.loop import TrainConfig
+    from .train.tokenizer import train_tokenizer
+    t0 = time.time()
+    train_tokenizer(args.out, _from_args(MSVQConfig, args), _from_args(TrainConfig, args),
+                    init=args.init, finetune_decoder=args.finetune_decoder)
+    print(f"trained multi-scale tokenizer in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    return 0
+
+
+def cmd_train_var(args) -> int:
+    from .generators.condition import PromptTokenizer
+    from .generators.var import VARConfig
+    from .tokenizers.msvq import MSVQModel
+    from .train.loop import TrainConfig
+    from .train.var import train_var
+    vq = MSVQModel.from_pretrained(args.tokenizer)
+    cfg = _from_args(VARConfig, args, vocab_size=vq.vocab_size, z_channels=vq.config.z_channels,
+                     patch_nums=vq.config.patch_nums, condition="text",
+                     text_vocab=PromptTokenizer(args.text_len).vocab_size)
+    t0 = time.time()
+    train_var(args.out, vq, cfg, _from_args(TrainConfig, args))
+    print(f"trained VAR generator in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    return 0
+
+
+def cmd_train_maskgit(args) -> int:
+    from .generators.condition import PromptTokenizer
+    from .generators.maskgit import MaskGITConfig
+    from .train.loop import TrainConfig
+    from .train.maskgit import train_maskgit
+    from .zoo import load_tokenizer
+    vq = load_tokenizer(args.tokenizer)
+    cfg = _from_args(MaskGITConfig, args, image_vocab=vq.vocab_size, grid=vq.config.grid,
+                     text_vocab=PromptTokenizer(args.cond_len).vocab_size)
+    t0 = time.time()
+    train_maskgit(args.out, vq, cfg, _from_args(TrainConfig, args))
+    print(f"trained MaskGIT generator in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
     return run_demo(args.out)
@@ -189,6 +234,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_args(p, ARConfig, skip=("image_vocab", "grid", "text_vocab"))
     _add_dataclass_args(p, TrainConfig)
     p.set_defaults(func=cmd_train_ar)
+
+    from .generators.maskgit import MaskGITConfig
+    from .generators.var import VARConfig
+    from .tokenizers.msvq import MSVQConfig
+    p = _parser(tsub, "msvq", "Train VAR's multi-scale residual VQ tokenizer on the shapes world.", "train msvq")
+    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+    p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")
+    p.add_argument("--finetune-decoder", action="store_true",
+                   help="with --init: train only the decoder, so every image keeps its tokens")
+    _add_dataclass_args(p, MSVQConfig)
+    _add_dataclass_args(p, TrainConfig)
+    p.set_defaults(func=cmd_train_msvq)
+    p = _parser(tsub, "var", "Train the text-conditional VAR generator on a multi-scale tokenizer's codes.",
+                "train var")
+    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+    p.add_argument("--tokenizer", type=Path, required=True, help="multi-scale tokenizer folder")
+    _add_dataclass_args(p, VARConfig, skip=("vocab_size", "z_channels", "patch_nums", "condition", "text_vocab",
+                                            "num_classes"))
+    _add_dataclass_args(p, TrainConfig)
+    p.set_defaults(func=cmd_train_var)
+    p = _parser(tsub, "maskgit", "Train the MaskGIT generator on a VQ tokenizer's codes.", "train maskgit")
+    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+    p.add_argument("--tokenizer", type=Path, default=None, help="VQ tokenizer folder (default: the zoo's)")
+    _add_dataclass_args(p, MaskGITConfig, skip=("image_vocab", "grid", "text_vocab"))
+    _add_dataclass_args(p, TrainConfig)
+    p.set_defaults(func=cmd_train_maskgit)
 
     p = _parser(sub, "demo", "A few prompts with the shipped generator: images, scores, and where to look.")
     p.add_argument("--out", type=Path, default=Path("out/demo"))

@@ -37,7 +37,7 @@ class MaskGITConfig:
     mlp_ratio: float = 4.0
     dropout: float = 0.0
     cond_dropout: float = 0.1
-    steps: int = 8                  # default number of sampling steps
+    sample_steps: int = 8           # default number of sampling steps
     choice_temperature: float = 4.5  # Gumbel noise scale on confidences at step 0 (annealed to 0)
 
     @property
@@ -103,7 +103,7 @@ class MaskGITGenerator(GridGenerator):
 
     def start(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
               steps: int | None = None) -> "MaskGITSession":
-        return MaskGITSession(self, prompts, sampling or SamplingConfig(), seed, steps or self.model.config.steps)
+        return MaskGITSession(self, prompts, sampling or SamplingConfig(), seed, steps or self.model.config.sample_steps)
 
     def generate(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
                  steps: int | None = None) -> GenerationOutput:

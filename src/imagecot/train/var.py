@@ -1,0 +1,42 @@
+"""Train the VAR transformer on a multi-scale tokenizer's codes (cross-entropy over all scales)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..data.images import to_tensor
+from ..data.shapes import ShapesStream
+from ..generators.condition import PromptTokenizer
+from ..generators.var import VARConfig, VARTransformer
+from .loop import TrainConfig, train
+from .token_batches import vq_device
+
+
+def var_loss_fn(msvq, stream: ShapesStream, batch_size: int):
+    def loss_fn(model: VARTransformer, step: int) -> dict:
+        batch = stream.batch(step, batch_size)
+        dev = vq_device(msvq)
+        with torch.no_grad(), torch.autocast(dev.type, enabled=False):
+            idx_list = msvq.encode(to_tensor(batch.images_BHW3).to(dev))
+            x_BlC = msvq.quantize.teacher_forcing_input(idx_list)
+        target_BL = torch.cat(idx_list, 1)
+        cond = PromptTokenizer(model.config.text_len).encode([s["prompt"] for s in batch.specs]).to(dev)
+        logits_BLV = model(cond, x_BlC)  # condition dropout happens inside (cfg.cond_drop)
+        loss = F.cross_entropy(logits_BLV.reshape(-1, logits_BLV.shape[-1]), target_BL.reshape(-1))
+        last = model.config.patch_nums[-1] ** 2
+        acc_last = (logits_BLV[:, -last:].argmax(-1) == target_BL[:, -last:]).float().mean()
+        return {"loss": loss, "acc_last_scale": acc_last.detach()}
+
+    return loss_fn
+
+
+def train_var(run_dir: str | Path, msvq, model_cfg: VARConfig, cfg: TrainConfig) -> VARTransformer:
+    msvq.eval()
+    if model_cfg.condition != "text":
+        raise ValueError("the shapes world trains the text-conditional VAR (condition='text')")
+    stream = ShapesStream(seed=cfg.seed, resolution=msvq.config.resolution)
+    torch.manual_seed(cfg.seed)
+    return train(VARTransformer(model_cfg), var_loss_fn(msvq, stream, cfg.batch_size), run_dir, cfg)
