@@ -19,6 +19,7 @@ EXAMPLES = {
     "train var": "imagecot train var --out runs/var --tokenizer runs/msvq/final --steps 3000",
     "train maskgit": "imagecot train maskgit --out runs/maskgit --tokenizer runs/tokenizer/final --steps 3000",
     "demo": "imagecot demo --out out/demo",
+    "preview": 'imagecot preview --generator var --prompt "a red circle left of a square" --out out/preview-var.png',
 }
 
 
@@ -50,8 +51,13 @@ def _from_args(cls, args, **override):
 
 
 def _add_sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", type=Path, default=None, help="AR generator folder (default: the zoo's)")
-    p.add_argument("--tokenizer", type=Path, default=None, help="VQ tokenizer folder (default: the zoo's)")
+    p.add_argument("--generator", choices=("ar", "var", "maskgit"), default="ar",
+                   help="raster AR, next-scale VAR, or mask-predict MaskGIT (default ar)")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="generator folder (default: the zoo's); for --generator var also FoundationVision/VAR's "
+                        "var_d16.pth .. var_d30.pth")
+    p.add_argument("--tokenizer", type=Path, default=None,
+                   help="tokenizer folder (default: the zoo's); with a var_d*.pth, vae_ch160v4096z32.pth")
     p.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--top-k", type=int, default=None)
@@ -62,9 +68,9 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
 
 
 def _load_generator(args):
-    from .zoo import default_sampling, load_ar
-    gen = load_ar(args.checkpoint, args.tokenizer, args.device)
-    s = default_sampling(args.checkpoint)
+    from .zoo import default_sampling, load_generator
+    gen = load_generator(args.generator, args.checkpoint, args.tokenizer, args.device)
+    s = default_sampling(args.checkpoint, args.generator)
     for field, value in (("cfg_scale", args.cfg), ("temperature", args.temperature),
                          ("top_k", args.top_k), ("top_p", args.top_p)):
         if value is not None:
@@ -78,10 +84,17 @@ def cmd_generate(args) -> int:
     from PIL import Image
 
     from .data.images import grid
-    from .pipeline import generate_folder
+    from .pipeline import generate_class_folder, generate_folder
     from .world import parse_prompt
-    spec = parse_prompt(args.prompt)
+    if (args.prompt is None) == (args.class_id is None):
+        raise ValueError("give exactly one of --prompt (text-conditional models) or --class-id (class-conditional)")
+    spec = parse_prompt(args.prompt) if args.prompt is not None else None
     gen, sampling = _load_generator(args)
+    if args.class_id is not None:
+        info = generate_class_folder(gen, args.class_id, args.out, args.n, sampling, args.seed, args.batch_size)
+        print(f"{info['generated_now']} images in {args.out}; grid: {args.out / 'grid.png'}; "
+              f"compute {info['compute']['token_forwards']} token-forwards")
+        return 0
     info = generate_folder(gen, [spec], args.out, args.n, sampling, args.seed, args.batch_size)
     imgs = np.stack([np.array(Image.open(args.out / "00000" / "samples" / f"{j:04d}.png").convert("RGB"))
                      for j in range(args.n)])
@@ -89,6 +102,16 @@ def cmd_generate(args) -> int:
     Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.NEAREST).save(args.out / "grid.png")
     print(f"{len(imgs)} images of {spec['prompt']!r} in {args.out / '00000' / 'samples'}; "
           f"grid: {args.out / 'grid.png'}; compute {info['compute']['token_forwards']} token-forwards")
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from .preview import preview_strip
+    from .world import parse_prompt
+    parse_prompt(args.prompt)
+    gen, sampling = _load_generator(args)
+    path = preview_strip(gen, args.prompt, args.out, args.n, sampling, args.seed)
+    print(f"preview strip ({args.n} candidates x steps, left to right) written to {path}")
     return 0
 
 
@@ -197,11 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = _parser(sub, "generate", "Generate images for one prompt (GenEval folder layout + a grid PNG).")
-    p.add_argument("--prompt", required=True)
+    p.add_argument("--prompt", default=None, help="a shapes-world prompt (text-conditional generators)")
+    p.add_argument("--class-id", type=int, default=None, help="a class id (class-conditional VAR, e.g. ImageNet 980)")
     p.add_argument("-n", type=int, default=8, help="number of images")
     p.add_argument("--out", type=Path, required=True)
     _add_sampling_args(p)
     p.set_defaults(func=cmd_generate)
+
+    p = _parser(sub, "preview", "A PNG strip of a generation's previews, step by step (one row per candidate).")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("-n", type=int, default=4, help="number of candidates (rows)")
+    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    _add_sampling_args(p)
+    p.set_defaults(func=cmd_preview)
 
     ge = sub.add_parser("geneval", help="The GenEval-style benchmark: generate its images, score a folder.")
     gsub = ge.add_subparsers(dest="geneval_command", required=True)

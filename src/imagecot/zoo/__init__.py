@@ -29,8 +29,39 @@ def load_ar(path: str | Path | None = None, tokenizer_path: str | Path | None = 
     return ARGenerator(model, load_tokenizer(tokenizer_path, device))
 
 
-def default_sampling(path: str | Path | None = None):
+def load_var(path: str | Path | None = None, tokenizer_path: str | Path | None = None, device: str = "cpu"):
+    """A VAR generator: a zoo/our folder pair, or FoundationVision/VAR's released .pth files."""
+    from ..generators.var import VARGenerator, VARTransformer
+    from ..tokenizers.msvq import MSVQModel
+    if path is not None and str(path).endswith(".pth"):
+        if tokenizer_path is None or not str(tokenizer_path).endswith(".pth"):
+            raise ValueError("an official var_d*.pth needs --tokenizer vae_ch160v4096z32.pth")
+        from ..generators.var_official import load_official_generator
+        return load_official_generator(path, tokenizer_path, device)
+    model = VARTransformer.from_pretrained(path or zoo_path("var"), device=device)
+    return VARGenerator(model, MSVQModel.from_pretrained(tokenizer_path or zoo_path("msvq"), device=device))
+
+
+def load_maskgit(path: str | Path | None = None, tokenizer_path: str | Path | None = None, device: str = "cpu"):
+    from ..generators.maskgit import MaskGITGenerator, MaskGITTransformer
+    model = MaskGITTransformer.from_pretrained(path or zoo_path("maskgit"), device=device)
+    return MaskGITGenerator(model, load_tokenizer(tokenizer_path, device))
+
+
+LOADERS = {"ar": load_ar, "var": load_var, "maskgit": load_maskgit}
+
+
+def load_generator(kind: str, path=None, tokenizer_path=None, device: str = "cpu"):
+    if kind not in LOADERS:
+        raise ValueError(f"unknown generator {kind!r}; choose one of {', '.join(LOADERS)}")
+    return LOADERS[kind](path, tokenizer_path, device)
+
+
+def default_sampling(path: str | Path | None = None, kind: str = "ar"):
     """The sampling settings stored beside a generator (sampling.json), else plain sampling."""
     from ..generators.sampling import SamplingConfig
-    f = Path(path or ZOO_DIR / "ar") / "sampling.json"
+    if path is not None and str(path).endswith(".pth"):
+        from ..generators.var_official import var_recipe
+        return var_recipe()
+    f = Path(path or ZOO_DIR / kind) / "sampling.json"
     return SamplingConfig(**json.loads(f.read_text())) if f.is_file() else SamplingConfig()
