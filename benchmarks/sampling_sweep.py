@@ -31,8 +31,9 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, nargs="+", default=[1.0])
     ap.add_argument("--seed", type=int, default=20261121)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     gen = load_ar(a.checkpoint, a.tokenizer)
     rng = random.Random(a.seed)
     specs = [sample_spec(t, rng) for t in TASKS for _ in range(a.per_task)]

@@ -54,7 +54,7 @@ class SceneSamplingError(RuntimeError):
 
 def _size_range(n_objects: int, resolution: int) -> tuple[int, int]:
     scale = resolution / BASE_RESOLUTION
-    lo, hi = {1: (8, 15), 2: (7, 12), 3: (7, 11)}.get(n_objects, (7, 10))
+    lo, hi = {1: (8, 15), 2: (8, 12), 3: (8, 11)}.get(n_objects, (8, 10))
     return max(3, round(lo * scale)), max(3, round(hi * scale))
 
 
