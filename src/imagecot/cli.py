@@ -136,71 +136,42 @@ def cmd_geneval_score(args) -> int:
     return 0
 
 
-def cmd_train_tokenizer(args) -> int:
-    from .tokenizers.vq import VQConfig
-    from .train.loop import TrainConfig
-    from .train.tokenizer import train_tokenizer
-    t0 = time.time()
-    train_tokenizer(args.out, _from_args(VQConfig, args), _from_args(TrainConfig, args),
-                    init=args.init, finetune_decoder=args.finetune_decoder)
-    print(f"trained tokenizer in {time.time() - t0:.0f}s: {args.out / 'final'}")
-    return 0
-
-
-def cmd_train_ar(args) -> int:
+def _config_classes() -> dict:
     from .generators.ar import ARConfig
-    from .generators.condition import PromptTokenizer
-    from .train.ar import train_ar
-    from .train.loop import TrainConfig
-    from .zoo import load_tokenizer
-    vq = load_tokenizer(args.tokenizer)
-    cfg = _from_args(ARConfig, args, image_vocab=vq.vocab_size, grid=vq.config.grid,
-                     text_vocab=PromptTokenizer(args.cond_len).vocab_size)
-    t0 = time.time()
-    train_ar(args.out, vq, cfg, _from_args(TrainConfig, args))
-    print(f"trained AR generator in {time.time() - t0:.0f}s: {args.out / 'final'}")
-    return 0
-
-
-def cmd_train_msvq(args) -> int:
-    from .tokenizers.msvq import MSVQConfig
-    from .train.loop import TrainConfig
-    from .train.tokenizer import train_tokenizer
-    t0 = time.time()
-    train_tokenizer(args.out, _from_args(MSVQConfig, args), _from_args(TrainConfig, args),
-                    init=args.init, finetune_decoder=args.finetune_decoder)
-    print(f"trained multi-scale tokenizer in {time.time() - t0:.0f}s: {args.out / 'final'}")
-    return 0
-
-
-def cmd_train_var(args) -> int:
-    from .generators.condition import PromptTokenizer
-    from .generators.var import VARConfig
-    from .tokenizers.msvq import MSVQModel
-    from .train.loop import TrainConfig
-    from .train.var import train_var
-    vq = MSVQModel.from_pretrained(args.tokenizer)
-    cfg = _from_args(VARConfig, args, vocab_size=vq.vocab_size, z_channels=vq.config.z_channels,
-                     patch_nums=vq.config.patch_nums, condition="text",
-                     text_vocab=PromptTokenizer(args.text_len).vocab_size)
-    t0 = time.time()
-    train_var(args.out, vq, cfg, _from_args(TrainConfig, args))
-    print(f"trained VAR generator in {time.time() - t0:.0f}s: {args.out / 'final'}")
-    return 0
-
-
-def cmd_train_maskgit(args) -> int:
-    from .generators.condition import PromptTokenizer
     from .generators.maskgit import MaskGITConfig
+    from .generators.var import VARConfig
+    from .tokenizers.msvq import MSVQConfig
+    from .tokenizers.vq import VQConfig
+    return {"tokenizer": VQConfig, "msvq": MSVQConfig, "ar": ARConfig, "var": VARConfig, "maskgit": MaskGITConfig}
+
+
+def cmd_train(args) -> int:
+    """Every `imagecot train KIND`: build the configs from the options, train, report the wall time."""
+    from .generators.condition import PromptTokenizer
     from .train.loop import TrainConfig
-    from .train.maskgit import train_maskgit
-    from .zoo import load_tokenizer
-    vq = load_tokenizer(args.tokenizer)
-    cfg = _from_args(MaskGITConfig, args, image_vocab=vq.vocab_size, grid=vq.config.grid,
-                     text_vocab=PromptTokenizer(args.cond_len).vocab_size)
+    kind, cfg_cls = args.train_command, _config_classes()[args.train_command]
+    train_cfg = _from_args(TrainConfig, args)
     t0 = time.time()
-    train_maskgit(args.out, vq, cfg, _from_args(TrainConfig, args))
-    print(f"trained MaskGIT generator in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    if kind in ("tokenizer", "msvq"):
+        from .train.tokenizer import train_tokenizer
+        train_tokenizer(args.out, _from_args(cfg_cls, args), train_cfg, init=args.init,
+                        finetune_decoder=args.finetune_decoder)
+    elif kind == "var":
+        from .tokenizers.msvq import MSVQModel
+        from .train.var import train_var
+        vq = MSVQModel.from_pretrained(args.tokenizer)
+        train_var(args.out, vq, _from_args(cfg_cls, args, vocab_size=vq.vocab_size, z_channels=vq.config.z_channels,
+                                           patch_nums=vq.config.patch_nums, condition="text",
+                                           text_vocab=PromptTokenizer(args.text_len).vocab_size), train_cfg)
+    else:
+        from .train.ar import train_ar
+        from .train.maskgit import train_maskgit
+        from .zoo import load_tokenizer
+        vq = load_tokenizer(args.tokenizer)
+        cfg = _from_args(cfg_cls, args, image_vocab=vq.vocab_size, grid=vq.config.grid,
+                         text_vocab=PromptTokenizer(args.cond_len).vocab_size)
+        (train_ar if kind == "ar" else train_maskgit)(args.out, vq, cfg, train_cfg)
+    print(f"trained {kind} in {time.time() - t0:.0f}s: {args.out / 'final'}")
     return 0
 
 
@@ -210,8 +181,6 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .generators.ar import ARConfig
-    from .tokenizers.vq import VQConfig
     from .train.loop import TrainConfig
 
     ap = argparse.ArgumentParser(prog="imagecot", description="Image generation you can verify step by step.",
@@ -251,46 +220,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="Train a tokenizer or a generator (step budget, resumable).")
     tsub = tr.add_subparsers(dest="train_command", required=True)
-    p = _parser(tsub, "tokenizer", "Train the VQ tokenizer on the shapes world.", "train tokenizer")
-    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
-    p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")
-    p.add_argument("--finetune-decoder", action="store_true",
-                   help="with --init: train only the decoder, so every image keeps its tokens")
-    _add_dataclass_args(p, VQConfig)
-    _add_dataclass_args(p, TrainConfig)
-    p.set_defaults(func=cmd_train_tokenizer)
-    p = _parser(tsub, "ar", "Train the AR generator on a tokenizer's codes.", "train ar")
-    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
-    p.add_argument("--tokenizer", type=Path, default=None, help="VQ tokenizer folder (default: the zoo's)")
-    _add_dataclass_args(p, ARConfig, skip=("image_vocab", "grid", "text_vocab"))
-    _add_dataclass_args(p, TrainConfig)
-    p.set_defaults(func=cmd_train_ar)
-
-    from .generators.maskgit import MaskGITConfig
-    from .generators.var import VARConfig
-    from .tokenizers.msvq import MSVQConfig
-    p = _parser(tsub, "msvq", "Train VAR's multi-scale residual VQ tokenizer on the shapes world.", "train msvq")
-    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
-    p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")
-    p.add_argument("--finetune-decoder", action="store_true",
-                   help="with --init: train only the decoder, so every image keeps its tokens")
-    _add_dataclass_args(p, MSVQConfig)
-    _add_dataclass_args(p, TrainConfig)
-    p.set_defaults(func=cmd_train_msvq)
-    p = _parser(tsub, "var", "Train the text-conditional VAR generator on a multi-scale tokenizer's codes.",
-                "train var")
-    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
-    p.add_argument("--tokenizer", type=Path, required=True, help="multi-scale tokenizer folder")
-    _add_dataclass_args(p, VARConfig, skip=("vocab_size", "z_channels", "patch_nums", "condition", "text_vocab",
-                                            "num_classes"))
-    _add_dataclass_args(p, TrainConfig)
-    p.set_defaults(func=cmd_train_var)
-    p = _parser(tsub, "maskgit", "Train the MaskGIT generator on a VQ tokenizer's codes.", "train maskgit")
-    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
-    p.add_argument("--tokenizer", type=Path, default=None, help="VQ tokenizer folder (default: the zoo's)")
-    _add_dataclass_args(p, MaskGITConfig, skip=("image_vocab", "grid", "text_vocab"))
-    _add_dataclass_args(p, TrainConfig)
-    p.set_defaults(func=cmd_train_maskgit)
+    helps = {
+        "tokenizer": ("Train the VQ tokenizer on the shapes world.", None),
+        "msvq": ("Train VAR's multi-scale residual VQ tokenizer on the shapes world.", None),
+        "ar": ("Train the AR generator on a VQ tokenizer's codes.", "VQ tokenizer folder (default: the zoo's)"),
+        "var": ("Train the text-conditional VAR generator on a multi-scale tokenizer's codes.",
+                "multi-scale tokenizer folder"),
+        "maskgit": ("Train the MaskGIT generator on a VQ tokenizer's codes.", "VQ tokenizer folder (default: the zoo's)"),
+    }
+    derived = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
+               "num_classes")
+    for kind, cfg_cls in _config_classes().items():
+        text, tok_help = helps[kind]
+        p = _parser(tsub, kind, text, f"train {kind}")
+        p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+        if tok_help is None:
+            p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")
+            p.add_argument("--finetune-decoder", action="store_true",
+                           help="with --init: train only the decoder, so every image keeps its tokens")
+            _add_dataclass_args(p, cfg_cls)
+        else:
+            p.add_argument("--tokenizer", type=Path, default=None, required=kind == "var", help=tok_help)
+            _add_dataclass_args(p, cfg_cls, skip=derived)
+        _add_dataclass_args(p, TrainConfig)
+        p.set_defaults(func=cmd_train)
 
     p = _parser(sub, "demo", "A few prompts with the shipped generator: images, scores, and where to look.")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
