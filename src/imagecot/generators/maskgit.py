@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
+from .ar import ARConfig
 from .base import Compute, GenerationOutput, keep_index, run_to_end
 from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
 from .grid import GridGenerator
@@ -26,23 +27,11 @@ from .transformer import Block
 
 
 @dataclass
-class MaskGITConfig:
-    image_vocab: int = 512
-    grid: int = 8
-    cond_len: int = 12
-    text_vocab: int = 40
-    d_model: int = 256
-    n_layer: int = 8
-    n_head: int = 8
-    mlp_ratio: float = 4.0
-    dropout: float = 0.0
-    cond_dropout: float = 0.1
-    sample_steps: int = 8           # default number of sampling steps
-    choice_temperature: float = 4.5  # Gumbel noise scale on confidences at step 0 (annealed to 0)
+class MaskGITConfig(ARConfig):
+    """ARConfig's sizes plus the mask-predict sampling defaults."""
 
-    @property
-    def num_image_tokens(self) -> int:
-        return self.grid * self.grid
+    sample_steps: int = 8             # default number of sampling steps
+    choice_temperature: float = 4.5   # Gumbel noise scale on confidences at step 0 (annealed to 0)
 
     @property
     def mask_id(self) -> int:
