@@ -122,3 +122,16 @@ def test_log_prob_is_finite_and_differentiable(tiny_var):
     assert lp.shape == (2,) and torch.isfinite(lp).all()
     lp.sum().backward()
     assert tiny_var.model.head.weight.grad is not None
+
+
+def test_training_lowers_loss_and_saves(tmp_path, tiny_var):
+    from imagecot.train.loop import TrainConfig
+    from imagecot.train.var import train_var
+    cfg = tiny_var.model.config
+    model = train_var(tmp_path / "run", tiny_var.vq, cfg, TrainConfig(steps=30, batch_size=8, lr=3e-3, warmup=3,
+                                                                     log_every=5, ckpt_every=30))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert losses[-1] < 0.8 * losses[0]
+    loaded = VARTransformer.from_pretrained(tmp_path / "run" / "final")
+    assert torch.equal(loaded.head.weight, model.head.weight)

@@ -1,0 +1,22 @@
+"""The shipped checkpoints: present, loadable, small enough, and they make images."""
+
+import torch
+
+from imagecot.zoo import ZOO_DIR, default_sampling, load_ar
+
+
+def test_zoo_fits_its_budget():
+    total = sum(p.stat().st_size for p in ZOO_DIR.rglob("*.safetensors"))
+    assert 0 < total <= 25 * 2**20, total
+
+
+def test_shipped_ar_generates_with_its_sampling_settings():
+    gen = load_ar()
+    s = default_sampling()
+    assert s.cfg_scale >= 1.0
+    out = gen.generate(["a red circle", "two squares"], s, seed=0)
+    assert out.images.shape == (2, 3, 32, 32)
+    assert out.images.min() >= -1 and out.images.max() <= 1
+    # the shipped generator draws something, not a blank canvas
+    assert (out.images - out.images.mean(dim=(2, 3), keepdim=True)).abs().amax() > 0.5
+    assert torch.isfinite(gen.log_prob(out.tokens, out.prompts)).all()
