@@ -25,8 +25,9 @@ def main() -> None:
     ap.add_argument("--per-prompt", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     vq = load_tokenizer(a.tokenizer)
     rng = random.Random(a.seed)
     specs = [s for s in load_benchmark() for _ in range(a.per_prompt)]
