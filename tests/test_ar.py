@@ -55,16 +55,22 @@ def test_preview_fills_unfinished_rows_with_blank(tiny_ar):
     assert sess.tokens_Bn.shape[1] == 8
 
 
-def test_log_prob_matches_sampling_distribution(tiny_ar):
-    out = tiny_ar.generate(PROMPTS[:2], SamplingConfig(), seed=0)
-    lp = tiny_ar.log_prob(out.tokens, PROMPTS[:2])
-    assert lp.shape == (2,) and torch.isfinite(lp).all() and (lp < 0).all()
-    # step-by-step log-probs from the cached session agree with the teacher-forced sum
-    model, pt = tiny_ar.model, tiny_ar.prompts
-    cond = pt.encode(PROMPTS[:2])
-    logits = model.sequence_logits(out.tokens, cond).log_softmax(-1)
-    manual = logits.gather(-1, out.tokens[..., None]).squeeze(-1).sum(-1)
-    assert torch.allclose(lp, manual, atol=1e-5)
+def test_log_prob_equals_the_cached_samplers_own_log_probs(tiny_ar):
+    """log_prob (teacher-forced, one pass) == sum of the KV-cached session's next-token log-probs."""
+    from imagecot.generators.sampling import filter_logits, sample_from_uniform
+    sess = tiny_ar.start(PROMPTS[:2], SamplingConfig(), seed=0)
+    total = torch.zeros(2, dtype=torch.float64)
+    for n in range(64):
+        logp = sess.next_logits_BV.log_softmax(-1)
+        tok = sample_from_uniform(filter_logits(sess.next_logits_BV, sess.sampling), sess.u_BN[sess.ids, n])
+        total += logp.gather(1, tok[:, None]).squeeze(1).double()
+        sess.tokens_Bn = torch.cat([sess.tokens_Bn, tok[:, None]], 1)
+        if n + 1 < 64:
+            sess.next_logits_BV = sess._forward_last()
+    out_tokens = sess.tokens_Bn
+    assert torch.equal(out_tokens, tiny_ar.generate(PROMPTS[:2], SamplingConfig(), seed=0).tokens)
+    lp = tiny_ar.log_prob(out_tokens, PROMPTS[:2])
+    assert lp.shape == (2,) and torch.allclose(lp.double(), total, atol=1e-3)
 
 
 def test_tiny_ar_overfits_one_prompt(tiny_vq, tiny_ar_config):

@@ -33,18 +33,31 @@ def tiny_msvq():
     return MSVQModel(MSVQConfig(ch=16, ch_mult=(1, 2, 2), vocab_size=32, z_channels=4)).eval()
 
 
-def test_encode_decode_round_trip_and_previews(tiny_msvq):
+def test_each_scale_picks_the_nearest_code_to_the_downsampled_residual(tiny_msvq):
+    """VAR's procedure, recomputed by hand: r_k = f - sum_{j<k} Phi_j(up(e[idx_j])); idx_k = argmin |area(r_k) - e|."""
+    import torch.nn.functional as F
     x = torch.rand(2, 3, 32, 32) * 2 - 1
+    q = tiny_msvq.quantize
+    f = tiny_msvq.quant_conv(tiny_msvq.encoder(x)).detach()
     idx = tiny_msvq.encode(x)
     assert [t.shape for t in idx] == [(2, pn * pn) for pn in (1, 2, 3, 4, 5, 6, 8)]
+    E = q.embedding.weight
+    rest = f.clone()
+    for k, pn in enumerate(q.patch_nums):
+        z = rest if pn == 8 else F.interpolate(rest, size=(pn, pn), mode="area")
+        z_NC = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+        want = torch.cdist(z_NC, E).argmin(1).view(2, -1)
+        assert torch.equal(idx[k], want), k
+        h = E[idx[k]].transpose(1, 2).reshape(2, -1, pn, pn)
+        h = h if pn == 8 else F.interpolate(h, size=(8, 8), mode="bicubic")
+        rest = rest - q.quant_resi.qresi_ls[q.quant_resi.index(k, 7)](h)
+
+
+def test_previews_refine_towards_the_full_decode(tiny_msvq):
+    idx = tiny_msvq.encode(torch.rand(2, 3, 32, 32) * 2 - 1)
     full = tiny_msvq.decode(idx)
-    assert full.shape == (2, 3, 32, 32)
-    # decoding is a function of the indices: re-encoding the f_hat path gives the same f_hat
-    f_hat = tiny_msvq.quantize.idx_to_fhat(idx)
-    assert torch.allclose(tiny_msvq.fhat_to_img(f_hat), full)
-    # previews from the first k scales differ from the full decode, and k = all equals it
-    assert not torch.allclose(tiny_msvq.decode(idx, upto=1), full)
-    assert torch.allclose(tiny_msvq.decode(idx, upto=7), full)
+    errors = [(tiny_msvq.decode(idx, upto=k) - full).abs().mean().item() for k in range(1, 8)]
+    assert errors[-1] == 0 and errors[0] > 0
 
 
 def test_quantized_fhat_equals_sum_of_scale_contributions(tiny_msvq):
@@ -66,3 +79,17 @@ def test_teacher_forcing_input_is_downsampled_cumulative_fhat(tiny_msvq):
 def test_bad_scale_schedule_is_explained():
     with pytest.raises(ValueError, match="last scale"):
         MSVQConfig(patch_nums=(1, 2, 4))
+
+
+def test_training_forward_runs_under_bf16_autocast_with_float32_quantization(tiny_msvq, tiny_vq):
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    for model, quantizer in ((tiny_msvq, tiny_msvq.quantize), (tiny_vq, tiny_vq.quantizer)):
+        seen = []
+        hook = quantizer.register_forward_hook(lambda m, inp, out: seen.append(inp[0].dtype))
+        model.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            recon, idx, loss = model(x)
+        model.eval()
+        hook.remove()
+        assert seen == [torch.bfloat16]  # the latent arrives in bf16 ...
+        assert torch.isfinite(loss) and loss.dtype == torch.float32  # ... and is quantized in float32

@@ -45,3 +45,50 @@ def test_lr_schedule_warms_up_and_decays():
     assert lr_at(0, cfg) == 0.1 and lr_at(9, cfg) == 1.0
     assert abs(lr_at(99, cfg) - 0.1) < 1e-3
     assert all(lr_at(s, cfg) >= lr_at(s + 1, cfg) for s in range(10, 99))
+
+
+def _log_steps(run_dir):
+    return [json.loads(line)["step"] for line in (run_dir / "log.jsonl").read_text().splitlines()
+            if "loss" in json.loads(line)]
+
+
+def test_kill_between_checkpoints_resumes_exactly_without_duplicate_log_rows(tmp_path, tiny_vq, tiny_ar_config):
+    import imagecot.train.ar as ar_mod
+    cfg = TrainConfig(steps=6, batch_size=4, lr=1e-3, warmup=2, log_every=1, ckpt_every=4)
+    straight = train_ar(tmp_path / "a", tiny_vq, tiny_ar_config, cfg)
+
+    orig = ar_mod.ar_loss_fn
+
+    def dying_loss_fn(*a, **k):
+        inner = orig(*a, **k)
+
+        def loss_fn(model, step):
+            if step == 5:
+                raise KeyboardInterrupt  # killed mid-way between the checkpoints at 4 and 6
+            return inner(model, step)
+        return loss_fn
+
+    ar_mod.ar_loss_fn = dying_loss_fn
+    try:
+        train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, cfg)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ar_mod.ar_loss_fn = orig
+    assert _log_steps(tmp_path / "b") == [1, 2, 3, 4, 5]
+    resumed = train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, cfg)
+    assert _log_steps(tmp_path / "b") == [1, 2, 3, 4, 5, 6]
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_kill_between_the_two_renames_of_a_checkpoint_swap_loses_nothing(tmp_path, tiny_vq, tiny_ar_config):
+    cfg = TrainConfig(steps=4, batch_size=4, lr=1e-3, warmup=1, log_every=1, ckpt_every=2)
+    train_ar(tmp_path / "r", tiny_vq, tiny_ar_config, TrainConfig(**{**vars(cfg), "steps": 2}))
+    ckpt = tmp_path / "r" / "checkpoint"
+    ckpt.rename(tmp_path / "r" / "checkpoint.old")  # the state a kill after the first rename leaves
+    (tmp_path / "r" / ".checkpoint.half").mkdir()   # and a half-written temp folder
+    train_ar(tmp_path / "r", tiny_vq, tiny_ar_config, cfg)
+    assert json.loads((ckpt / "state.json").read_text())["step"] == 4
+    assert _log_steps(tmp_path / "r") == [1, 2, 3, 4]
+    assert not list((tmp_path / "r").glob(".checkpoint.*"))

@@ -135,3 +135,13 @@ def test_training_lowers_loss_and_saves(tmp_path, tiny_var):
     assert losses[-1] < 0.8 * losses[0]
     loaded = VARTransformer.from_pretrained(tmp_path / "run" / "final")
     assert torch.equal(loaded.head.weight, model.head.weight)
+
+
+def test_cfg_ramps_linearly_from_one_to_full_strength_over_scales(tiny_var, monkeypatch):
+    import imagecot.generators.var as var_mod
+    seen = []
+    real = var_mod.guide
+    monkeypatch.setattr(var_mod, "guide", lambda c, u, s: seen.append(s) or real(c, u, s))
+    tiny_var.generate(PROMPTS[:1], SamplingConfig(cfg_scale=3.0), seed=0)
+    assert seen[0] == 1.0 and seen[-1] == 3.0 and len(seen) == 7
+    assert all(abs((b - a) - 2.0 / 6) < 1e-9 for a, b in zip(seen, seen[1:]))

@@ -40,7 +40,7 @@ def test_training_lowers_reconstruction_error():
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         cfg = VQConfig(channels=(8, 16), codebook_size=32, codebook_dim=4)
-        m = train_tokenizer(d, cfg, TrainConfig(steps=40, batch_size=8, lr=3e-3, warmup=5, log_every=10,
+        train_tokenizer(d, cfg, TrainConfig(steps=40, batch_size=8, lr=3e-3, warmup=5, log_every=10,
                                                 ckpt_every=100))
         import json
         rows = [json.loads(l) for l in open(f"{d}/log.jsonl")]

@@ -83,7 +83,7 @@ def cmd_generate(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from .data.images import grid
+    from .data.images import save_grid_png
     from .pipeline import generate_class_folder, generate_folder
     from .world import parse_prompt
     if (args.prompt is None) == (args.class_id is None):
@@ -98,8 +98,7 @@ def cmd_generate(args) -> int:
     info = generate_folder(gen, [spec], args.out, args.n, sampling, args.seed, args.batch_size)
     imgs = np.stack([np.array(Image.open(args.out / "00000" / "samples" / f"{j:04d}.png").convert("RGB"))
                      for j in range(args.n)])
-    big = grid(imgs, cols=min(8, len(imgs)))
-    Image.fromarray(big).resize((big.shape[1] * 4, big.shape[0] * 4), Image.NEAREST).save(args.out / "grid.png")
+    save_grid_png(args.out / "grid.png", imgs, cols=min(8, len(imgs)))
     print(f"{len(imgs)} images of {spec['prompt']!r} in {args.out / '00000' / 'samples'}; "
           f"grid: {args.out / 'grid.png'}; compute {info['compute']['token_forwards']} token-forwards")
     return 0
@@ -116,9 +115,9 @@ def cmd_preview(args) -> int:
 
 
 def cmd_geneval_generate(args) -> int:
-    from .pipeline import generate_folder, read_jsonl
+    from .pipeline import generate_folder
     from .world.benchmark import load_benchmark
-    specs = read_jsonl(args.metadata) if args.metadata else load_benchmark()
+    specs = load_benchmark(args.metadata)
     if args.limit:
         specs = specs[: args.limit]
     gen, sampling = _load_generator(args)

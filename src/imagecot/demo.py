@@ -15,7 +15,7 @@ DEMO_PROMPTS = [
 
 
 def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0) -> int:
-    from .data.images import grid
+    from .data.images import save_grid_png
     from .evaluation.geneval import format_summary, score_folder
     from .pipeline import generate_folder
     from .world import parse_prompt
@@ -33,13 +33,12 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0) -> int:
     for i, spec in enumerate(specs):
         imgs = np.stack([np.array(Image.open(out / f"{i:05d}" / "samples" / f"{j:04d}.png").convert("RGB"))
                          for j in range(images_per_prompt)])
-        rows.append(grid(imgs, cols=images_per_prompt))
-    sheet = np.concatenate(rows, axis=0)
-    Image.fromarray(sheet).resize((sheet.shape[1] * 4, sheet.shape[0] * 4), Image.NEAREST).save(out / "grid.png")
+        rows.append(imgs)
+    save_grid_png(out / "grid.png", np.concatenate(rows), cols=images_per_prompt)
     print(format_summary(summary))
     print(f"\n{info['generated_now']} images in {time.time() - t0:.1f}s "
           f"({info['compute']['token_forwards']:,} token-forwards).")
     print(f"look at: {out / 'grid.png'} (one row per prompt: {'; '.join(DEMO_PROMPTS)})")
     print(f"         {out / 'results.jsonl'} (per image: correct or not, and why)")
-    print(f"next:    imagecot geneval generate --out out/geneval && imagecot geneval score out/geneval")
+    print("next:    imagecot geneval generate --out out/geneval && imagecot geneval score out/geneval")
     return 0

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .io_utils import atomic_write_json, replace_dir
+from .io_utils import atomic_write_json, make_temp_dir, recover_dir, replace_dir
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -47,8 +46,7 @@ class PretrainedMixin:
     def save_pretrained(self, path: str | Path, dtype: torch.dtype | None = None) -> Path:
         """Write config.json + model.safetensors into `path` atomically (a folder swap)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+        tmp = make_temp_dir(path)
         state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
         if dtype is not None:
             state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
@@ -60,6 +58,7 @@ class PretrainedMixin:
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu"):
         path = Path(path)
+        recover_dir(path)
         cfg_file, w_file = path / CONFIG_NAME, path / WEIGHTS_NAME
         for f in (cfg_file, w_file):
             if not f.is_file():

@@ -1,12 +1,19 @@
-"""Atomic writes: a killed run never leaves a half-written file behind."""
+"""Atomic writes: a killed run never leaves a half-written file or folder behind."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -18,6 +25,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -33,9 +41,42 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def replace_dir(tmp_dir: Path, final_dir: Path) -> None:
-    """Move a fully written `tmp_dir` to `final_dir`, replacing it with no window where neither exists."""
+def atomic_save_png(path: str | os.PathLike, image) -> None:
+    """Save a PIL image (or uint8 HxWx3 array) as PNG atomically."""
+    from PIL import Image
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(image)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def make_temp_dir(final_dir: Path) -> Path:
+    """A fresh folder beside `final_dir` to write into before `replace_dir`."""
     final_dir = Path(final_dir)
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}."))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+    return tmp
+
+
+def recover_dir(final_dir: Path) -> None:
+    """Finish an interrupted `replace_dir`: if `final_dir` is missing but `<final>.old` exists, restore it."""
+    final_dir = Path(final_dir)
+    old = final_dir.with_name(final_dir.name + ".old")
+    if not final_dir.exists() and old.exists():
+        os.replace(old, final_dir)
+
+
+def replace_dir(tmp_dir: Path, final_dir: Path) -> None:
+    """Move a fully written `tmp_dir` to `final_dir`, replacing the folder there.
+
+    Two renames: final -> final.old, tmp -> final. A kill between them leaves
+    only final.old, which `recover_dir` (called by every reader) puts back; the
+    old copy is deleted only once the new one is in place.
+    """
+    final_dir = Path(final_dir)
+    recover_dir(final_dir)
     old = final_dir.with_name(final_dir.name + ".old")
     if old.exists():
         shutil.rmtree(old)

@@ -12,7 +12,8 @@ from tqdm import tqdm
 from .data.images import to_uint8
 from .evaluation.geneval import write_sample_folder
 from .generators.base import Compute
-from .io_utils import atomic_write_json
+from .data.images import save_grid_png
+from .io_utils import atomic_save_png, atomic_write_json
 
 
 def image_seed(base_seed: int, prompt_index: int, sample_index: int) -> int:
@@ -65,8 +66,7 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
         images = to_uint8(out.images)
         for k, i in enumerate(chunk):
             write_sample_folder(out_dir, i, specs[i], images[k * images_per_prompt:(k + 1) * images_per_prompt])
-        compute.token_forwards += out.compute.token_forwards
-        compute.forward_passes += out.compute.forward_passes
+        compute += out.compute
         n_images += len(prompts)
         bar.update(len(prompts))
     bar.close()
@@ -84,9 +84,7 @@ def generate_class_folder(generator, class_ids: int | list[int], out_dir: str | 
                           seed: int = 0, batch_size: int = 64) -> dict:
     """Class-conditional images (e.g. an official ImageNet VAR) to `<out>/<class>/<0000>.png` + `grid.png`."""
     import numpy as np
-    from PIL import Image
 
-    from .data.images import grid
     out_dir = Path(out_dir)
     ids = [class_ids] if isinstance(class_ids, int) else list(class_ids)
     conds = [k for k in ids for _ in range(n)]
@@ -95,15 +93,10 @@ def generate_class_folder(generator, class_ids: int | list[int], out_dir: str | 
     for i in range(0, len(conds), batch_size):
         out = generator.generate(conds[i:i + batch_size], sampling, seed=seeds[i:i + batch_size])
         images.extend(to_uint8(out.images))
-        compute.token_forwards += out.compute.token_forwards
-        compute.forward_passes += out.compute.forward_passes
+        compute += out.compute
     for j, (k, img) in enumerate(zip(conds, images)):
-        path = out_dir / f"{k:04d}" / f"{j % n:04d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.png")
-        Image.fromarray(img).save(tmp)
-        tmp.replace(path)
-    Image.fromarray(grid(np.stack(images), cols=min(8, n))).save(out_dir / "grid.png")
+        atomic_save_png(out_dir / f"{k:04d}" / f"{j % n:04d}.png", img)
+    save_grid_png(out_dir / "grid.png", np.stack(images), cols=min(8, n), scale=1)
     info = {"classes": ids, "images_per_class": n, "generated_now": len(images),
             "seconds": round(time.time() - t0, 2), "compute": compute.to_dict(), "seed": seed}
     atomic_write_json(out_dir / "generation.json", info)

@@ -8,10 +8,11 @@ import numpy as np
 from PIL import Image
 
 from .data.images import to_uint8
+from .io_utils import atomic_save_png
 
 
 def collect_previews(generator, prompts: list, sampling=None, seed=0) -> np.ndarray:
-    """uint8 (steps + 1, B, H, W, 3): the preview before the first step, after each step, then the final image."""
+    """uint8 (steps + 1, B, H, W, 3): the preview after each step, then the final image."""
     session = generator.start(prompts, sampling, seed=seed)
     frames = []
     while session.t < session.num_steps:
@@ -32,8 +33,5 @@ def preview_strip(generator, prompt: str, out: str | Path, n: int = 4, sampling=
             y, x = pad + b * (H + pad), pad + t * (W + pad)
             sheet[y:y + H, x:x + W] = frames_TBHW3[t, b]
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.png")
-    Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST).save(tmp)
-    tmp.replace(out)
+    atomic_save_png(out, Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST))
     return out

@@ -26,3 +26,12 @@ def grid(imgs_BHW3: np.ndarray, cols: int, pad: int = 1, pad_value: int = 255) -
         r, c = divmod(i, cols)
         out[pad + r * (H + pad): pad + r * (H + pad) + H, pad + c * (W + pad): pad + c * (W + pad) + W] = img
     return out
+
+
+def save_grid_png(path, imgs_BHW3: np.ndarray, cols: int, scale: int = 4) -> None:
+    """Tile images (see `grid`), upscale by `scale` with nearest neighbours, save atomically."""
+    from PIL import Image
+
+    from ..io_utils import atomic_save_png
+    big = grid(imgs_BHW3, cols=cols)
+    atomic_save_png(path, Image.fromarray(big).resize((big.shape[1] * scale, big.shape[0] * scale), Image.NEAREST))

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
-from .base import Compute, GenerationOutput, keep_index, run_to_end
+from .base import Compute, GenerationOutput, cfg_rows, keep_index, run_to_end
 from .grid import GridGenerator
 from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
 from .transformer import Block, KVCache
@@ -106,7 +106,7 @@ class ARGenerator(GridGenerator):
 
     def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         """Sum of log p(token_i | prompt, tokens_<i) per sample (B,), differentiable (for DPO)."""
-        cond = self.prompts.encode(prompts).to(tokens_BN.device)
+        cond = self.prompt_tokenizer.encode(prompts).to(tokens_BN.device)
         logits_BNV = self.model.sequence_logits(tokens_BN, cond)
         logp_BNV = F.log_softmax(logits_BNV.float(), dim=-1)
         return logp_BNV.gather(-1, tokens_BN.unsqueeze(-1)).squeeze(-1).sum(-1)
@@ -130,9 +130,9 @@ class ARSession:
         B = len(prompts)
         self.ids = torch.arange(B, device=dev)
         self.u_BN = draw_uniforms(seed, B, self.N).to(dev)  # all randomness, one row per candidate
-        cond = gen.prompts.encode(prompts).to(dev)
+        cond = gen.prompt_tokenizer.encode(prompts).to(dev)
         self.guided = sampling.cfg_scale != 1.0
-        self.prefix_RLc = torch.cat([cond, gen.prompts.null(B).to(dev)]) if self.guided else cond
+        self.prefix_RLc = torch.cat([cond, gen.prompt_tokenizer.null(B).to(dev)]) if self.guided else cond
         self.tokens_Bn = torch.zeros(B, 0, dtype=torch.long, device=dev)
         self.cache = gen.model.make_cache(self.rows, dev) if use_cache else None
         self.next_logits_BV = self._forward_prefix()
@@ -190,7 +190,7 @@ class ARSession:
         """Keep only these live candidates (bool mask or indices); the rest stop costing compute."""
         idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
         B = self.n_alive
-        rows = torch.cat([idx, idx + B]) if self.guided else idx
+        rows = cfg_rows(idx, B, self.guided)
         self.ids, self.tokens_Bn = self.ids[idx], self.tokens_Bn[idx]
         self.next_logits_BV = self.next_logits_BV[idx]
         self.prefix_RLc = self.prefix_RLc[rows]

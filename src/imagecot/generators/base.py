@@ -25,6 +25,11 @@ class Compute:
         self.forward_passes += 1
         self.token_forwards += rows * tokens
 
+    def __iadd__(self, other: "Compute") -> "Compute":
+        self.token_forwards += other.token_forwards
+        self.forward_passes += other.forward_passes
+        return self
+
     def to_dict(self) -> dict:
         return {"token_forwards": self.token_forwards, "forward_passes": self.forward_passes}
 
@@ -65,13 +70,22 @@ def run_to_end(session: Session) -> GenerationOutput:
 
 
 def keep_index(keep_B: torch.Tensor, n_alive: int) -> torch.Tensor:
-    """A bool mask or an index tensor over the live batch -> sorted long indices."""
+    """A bool mask or integer indices over the live batch -> sorted long indices."""
     keep_B = torch.as_tensor(keep_B)
     if keep_B.dtype == torch.bool:
         if keep_B.shape != (n_alive,):
             raise ValueError(f"keep mask has shape {tuple(keep_B.shape)}, expected ({n_alive},)")
         return keep_B.nonzero().squeeze(1)
+    if keep_B.is_floating_point():
+        raise ValueError(f"keep takes a bool mask or integer indices, got {keep_B.dtype} (use scores > t)")
     idx = keep_B.long().flatten()
     if idx.numel() and (idx.min() < 0 or idx.max() >= n_alive):
         raise ValueError(f"keep indices must be in [0, {n_alive}), got {idx.tolist()}")
-    return idx.unique(sorted=True)
+    if idx.unique().numel() != idx.numel():
+        raise ValueError(f"keep indices repeat ({idx.tolist()}); pass a bool mask to select by condition")
+    return idx.sort().values
+
+
+def cfg_rows(idx: torch.Tensor, n_alive: int, guided: bool) -> torch.Tensor:
+    """Rows of a CFG batch [cond (n_alive), uncond (n_alive)] that belong to candidates `idx`."""
+    return torch.cat([idx, idx + n_alive]) if guided else idx

@@ -15,9 +15,9 @@ class GridGenerator:
     def __init__(self, model, vq, prompt_tokenizer: PromptTokenizer | None = None):
         self.model = model.eval()
         self.vq = vq.eval()
-        self.prompts = prompt_tokenizer or PromptTokenizer(model.config.cond_len)
-        if self.prompts.vocab_size > model.config.text_vocab:
-            raise ValueError(f"prompt vocabulary ({self.prompts.vocab_size}) exceeds the model's "
+        self.prompt_tokenizer = prompt_tokenizer or PromptTokenizer(model.config.cond_len)
+        if self.prompt_tokenizer.vocab_size > model.config.text_vocab:
+            raise ValueError(f"prompt vocabulary ({self.prompt_tokenizer.vocab_size}) exceeds the model's "
                              f"text_vocab ({model.config.text_vocab})")
         if vq.vocab_size != model.config.image_vocab:
             raise ValueError(f"tokenizer codebook {vq.vocab_size} != model image_vocab {model.config.image_vocab}")

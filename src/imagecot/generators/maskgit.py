@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
 from .ar import ARConfig
-from .base import Compute, GenerationOutput, keep_index, run_to_end
+from .base import Compute, GenerationOutput, cfg_rows, keep_index, run_to_end
 from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
 from .grid import GridGenerator
 from .transformer import Block
@@ -43,9 +43,18 @@ def cosine_schedule(r: torch.Tensor | float):
     return torch.cos(math.pi / 2 * r) if torch.is_tensor(r) else math.cos(math.pi / 2 * r)
 
 
-def masked_count(step: int, total_steps: int, n_tokens: int) -> int:
-    """Tokens left masked after `step` (0-based) of `total_steps`; 0 after the last."""
-    return int(math.floor(n_tokens * cosine_schedule((step + 1) / total_steps)))
+def mask_schedule(total_steps: int, n_tokens: int) -> list[int]:
+    """Tokens left masked after each step: floor(N * cos(pi/2 * (t+1)/T)), 0 after the last step.
+
+    As in MaskGIT, every step but the last reveals at least one token and leaves
+    at least one masked, so no step spends a forward pass revealing nothing.
+    """
+    out, unknown = [], n_tokens
+    for t in range(total_steps):
+        n = 0 if t == total_steps - 1 else max(1, min(unknown - 1, math.floor(n_tokens * cosine_schedule((t + 1) / total_steps))))
+        out.append(n)
+        unknown = n
+    return out
 
 
 class MaskGITTransformer(nn.Module, PretrainedMixin):
@@ -110,7 +119,7 @@ class MaskGITGenerator(GridGenerator):
         policy and the reference model so the masks match.
         """
         model, N = self.model, self.model.config.num_image_tokens
-        cond = self.prompts.encode(prompts).to(tokens_BN.device)
+        cond = self.prompt_tokenizer.encode(prompts).to(tokens_BN.device)
         g = torch.Generator().manual_seed(seed)
         total = 0.0
         for _ in range(n_masks):
@@ -139,8 +148,9 @@ class MaskGITSession:
         u = draw_uniforms(seed, B, 2 * steps * self.N).to(dev).view(B, steps, 2, self.N)
         self.u_sample_BTN, self.u_gumbel_BTN = u[:, :, 0], u[:, :, 1]
         self.guided = sampling.cfg_scale != 1.0
-        cond = gen.prompts.encode(prompts).to(dev)
-        self.cond_RLc = torch.cat([cond, gen.prompts.null(B).to(dev)]) if self.guided else cond
+        cond = gen.prompt_tokenizer.encode(prompts).to(dev)
+        self.cond_RLc = torch.cat([cond, gen.prompt_tokenizer.null(B).to(dev)]) if self.guided else cond
+        self.schedule = mask_schedule(steps, self.N)
         self.tokens_BN = torch.full((B, self.N), c.mask_id, dtype=torch.long, device=dev)
         self.pred_BN = self.tokens_BN.clone()
 
@@ -164,7 +174,7 @@ class MaskGITSession:
         logp_BN = flat.log_softmax(-1).gather(-1, sampled_BN.view(-1, 1)).view(B, N)
         sampled_BN = torch.where(masked_BN, sampled_BN, self.tokens_BN)
         self.pred_BN = sampled_BN
-        n_keep_masked = masked_count(self.t, self.num_steps, N)
+        n_keep_masked = self.schedule[self.t]
         temp = c.choice_temperature * (1 - (self.t + 1) / self.num_steps)
         u = self.u_gumbel_BTN[self.ids, self.t].clamp(1e-12, 1 - 1e-12)
         conf_BN = logp_BN + temp * -torch.log(-torch.log(u))
@@ -178,7 +188,7 @@ class MaskGITSession:
     def keep(self, keep_B: torch.Tensor) -> None:
         idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
         B = self.n_alive
-        rows = torch.cat([idx, idx + B]) if self.guided else idx
+        rows = cfg_rows(idx, B, self.guided)
         self.ids, self.tokens_BN, self.pred_BN = self.ids[idx], self.tokens_BN[idx], self.pred_BN[idx]
         self.cond_RLc = self.cond_RLc[rows]
 

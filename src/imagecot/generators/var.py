@@ -21,6 +21,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
+from .base import Compute, GenerationOutput, cfg_rows, keep_index, run_to_end
+from .condition import NULL, PAD, PromptTokenizer
+from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
 
 
 @dataclass
@@ -164,7 +167,7 @@ class VARTransformer(nn.Module, PretrainedMixin):
     def __init__(self, config: VARConfig):
         super().__init__()
         self.config = c = config
-        C, L, P = c.width, c.num_tokens, c.prefix_len
+        C, L = c.width, c.num_tokens
         first_l = c.patch_nums[0] ** 2
         init_std = math.sqrt(1 / C / 3)
         self.word_embed = nn.Linear(c.z_channels, C)
@@ -215,7 +218,6 @@ class VARTransformer(nn.Module, PretrainedMixin):
         """The unconditional input: class num_classes, or the null prompt [NULL, PAD, ...]."""
         if self.config.condition == "class":
             return torch.full((batch,), self.config.num_classes, dtype=torch.long, device=device)
-        from .condition import NULL, PAD
         out = torch.full((batch, self.config.text_len), PAD, dtype=torch.long, device=device)
         out[:, 0] = NULL
         return out
@@ -224,7 +226,6 @@ class VARTransformer(nn.Module, PretrainedMixin):
         """(cond_BC for AdaLN and sos, prefix tokens (B, P, C) or None, prefix key mask (B, P) or None)."""
         if self.config.condition == "class":
             return self.class_emb(cond), None, None
-        from .condition import PAD
         prefix_BPC = self.text_emb(cond) + self.text_pos
         keep_BP = cond != PAD
         pooled = (prefix_BPC * keep_BP[..., None]).sum(1) / keep_BP.sum(1, keepdim=True).clamp_min(1)
@@ -242,12 +243,14 @@ class VARTransformer(nn.Module, PretrainedMixin):
         return torch.cat([top, bottom], 2)
 
     # ------------------------------------------------------------------ training
-    def forward(self, cond: torch.Tensor, x_BlCv: torch.Tensor) -> torch.Tensor:
+    def forward(self, cond: torch.Tensor, x_BlCv: torch.Tensor, cond_drop: float | None = None) -> torch.Tensor:
         """Teacher-forced logits (B, L, V): cond = class ids (B,) or prompt ids (B, P);
-        x_BlCv = the tokenizer's teacher-forcing input (B, L - first_l, Cvae)."""
+        x_BlCv = the tokenizer's teacher-forcing input (B, L - first_l, Cvae). In training
+        mode a `cond_drop` fraction of conditions (default: the config's) becomes null."""
         c = self.config
-        if self.training and c.cond_drop > 0:
-            drop = torch.rand(cond.shape[0], device=cond.device) < c.cond_drop
+        p_drop = c.cond_drop if cond_drop is None else cond_drop
+        if self.training and p_drop > 0:
+            drop = torch.rand(cond.shape[0], device=cond.device) < p_drop
             cond = torch.where(drop.view(-1, *([1] * (cond.dim() - 1))), self.null_condition(cond.shape[0], cond.device), cond)
         cond_BC, prefix, keep = self.encode_condition(cond)
         B, first_l = cond_BC.shape[0], c.patch_nums[0] ** 2
@@ -283,10 +286,9 @@ class VARGenerator:
                              f"{vq.config.patch_nums}) does not match the VAR model (vocab {c.vocab_size}, "
                              f"Cvae {c.z_channels}, scales {c.patch_nums})")
         if c.condition == "text":
-            from .condition import PromptTokenizer
-            self.prompts = prompt_tokenizer or PromptTokenizer(c.text_len)
-            if self.prompts.vocab_size > c.text_vocab:
-                raise ValueError(f"prompt vocabulary {self.prompts.vocab_size} exceeds text_vocab {c.text_vocab}")
+            self.prompt_tokenizer = prompt_tokenizer or PromptTokenizer(c.text_len)
+            if self.prompt_tokenizer.vocab_size > c.text_vocab:
+                raise ValueError(f"prompt vocabulary {self.prompt_tokenizer.vocab_size} exceeds text_vocab {c.text_vocab}")
 
     @property
     def device(self) -> torch.device:
@@ -296,18 +298,16 @@ class VARGenerator:
         if self.model.config.condition == "text":
             if not all(isinstance(p, str) for p in conditions):
                 raise ValueError("this VAR model is text-conditional: give prompts (strings)")
-            return self.prompts.encode(list(conditions)).to(self.device)
+            return self.prompt_tokenizer.encode(list(conditions)).to(self.device)
         n = self.model.config.num_classes
         if not all(isinstance(k, int) and 0 <= k < n for k in conditions):
             raise ValueError(f"this VAR model is class-conditional: give class ids in [0, {n})")
         return torch.tensor(list(conditions), dtype=torch.long, device=self.device)
 
     def start(self, conditions, sampling=None, seed: int | list[int] = 0, use_cache: bool = True) -> "VARSession":
-        from .sampling import SamplingConfig
         return VARSession(self, list(conditions), sampling or SamplingConfig(), seed, use_cache)
 
     def generate(self, conditions, sampling=None, seed: int | list[int] = 0, use_cache: bool = True):
-        from .base import run_to_end
         return run_to_end(self.start(conditions, sampling, seed, use_cache))
 
     def token_maps(self, tokens_BL: torch.Tensor) -> list[torch.Tensor]:
@@ -321,12 +321,7 @@ class VARGenerator:
         """Sum over all scales of log p(token | condition, coarser scales) per sample (B,), no CFG."""
         cond = self.encode_conditions(conditions)
         x = self.vq.quantize.teacher_forcing_input(self.token_maps(tokens_BL))
-        was = self.model.config.cond_drop
-        self.model.config.cond_drop = 0.0
-        try:
-            logits_BLV = self.model(cond, x)
-        finally:
-            self.model.config.cond_drop = was
+        logits_BLV = self.model(cond, x, cond_drop=0.0)
         return F.log_softmax(logits_BLV, -1).gather(-1, tokens_BL[..., None]).squeeze(-1).sum(-1)
 
     @torch.no_grad()
@@ -338,8 +333,6 @@ class VARSession:
     """One batched coarse-to-fine generation: step k samples scale k; the preview decodes f_hat so far."""
 
     def __init__(self, gen: VARGenerator, conditions: list, sampling, seed, use_cache: bool):
-        from .base import Compute
-        from .sampling import draw_uniforms
         if not conditions:
             raise ValueError("need at least one condition")
         m, c = gen.model, gen.model.config
@@ -355,7 +348,7 @@ class VARSession:
         if self.guided:
             cond = torch.cat([cond, m.null_condition(B, dev)])
         with torch.no_grad():
-            self.cond_RC, self.prefix_RPC, self.keep_RP = m.encode_condition(cond)
+            self.cond_RC, self.prefix_RPC, self.text_valid_RP = m.encode_condition(cond)
         first_l = c.patch_nums[0] ** 2
         self.lvl_pos = m.lvl_embed(m.lvl_1L) + m.pos_1LC  # (1, L, C)
         with torch.no_grad():
@@ -370,9 +363,6 @@ class VARSession:
     def n_alive(self) -> int:
         return self.ids.numel()
 
-    def _rows(self, idx: torch.Tensor) -> torch.Tensor:
-        return torch.cat([idx, idx + self.n_alive]) if self.guided else idx
-
     @torch.no_grad()
     def _hidden_last(self, l: int) -> torch.Tensor:
         m = self.gen.model
@@ -382,19 +372,19 @@ class VARSession:
             if self.t == 0:
                 if P:
                     x = torch.cat([self.prefix_RPC, x], 1)
-                bias = m._full_bias(self.keep_RP, l) if P else None
+                bias = m._full_bias(self.text_valid_RP, l) if P else None
             else:
                 bias = None
                 if P:
                     R = x.shape[0]
                     bias = torch.zeros(R, 1, l, P + self.cur_L + l, device=x.device)
-                    bias[..., :P] = bias[..., :P].masked_fill(~self.keep_RP[:, None, None], float("-inf"))
+                    bias[..., :P] = bias[..., :P].masked_fill(~self.text_valid_RP[:, None, None], float("-inf"))
             rows_tokens = x.shape[1]
         else:
             x = torch.cat(self.inputs_RlC, 1)
             if P:
                 x = torch.cat([self.prefix_RPC, x], 1)
-            bias = m._full_bias(self.keep_RP, self.cur_L + l)
+            bias = m._full_bias(self.text_valid_RP, self.cur_L + l)
             rows_tokens = x.shape[1]
         for i, blk in enumerate(m.blocks):
             x = blk(x, self.cond_RC, bias, self.caches[i] if self.caches else None)
@@ -403,7 +393,6 @@ class VARSession:
 
     @torch.no_grad()
     def step(self) -> None:
-        from .sampling import filter_logits, guide, sample_from_uniform
         if self.t >= self.num_steps:
             raise RuntimeError("generation is already complete")
         m, si, K = self.gen.model, self.t, self.num_steps
@@ -434,15 +423,14 @@ class VARSession:
         self.t += 1
 
     def keep(self, keep_B: torch.Tensor) -> None:
-        from .base import keep_index
         idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
-        rows = self._rows(idx)
+        rows = cfg_rows(idx, self.n_alive, self.guided)
         self.ids, self.f_hat = self.ids[idx], self.f_hat[idx]
         self.idx_list = [t[idx] for t in self.idx_list]
         self.inputs_RlC = [t[rows] for t in self.inputs_RlC]
         self.cond_RC = self.cond_RC[rows]
         if self.prefix_RPC is not None:
-            self.prefix_RPC, self.keep_RP = self.prefix_RPC[rows], self.keep_RP[rows]
+            self.prefix_RPC, self.text_valid_RP = self.prefix_RPC[rows], self.text_valid_RP[rows]
         for cache in self.caches or []:
             cache.select_rows(rows)
 
@@ -453,7 +441,6 @@ class VARSession:
 
     @torch.no_grad()
     def finish(self):
-        from .base import GenerationOutput
         if self.t < self.num_steps:
             raise RuntimeError(f"generation stopped at scale {self.t}/{self.num_steps}; step it to the end")
         tokens = torch.cat(self.idx_list, 1)

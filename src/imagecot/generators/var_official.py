@@ -4,6 +4,10 @@ The files are plain state dicts; they are read with `torch.load(weights_only=Tru
 (no code runs) and loaded with strict=True into our classes, whose parameter
 names and shapes are VAR's. Sample with `var_recipe()` (VAR's cfg 1.5, top-k 900,
 top-p 0.96; cfg 1.5 in VAR's convention is cfg_scale 2.5 here).
+
+Sampling draws tokens by inverse-CDF from per-candidate uniforms (so a candidate
+does not depend on its batch), not with `torch.multinomial`: images match VAR's
+in distribution, not bit for bit for the same `g_seed`.
 """
 
 from __future__ import annotations

@@ -113,7 +113,14 @@ class MultiScaleQuantizer(nn.Module):
         return self.quant_resi.forward_scale(h, si, len(self.patch_nums))
 
     def forward(self, f_BChw: torch.Tensor):
-        """Quantize a latent: (f_hat with straight-through gradient, per-scale indices, vq loss)."""
+        """Quantize a latent: (f_hat with straight-through gradient, per-scale indices, vq loss).
+
+        Always in float32 (autocast off): nearest-code choices must not depend on the precision.
+        """
+        with torch.autocast(f_BChw.device.type, enabled=False):
+            return self._forward(f_BChw.float())
+
+    def _forward(self, f_BChw: torch.Tensor):
         f_no_grad = f_BChw.detach()
         f_rest, f_hat = f_no_grad.clone(), torch.zeros_like(f_no_grad)
         SN, loss, idx_list = len(self.patch_nums), 0.0, []

@@ -7,7 +7,6 @@ the deepest level up. Names matter: official checkpoints load into these modules
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 

@@ -105,6 +105,11 @@ class VectorQuantizer(nn.Module):
         return self.codes()[idx_Bhw].permute(0, 3, 1, 2)
 
     def forward(self, z_BChw: torch.Tensor):
+        """Always in float32 (autocast off): nearest-code choices must not depend on the precision."""
+        with torch.autocast(z_BChw.device.type, enabled=False):
+            return self._forward(z_BChw.float())
+
+    def _forward(self, z_BChw: torch.Tensor):
         B, C, h, w = z_BChw.shape
         z_NC = F.normalize(z_BChw.permute(0, 2, 3, 1).reshape(-1, C), dim=-1)
         codes_VC = self.codes()

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..io_utils import atomic_write_json, replace_dir
+from ..io_utils import atomic_write_json, make_temp_dir, replace_dir
 
 
 def save_training_state(path: Path, model, optimizer: torch.optim.Optimizer, step: int, extra: dict) -> None:
     """Write `path/` = model (save_pretrained layout) + optimizer.safetensors + state.json, atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    tmp = make_temp_dir(path)
     model.save_pretrained(tmp / "model")
     opt = optimizer.state_dict()
     tensors, scalars = {}, {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..io_utils import atomic_write_text, recover_dir
 from .checkpoint import load_training_state, save_training_state
 
 
@@ -39,6 +41,16 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
+def _truncate_log(path: Path, start: int) -> None:
+    """Drop log rows past the checkpoint we resume from (they will be logged again)."""
+    if not path.exists():
+        return
+    rows = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in rows if json.loads(line).get("step", 0) <= start]
+    if len(kept) != len(rows):
+        atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
@@ -60,6 +72,9 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / "checkpoint"
+    recover_dir(ckpt)  # a kill between the two renames of a checkpoint swap
+    for leftover in run_dir.glob(".checkpoint.*"):  # a kill while a checkpoint was being written
+        shutil.rmtree(leftover, ignore_errors=True)
     model_cls = model_cls or type(model)
     start = 0
     if (ckpt / "state.json").exists():
@@ -76,6 +91,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
         optimizer = make_optimizer(model, cfg)
         (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     model.train()
+    _truncate_log(run_dir / "log.jsonl", start)
     log = (run_dir / "log.jsonl").open("a")
     t0, seen = time.time(), 0
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=run_dir.name, mininterval=5)
