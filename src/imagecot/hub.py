@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .io_utils import atomic_write_json, make_temp_dir, recover_dir, replace_dir
+from .io_utils import atomic_write_json, make_temp_dir, normal_file_mode, recover_dir, replace_dir
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -51,6 +51,7 @@ class PretrainedMixin:
         if dtype is not None:
             state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         save_file(state, str(tmp / WEIGHTS_NAME), metadata={"model_type": self.model_type})
+        normal_file_mode(tmp / WEIGHTS_NAME)
         atomic_write_json(tmp / CONFIG_NAME, {"model_type": self.model_type, **_config_to_dict(self.config)})
         replace_dir(tmp, path)
         return path

@@ -25,7 +25,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+        normal_file_mode(tmp)  # mkstemp makes 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -49,6 +49,11 @@ def atomic_save_png(path: str | os.PathLike, image) -> None:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
+
+
+def normal_file_mode(path: str | os.PathLike) -> None:
+    """rw for the owner, readable by others as the umask allows (some writers create 0600)."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def make_temp_dir(final_dir: Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..io_utils import atomic_write_json, make_temp_dir, replace_dir
+from ..io_utils import atomic_write_json, make_temp_dir, normal_file_mode, replace_dir
 
 
 def save_training_state(path: Path, model, optimizer: torch.optim.Optimizer, step: int, extra: dict) -> None:
@@ -25,6 +25,7 @@ def save_training_state(path: Path, model, optimizer: torch.optim.Optimizer, ste
             else:
                 scalars[f"{pid}.{name}"] = v
     save_file(tensors, str(tmp / "optimizer.safetensors"))
+    normal_file_mode(tmp / "optimizer.safetensors")
     atomic_write_json(tmp / "state.json", {"step": step, "param_groups": opt["param_groups"],
                                            "optimizer_scalars": scalars, **extra})
     replace_dir(tmp, path)
