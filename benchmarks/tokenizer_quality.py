@@ -1,4 +1,4 @@
-"""Tokenizer quality: PSNR, codebook usage, and evaluator accuracy on reconstructions.
+"""Tokenizer quality (VQ or multi-scale VQ): PSNR, codebook usage, evaluator accuracy on reconstructions.
 
 Renders a ground-truth scene for every benchmark prompt (k per prompt), encodes
 and decodes it, and scores the reconstructions with the GenEval-style
@@ -19,6 +19,17 @@ from imagecot.world.benchmark import load_benchmark
 from imagecot.zoo import load_tokenizer
 
 
+def load_any_tokenizer(path):
+    """The zoo's VQ tokenizer by default; a VQ or multi-scale VQ folder by its config's model_type."""
+    if path is None:
+        return load_tokenizer()
+    from pathlib import Path
+
+    from imagecot.tokenizers import MSVQModel, VQModel
+    kind = json.loads((Path(path) / "config.json").read_text()).get("model_type")
+    return (MSVQModel if kind == "msvq" else VQModel).from_pretrained(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokenizer", default=None)
@@ -28,14 +39,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    vq = load_tokenizer(a.tokenizer)
+    vq = load_any_tokenizer(a.tokenizer)
     rng = random.Random(a.seed)
     specs = [s for s in load_benchmark() for _ in range(a.per_prompt)]
     imgs = np.stack([sample_scene(s, rng, vq.config.resolution).render() for s in specs])
     recon, codes = [], []
     for i in range(0, len(imgs), 256):
         idx = vq.encode(to_tensor(imgs[i:i + 256]))
-        codes.append(idx.flatten())
+        codes.append(torch.cat([t.flatten() for t in idx]) if isinstance(idx, list) else idx.flatten())
         recon.append(to_uint8(vq.decode(idx)))
     recon = np.concatenate(recon)
     mse = ((recon.astype(np.float64) - imgs) ** 2).mean(axis=(1, 2, 3))

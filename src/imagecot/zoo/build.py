@@ -16,6 +16,7 @@ import torch
 
 from ..generators.ar import ARTransformer
 from ..io_utils import atomic_write_json
+from ..tokenizers.msvq import MSVQModel
 from ..tokenizers.vq import VQModel
 from . import ZOO_DIR
 
@@ -33,7 +34,8 @@ def _provenance(final_dir: Path) -> dict:
     return info
 
 
-def build(tokenizer: Path, ar: Path, sampling: dict | None = None, zoo: Path = ZOO_DIR) -> None:
+def build(tokenizer: Path, ar: Path, sampling: dict | None = None, zoo: Path = ZOO_DIR,
+          msvq: Path | None = None) -> None:
     vq = VQModel.from_pretrained(tokenizer)
     vq.save_pretrained(zoo / "tokenizer")
     atomic_write_json(zoo / "tokenizer" / "provenance.json", _provenance(Path(tokenizer)))
@@ -42,12 +44,16 @@ def build(tokenizer: Path, ar: Path, sampling: dict | None = None, zoo: Path = Z
     atomic_write_json(zoo / "ar" / "provenance.json", _provenance(Path(ar)))
     if sampling is not None:
         atomic_write_json(zoo / "ar" / "sampling.json", sampling)
+    if msvq is not None:
+        MSVQModel.from_pretrained(msvq).save_pretrained(zoo / "msvq")
+        atomic_write_json(zoo / "msvq" / "provenance.json", _provenance(Path(msvq)))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokenizer", type=Path, required=True)
     ap.add_argument("--ar", type=Path, required=True)
+    ap.add_argument("--msvq", type=Path, default=None, help="also ship this multi-scale tokenizer (for VAR)")
     ap.add_argument("--sampling", type=str, default=None, help='JSON, e.g. \'{"cfg_scale": 3.0}\'')
     ap.add_argument("--sampling-from", type=Path, default=None,
                     help="the --json output of benchmarks/sampling_sweep.py: ship its best setting")
@@ -56,7 +62,7 @@ def main() -> None:
     if a.sampling_from:
         best = json.loads(a.sampling_from.read_text())["best"]
         sampling = {k: best[k] for k in ("cfg_scale", "top_k", "temperature")}
-    build(a.tokenizer, a.ar, sampling)
+    build(a.tokenizer, a.ar, sampling, msvq=a.msvq)
 
 
 if __name__ == "__main__":
