@@ -20,3 +20,19 @@ def test_shipped_ar_generates_with_its_sampling_settings():
     # the shipped generator draws something, not a blank canvas
     assert (out.images - out.images.mean(dim=(2, 3), keepdim=True)).abs().amax() > 0.5
     assert torch.isfinite(gen.log_prob(out.tokens, out.prompts)).all()
+
+
+def test_shipped_multiscale_tokenizer_reconstructs_a_scene_the_evaluator_accepts():
+    import random
+
+    from imagecot.data.images import to_tensor, to_uint8
+    from imagecot.evaluation.geneval import score_image
+    from imagecot.tokenizers import MSVQModel
+    from imagecot.world import parse_prompt, sample_scene
+    from imagecot.zoo import zoo_path
+    vq = MSVQModel.from_pretrained(zoo_path("msvq"))
+    spec = parse_prompt("a red circle left of a blue square")
+    img = sample_scene(spec, random.Random(0)).render()
+    idx = vq.encode(to_tensor(img[None]))
+    assert [t.shape[1] for t in idx] == [pn * pn for pn in vq.config.patch_nums]
+    assert score_image(spec, to_uint8(vq.decode(idx))[0])["correct"]
