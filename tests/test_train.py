@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 from imagecot.generators.ar import ARTransformer
@@ -7,35 +8,34 @@ from imagecot.train.ar import train_ar
 from imagecot.train.loop import TrainConfig, lr_at
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_vq, tiny_ar_config):
-    """Training 6 steps in one go equals 4 steps, a stop, then a resumed run to 6."""
+class Killed(Exception):
+    pass
+
+
+def _assert_same_weights(a, b):
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny_vq, tiny_ar_config, monkeypatch):
+    """Training 6 steps in one go equals a run killed right after its step-4 checkpoint, then resumed."""
+    import imagecot.train.loop as loop
     cfg = TrainConfig(steps=6, batch_size=4, lr=1e-3, warmup=2, log_every=2, ckpt_every=2)
     straight = train_ar(tmp_path / "a", tiny_vq, tiny_ar_config, cfg)
-    part = TrainConfig(**{**vars(cfg), "steps": 6})
-    # simulate a kill after step 4: run to 4 with the same schedule, then resume
-    import imagecot.train.loop as loop
-
-    class Stop(Exception):
-        pass
-
     orig = loop.save_training_state
 
-    def save_then_maybe_stop(path, model, opt, step, extra):
+    def save_then_maybe_die(path, model, opt, step, extra):
         orig(path, model, opt, step, extra)
         if step == 4:
-            raise Stop
+            raise Killed
 
-    loop.save_training_state = save_then_maybe_stop
-    try:
-        train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, part)
-    except Stop:
-        pass
-    finally:
-        loop.save_training_state = orig
+    with monkeypatch.context() as m:
+        m.setattr(loop, "save_training_state", save_then_maybe_die)
+        with pytest.raises(Killed):
+            train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, cfg)
     assert json.loads((tmp_path / "b/checkpoint/state.json").read_text())["step"] == 4
-    resumed = train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, part)
-    for (k, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
-        assert torch.equal(a, b), k
+    resumed = train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, cfg)
+    _assert_same_weights(straight, resumed)
     final = ARTransformer.from_pretrained(tmp_path / "b/final")
     assert torch.equal(final.head.weight, straight.head.weight)
 
@@ -52,11 +52,11 @@ def _log_steps(run_dir):
             if "loss" in json.loads(line)]
 
 
-def test_kill_between_checkpoints_resumes_exactly_without_duplicate_log_rows(tmp_path, tiny_vq, tiny_ar_config):
+def test_kill_between_checkpoints_resumes_exactly_without_duplicate_log_rows(tmp_path, tiny_vq, tiny_ar_config,
+                                                                            monkeypatch):
     import imagecot.train.ar as ar_mod
     cfg = TrainConfig(steps=6, batch_size=4, lr=1e-3, warmup=2, log_every=1, ckpt_every=4)
     straight = train_ar(tmp_path / "a", tiny_vq, tiny_ar_config, cfg)
-
     orig = ar_mod.ar_loss_fn
 
     def dying_loss_fn(*a, **k):
@@ -64,22 +64,18 @@ def test_kill_between_checkpoints_resumes_exactly_without_duplicate_log_rows(tmp
 
         def loss_fn(model, step):
             if step == 5:
-                raise KeyboardInterrupt  # killed mid-way between the checkpoints at 4 and 6
+                raise Killed  # mid-way between the checkpoints at 4 and 6
             return inner(model, step)
         return loss_fn
 
-    ar_mod.ar_loss_fn = dying_loss_fn
-    try:
-        train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, cfg)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        ar_mod.ar_loss_fn = orig
+    with monkeypatch.context() as m:
+        m.setattr(ar_mod, "ar_loss_fn", dying_loss_fn)
+        with pytest.raises(Killed):
+            train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, cfg)
     assert _log_steps(tmp_path / "b") == [1, 2, 3, 4, 5]
     resumed = train_ar(tmp_path / "b", tiny_vq, tiny_ar_config, cfg)
     assert _log_steps(tmp_path / "b") == [1, 2, 3, 4, 5, 6]
-    for k, v in straight.state_dict().items():
-        assert torch.equal(v, resumed.state_dict()[k]), k
+    _assert_same_weights(straight, resumed)
 
 
 def test_kill_between_the_two_renames_of_a_checkpoint_swap_loses_nothing(tmp_path, tiny_vq, tiny_ar_config):
