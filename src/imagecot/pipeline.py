@@ -12,8 +12,7 @@ from tqdm import tqdm
 from .data.images import to_uint8
 from .evaluation.geneval import write_sample_folder
 from .generators.base import Compute
-from .data.images import save_grid_png
-from .io_utils import atomic_save_png, atomic_write_json
+from .io_utils import atomic_write_json
 
 
 def image_seed(base_seed: int, prompt_index: int, sample_index: int) -> int:
@@ -76,29 +75,6 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
             "images_per_s": round(n_images / elapsed, 2) if n_images else None,
             "compute": compute.to_dict(), "sampling": vars(sampling) if sampling is not None else None,
             "seed": seed}
-    atomic_write_json(out_dir / "generation.json", info)
-    return info
-
-
-def generate_class_folder(generator, class_ids: int | list[int], out_dir: str | Path, n: int = 8, sampling=None,
-                          seed: int = 0, batch_size: int = 64) -> dict:
-    """Class-conditional images (e.g. an official ImageNet VAR) to `<out>/<class>/<0000>.png` + `grid.png`."""
-    import numpy as np
-
-    out_dir = Path(out_dir)
-    ids = [class_ids] if isinstance(class_ids, int) else list(class_ids)
-    conds = [k for k in ids for _ in range(n)]
-    seeds = [image_seed(seed, k, j) for k in ids for j in range(n)]
-    compute, images, t0 = Compute(), [], time.time()
-    for i in range(0, len(conds), batch_size):
-        out = generator.generate(conds[i:i + batch_size], sampling, seed=seeds[i:i + batch_size])
-        images.extend(to_uint8(out.images))
-        compute += out.compute
-    for j, (k, img) in enumerate(zip(conds, images)):
-        atomic_save_png(out_dir / f"{k:04d}" / f"{j % n:04d}.png", img)
-    save_grid_png(out_dir / "grid.png", np.stack(images), cols=min(8, n), scale=1)
-    info = {"classes": ids, "images_per_class": n, "generated_now": len(images),
-            "seconds": round(time.time() - t0, 2), "compute": compute.to_dict(), "seed": seed}
     atomic_write_json(out_dir / "generation.json", info)
     return info
 

@@ -34,6 +34,12 @@ class ARConfig:
     mlp_ratio: float = 4.0
     dropout: float = 0.0
     cond_dropout: float = 0.1
+    class_names: tuple[str, ...] = ()   # set: class-conditional (one condition token, cond_len 1)
+    data: str = "shapes"                # what it was trained on (its blank canvas for previews)
+
+    def __post_init__(self):
+        if self.class_names and self.cond_len != 1:
+            raise ValueError(f"a class-conditional model reads one condition token; cond_len is {self.cond_len}")
 
     @property
     def num_image_tokens(self) -> int:

@@ -44,3 +44,45 @@ class PromptTokenizer:
         out = torch.full((batch, self.length), PAD, dtype=torch.long)
         out[:, 0] = NULL
         return out
+
+
+class ClassTokenizer:
+    """A class label as one condition token (class-conditional AR / MaskGIT): ids 2.. for the classes, NULL for none.
+
+    Conditions are class names (case-insensitive) or integer ids, so the same
+    generator API serves `generate(["sneaker", 3])`.
+    """
+
+    def __init__(self, class_names: tuple[str, ...] | list[str]):
+        if not class_names:
+            raise ValueError("a class-conditional model needs its class names")
+        self.class_names = tuple(class_names)
+        self.length = 1
+        self.name_to_id = {n.lower(): i for i, n in enumerate(self.class_names)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.class_names) + 2
+
+    def class_id(self, cond) -> int:
+        if isinstance(cond, str) and cond.lower() in self.name_to_id:
+            return self.name_to_id[cond.lower()]
+        if isinstance(cond, str) and cond.isdigit():
+            cond = int(cond)
+        if isinstance(cond, int) and 0 <= cond < len(self.class_names):
+            return cond
+        raise ValueError(f"unknown class {cond!r}; expected an id in [0, {len(self.class_names)}) or one of "
+                         f"{', '.join(self.class_names)}")
+
+    def encode(self, conditions) -> torch.Tensor:
+        """(B, 1) long tensor."""
+        return torch.tensor([[self.class_id(c) + 2] for c in conditions], dtype=torch.long)
+
+    def null(self, batch: int) -> torch.Tensor:
+        return torch.full((batch, 1), NULL, dtype=torch.long)
+
+
+def condition_tokenizer(config) -> PromptTokenizer | ClassTokenizer:
+    """The condition tokenizer a token-grid model config asks for (class_names set: class labels)."""
+    names = getattr(config, "class_names", ())
+    return ClassTokenizer(names) if names else PromptTokenizer(config.cond_len)

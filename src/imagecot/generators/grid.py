@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..world.vocab import BACKGROUND
-from .condition import PromptTokenizer
+from ..data.streams import background_of
+from .condition import ClassTokenizer, PromptTokenizer, condition_tokenizer
 
 
 class GridGenerator:
-    """A token-grid transformer (config with image_vocab, grid, cond_len, text_vocab) and its VQ tokenizer."""
+    """A token-grid transformer (config with image_vocab, grid, cond_len, text_vocab, class_names, data) and its
+    VQ tokenizer; conditions are prompts, or class names / ids for a class-conditional model."""
 
-    def __init__(self, model, vq, prompt_tokenizer: PromptTokenizer | None = None):
+    def __init__(self, model, vq, prompt_tokenizer: PromptTokenizer | ClassTokenizer | None = None):
         self.model = model.eval()
         self.vq = vq.eval()
-        self.prompt_tokenizer = prompt_tokenizer or PromptTokenizer(model.config.cond_len)
+        self.prompt_tokenizer = prompt_tokenizer or condition_tokenizer(model.config)
         if self.prompt_tokenizer.vocab_size > model.config.text_vocab:
             raise ValueError(f"prompt vocabulary ({self.prompt_tokenizer.vocab_size}) exceeds the model's "
                              f"text_vocab ({model.config.text_vocab})")
@@ -24,7 +25,8 @@ class GridGenerator:
         if vq.config.grid != model.config.grid:
             raise ValueError(f"tokenizer grid {vq.config.grid} != model grid {model.config.grid}")
         g, res = model.config.grid, vq.config.resolution
-        blank = torch.tensor(np.array(BACKGROUND), dtype=torch.float32).view(1, 3, 1, 1) / 127.5 - 1
+        rgb = torch.tensor(np.array(background_of(model.config.data)), dtype=torch.float32)
+        blank = rgb.view(1, 3, 1, 1) / 127.5 - 1
         dev = next(vq.parameters()).device
         self.blank_tokens_N = vq.encode(blank.expand(1, 3, res, res).contiguous().to(dev)).view(g * g)
 

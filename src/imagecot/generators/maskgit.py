@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from ..hub import PretrainedMixin
 from .ar import ARConfig
 from .base import Compute, GenerationOutput, cfg_rows, keep_index, run_to_end
-from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
 from .grid import GridGenerator
+from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
 from .transformer import Block
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
 from .base import Compute, GenerationOutput, cfg_rows, keep_index, run_to_end
-from .condition import NULL, PAD, PromptTokenizer
+from .condition import NULL, PAD, ClassTokenizer, PromptTokenizer
 from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
 
 
@@ -43,6 +43,8 @@ class VARConfig:
     attn_l2_norm: bool = True
     norm_eps: float = 1e-6
     drop_path_rate: float = 0.0
+    class_names: tuple[str, ...] = ()         # class variant: names accepted as conditions (ids always are)
+    data: str = "shapes"                      # what it was trained on
 
     @classmethod
     def var_official(cls, depth: int = 16) -> "VARConfig":
@@ -299,7 +301,9 @@ class VARGenerator:
             if not all(isinstance(p, str) for p in conditions):
                 raise ValueError("this VAR model is text-conditional: give prompts (strings)")
             return self.prompt_tokenizer.encode(list(conditions)).to(self.device)
-        n = self.model.config.num_classes
+        n, names = self.model.config.num_classes, self.model.config.class_names
+        if names:
+            conditions = [ClassTokenizer(names).class_id(k) for k in conditions]
         if not all(isinstance(k, int) and 0 <= k < n for k in conditions):
             raise ValueError(f"this VAR model is class-conditional: give class ids in [0, {n})")
         return torch.tensor(list(conditions), dtype=torch.long, device=self.device)

@@ -40,6 +40,7 @@ class MSVQConfig:
     beta: float = 0.25
     dead_threshold: float = 0.0              # restart codes whose usage EMA drops below this (0 = off)
     usage_decay: float = 0.99
+    data: str = "shapes"                     # what it was trained on
 
     @classmethod
     def var_official(cls) -> "MSVQConfig":

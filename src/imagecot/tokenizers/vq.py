@@ -27,6 +27,7 @@ class VQConfig:
     beta: float = 0.25                      # commitment weight
     usage_decay: float = 0.99               # EMA of per-code usage, for dead-code restarts
     dead_threshold: float = 0.03            # restart a code whose usage EMA falls below this (codes/batch)
+    data: str = "shapes"                    # what it was trained on
 
     @property
     def downsample(self) -> int:

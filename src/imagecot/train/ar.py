@@ -7,18 +7,18 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data.shapes import ShapesStream
+from ..data.streams import make_stream
 from ..generators.ar import ARConfig, ARTransformer
-from ..generators.condition import PromptTokenizer
+from ..generators.condition import ClassTokenizer, PromptTokenizer, condition_tokenizer
 from .loop import TrainConfig, train
 from .token_batches import token_batch
 
 
-def ar_loss_fn(vq, stream: ShapesStream, batch_size: int, prompts: PromptTokenizer | None = None):
+def ar_loss_fn(vq, stream, batch_size: int, prompts: PromptTokenizer | ClassTokenizer | None = None):
     """`loss_fn(model, step)` for the training loop: the batch of `step` encoded by the frozen `vq`."""
 
     def loss_fn(model: ARTransformer, step: int) -> dict:
-        pt = prompts or PromptTokenizer(model.config.cond_len)
+        pt = prompts or condition_tokenizer(model.config)
         img_BN, cond_BL = token_batch(vq, stream, step, batch_size, pt, model.config.cond_dropout)
         logits_BNV = model.sequence_logits(img_BN, cond_BL)
         loss = F.cross_entropy(logits_BNV.float().reshape(-1, logits_BNV.shape[-1]), img_BN.reshape(-1))
@@ -27,12 +27,13 @@ def ar_loss_fn(vq, stream: ShapesStream, batch_size: int, prompts: PromptTokeniz
     return loss_fn
 
 
-def train_ar(run_dir: str | Path, vq, model_cfg: ARConfig, cfg: TrainConfig) -> ARTransformer:
+def train_ar(run_dir: str | Path, vq, model_cfg: ARConfig, cfg: TrainConfig,
+             data_root: str | Path | None = None) -> ARTransformer:
     vq.eval()
     if model_cfg.image_vocab != vq.vocab_size:
         raise ValueError(f"ARConfig.image_vocab={model_cfg.image_vocab} but the tokenizer has {vq.vocab_size} codes")
     if model_cfg.grid != vq.config.grid:
         raise ValueError(f"ARConfig.grid={model_cfg.grid} but the tokenizer makes {vq.config.grid}x{vq.config.grid} grids")
-    stream = ShapesStream(seed=cfg.seed, resolution=vq.config.resolution)
+    stream = make_stream(model_cfg.data, cfg.seed, vq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
     return train(ARTransformer(model_cfg), ar_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)

@@ -7,16 +7,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..data.shapes import ShapesStream
-from ..generators.condition import PromptTokenizer
+from ..data.streams import make_stream
+from ..generators.condition import ClassTokenizer, PromptTokenizer, condition_tokenizer
 from ..generators.maskgit import MaskGITConfig, MaskGITTransformer
 from .loop import TrainConfig, train
 from .token_batches import token_batch
 
 
-def maskgit_loss_fn(vq, stream: ShapesStream, batch_size: int, prompts: PromptTokenizer | None = None):
+def maskgit_loss_fn(vq, stream, batch_size: int, prompts: PromptTokenizer | ClassTokenizer | None = None):
     def loss_fn(model: MaskGITTransformer, step: int) -> dict:
-        pt = prompts or PromptTokenizer(model.config.cond_len)
+        pt = prompts or condition_tokenizer(model.config)
         img_BN, cond_BL = token_batch(vq, stream, step, batch_size, pt, model.config.cond_dropout)
         mask_BN = model.random_mask(img_BN.shape[0], img_BN.device)
         logits_BNV = model(img_BN.masked_fill(mask_BN, model.config.mask_id), cond_BL)
@@ -27,11 +27,12 @@ def maskgit_loss_fn(vq, stream: ShapesStream, batch_size: int, prompts: PromptTo
     return loss_fn
 
 
-def train_maskgit(run_dir: str | Path, vq, model_cfg: MaskGITConfig, cfg: TrainConfig) -> MaskGITTransformer:
+def train_maskgit(run_dir: str | Path, vq, model_cfg: MaskGITConfig, cfg: TrainConfig,
+                  data_root: str | Path | None = None) -> MaskGITTransformer:
     vq.eval()
     if model_cfg.image_vocab != vq.vocab_size or model_cfg.grid != vq.config.grid:
         raise ValueError(f"MaskGITConfig (vocab {model_cfg.image_vocab}, grid {model_cfg.grid}) does not match the "
                          f"tokenizer (vocab {vq.vocab_size}, grid {vq.config.grid})")
-    stream = ShapesStream(seed=cfg.seed, resolution=vq.config.resolution)
+    stream = make_stream(model_cfg.data, cfg.seed, vq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
     return train(MaskGITTransformer(model_cfg), maskgit_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)

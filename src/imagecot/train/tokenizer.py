@@ -1,4 +1,4 @@
-"""Train the VQ tokenizer on the shapes stream (L1 + MSE reconstruction + VQ losses)."""
+"""Train a VQ or multi-scale VQ tokenizer on its dataset, the shapes stream by default (L1 + MSE + VQ losses)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.images import to_tensor
-from ..data.shapes import ShapesStream
+from ..data.streams import make_stream
 from ..tokenizers.vq import VQConfig, VQModel
 from .loop import TrainConfig, train
 
@@ -31,7 +31,8 @@ def _model_class(model_cfg):
 
 
 def train_tokenizer(run_dir: str | Path, model_cfg, cfg: TrainConfig,
-                    init: str | Path | None = None, finetune_decoder: bool = False):
+                    init: str | Path | None = None, finetune_decoder: bool = False,
+                    data_root: str | Path | None = None):
     """Train a VQ (VQConfig) or multi-scale VQ (MSVQConfig) tokenizer from scratch or from `init`;
     with `finetune_decoder`, only its decoder.
 
@@ -43,7 +44,7 @@ def train_tokenizer(run_dir: str | Path, model_cfg, cfg: TrainConfig,
     torch.manual_seed(cfg.seed)
     cls = _model_class(model_cfg)
     model = cls.from_pretrained(init) if init is not None else cls(model_cfg)
-    stream = ShapesStream(seed=cfg.seed, resolution=model.config.resolution)
+    stream = make_stream(model.config.data, cfg.seed, model.config.resolution, data_root)
 
     def loss_fn(model, step: int) -> dict:
         if finetune_decoder:

@@ -8,14 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from ..data.images import to_tensor
-from ..data.shapes import ShapesStream
+from ..data.streams import make_stream
 from ..generators.condition import PromptTokenizer
 from ..generators.var import VARConfig, VARTransformer
 from .loop import TrainConfig, train
 from .token_batches import vq_device
 
 
-def var_loss_fn(msvq, stream: ShapesStream, batch_size: int):
+def var_loss_fn(msvq, stream, batch_size: int):
     def loss_fn(model: VARTransformer, step: int) -> dict:
         batch = stream.batch(step, batch_size)
         dev = vq_device(msvq)
@@ -23,7 +23,10 @@ def var_loss_fn(msvq, stream: ShapesStream, batch_size: int):
             idx_list = msvq.encode(to_tensor(batch.images_BHW3).to(dev))
             x_BlC = msvq.quantize.teacher_forcing_input(idx_list)
         target_BL = torch.cat(idx_list, 1)
-        cond = PromptTokenizer(model.config.text_len).encode([s["prompt"] for s in batch.specs]).to(dev)
+        if model.config.condition == "text":
+            cond = PromptTokenizer(model.config.text_len).encode([s["prompt"] for s in batch.specs]).to(dev)
+        else:
+            cond = torch.tensor([s["class_id"] for s in batch.specs], dtype=torch.long, device=dev)
         logits_BLV = model(cond, x_BlC)  # condition dropout happens inside (cfg.cond_drop)
         loss = F.cross_entropy(logits_BLV.reshape(-1, logits_BLV.shape[-1]), target_BL.reshape(-1))
         last = model.config.patch_nums[-1] ** 2
@@ -33,10 +36,13 @@ def var_loss_fn(msvq, stream: ShapesStream, batch_size: int):
     return loss_fn
 
 
-def train_var(run_dir: str | Path, msvq, model_cfg: VARConfig, cfg: TrainConfig) -> VARTransformer:
+def train_var(run_dir: str | Path, msvq, model_cfg: VARConfig, cfg: TrainConfig,
+              data_root: str | Path | None = None) -> VARTransformer:
+    """Text-conditional on the shapes world; class-conditional on a labelled dataset (Fashion-MNIST)."""
     msvq.eval()
-    if model_cfg.condition != "text":
-        raise ValueError("the shapes world trains the text-conditional VAR (condition='text')")
-    stream = ShapesStream(seed=cfg.seed, resolution=msvq.config.resolution)
+    if (model_cfg.condition == "text") != (model_cfg.data == "shapes"):
+        raise ValueError(f"data {model_cfg.data!r} trains the {'text' if model_cfg.data == 'shapes' else 'class'}"
+                         f"-conditional VAR, not condition={model_cfg.condition!r}")
+    stream = make_stream(model_cfg.data, cfg.seed, msvq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
     return train(VARTransformer(model_cfg), var_loss_fn(msvq, stream, cfg.batch_size), run_dir, cfg)

@@ -1,0 +1,88 @@
+"""Class-conditional samples on disk (for FID), plain or through classifier rejection sampling.
+
+Layout: `<out>/samples/<class:04d>/<j:05d>.png` (point FID at `<out>/samples`),
+`<out>/grid.png` (one row per class) and `<out>/generation.json` (settings,
+compute, and for rejection sampling the acceptance rate and compute multiplier).
+Image j of class k has seed image_seed(seed, k, j), and rejection sampling's
+draw j is that same image, so plain samples are exactly the candidates the
+filter sees. Plain runs resume image by image; a rejection run is written once
+it is complete (a killed one starts again from the same seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from .data.images import save_grid_png, to_uint8
+from .generators.base import Compute
+from .io_utils import atomic_save_png, atomic_write_json, make_temp_dir, replace_dir
+from .pipeline import image_seed
+
+
+def _png(out_dir: Path, k: int, j: int) -> Path:
+    return out_dir / "samples" / f"{k:04d}" / f"{j:05d}.png"
+
+
+def _write_grid(out_dir: Path, class_ids: list[int], n: int) -> None:
+    cols = min(8, n)
+    rows = [np.asarray(Image.open(_png(out_dir, k, j)).convert("RGB")) for k in class_ids for j in range(cols)]
+    save_grid_png(out_dir / "grid.png", np.stack(rows), cols=cols, scale=2)
+
+
+def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path, n_per_class: int, sampling=None,
+                           seed: int = 0, batch_size: int = 64, rejection=None, progress: bool = True) -> dict:
+    """`n_per_class` images of each class; `rejection` = (ClassifierFilter, AcceptanceRule) filters them."""
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    out_dir = Path(out_dir)
+    settings = {"classes": list(class_ids), "n_per_class": n_per_class, "seed": seed,
+                "sampling": vars(sampling) if sampling is not None else None,
+                "rejection": vars(rejection[1]) if rejection else None}
+    info_path = out_dir / "generation.json"
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not info_path.is_file():
+        raise ValueError(f"{out_dir} exists and holds files that are not class samples; choose an empty folder")
+    if info_path.is_file():
+        old = json.loads(info_path.read_text())
+        if {k: old.get(k) for k in settings} != json.loads(json.dumps(settings)):
+            raise ValueError(f"{out_dir} holds samples made with other settings ({old.get('rejection')}, "
+                             f"{old.get('n_per_class')} per class); write into another folder or delete it")
+        if rejection or old.get("complete"):
+            return old
+    t0 = time.time()
+    if rejection:
+        from .search.rejection import rejection_sample
+        bar = tqdm(total=n_per_class * len(class_ids), desc="rejection sampling", unit="img", disable=not progress)
+        res = rejection_sample(generator, list(class_ids), n_per_class, rejection[0], rejection[1], sampling, seed,
+                               batch_size, progress=lambda done, total: bar.update(done - bar.n))
+        bar.close()
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = make_temp_dir(out_dir)
+        count = {k: 0 for k in class_ids}
+        for k, img in zip(res.class_ids.tolist(), res.images):
+            atomic_save_png(_png(tmp, k, count[k]), img)
+            count[k] += 1
+        info = {**settings, **res.summary(), "seconds": round(time.time() - t0, 2), "complete": True}
+        atomic_write_json(tmp / "generation.json", info)
+        _write_grid(tmp, list(class_ids), n_per_class)
+        replace_dir(tmp, out_dir)
+        return info
+    todo = [(k, j) for k in class_ids for j in range(n_per_class) if not _png(out_dir, k, j).is_file()]
+    atomic_write_json(info_path, {**settings, "complete": False})
+    compute = Compute()
+    for i in tqdm(range(0, len(todo), batch_size), desc="sampling", unit="batch", disable=not progress):
+        chunk = todo[i:i + batch_size]
+        out = generator.generate([k for k, _ in chunk], sampling, seed=[image_seed(seed, k, j) for k, j in chunk])
+        compute += out.compute
+        for (k, j), img in zip(chunk, to_uint8(out.images)):
+            atomic_save_png(_png(out_dir, k, j), img)
+    _write_grid(out_dir, list(class_ids), n_per_class)
+    info = {**settings, "images": n_per_class * len(class_ids), "generated_now": len(todo),
+            "seconds": round(time.time() - t0, 2), "compute_this_call": compute.to_dict(), "complete": True}
+    atomic_write_json(info_path, info)
+    return info

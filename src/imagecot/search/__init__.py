@@ -1,0 +1,1 @@
+"""Test-time search over generators: rejection sampling (and, with verifiers, best-of-N and PARM)."""
