@@ -1,6 +1,6 @@
-"""Copy trained checkpoints into the zoo (python -m imagecot.zoo.build --tokenizer DIR --ar DIR).
+"""Copy trained checkpoints into the zoo (python -m imagecot.zoo.build --tokenizer DIR --ar DIR ...).
 
-The AR generator is stored in float16 to fit the zoo's size budget and is
+Generators are stored in float16 to fit the zoo's size budget and is
 evaluated exactly as shipped (from_pretrained casts it back to float32).
 Training cost is read from each run's checkpoint/state.json and log.jsonl and
 kept in provenance.json beside the weights.
@@ -34,35 +34,58 @@ def _provenance(final_dir: Path) -> dict:
     return info
 
 
-def build(tokenizer: Path, ar: Path, sampling: dict | None = None, zoo: Path = ZOO_DIR,
-          msvq: Path | None = None) -> None:
-    vq = VQModel.from_pretrained(tokenizer)
-    vq.save_pretrained(zoo / "tokenizer")
-    atomic_write_json(zoo / "tokenizer" / "provenance.json", _provenance(Path(tokenizer)))
-    model = ARTransformer.from_pretrained(ar)
-    model.save_pretrained(zoo / "ar", dtype=torch.float16)
-    atomic_write_json(zoo / "ar" / "provenance.json", _provenance(Path(ar)))
-    if sampling is not None:
-        atomic_write_json(zoo / "ar" / "sampling.json", sampling)
+SAMPLING_KEYS = ("cfg_scale", "top_k", "top_p", "temperature")
+
+
+def sweep_best(path: Path) -> dict:
+    """The best row of a benchmarks/sampling_sweep.py --json file."""
+    return json.loads(Path(path).read_text())["best"]
+
+
+def _ship_generator(kind: str, run_final: Path, zoo: Path, best: dict | None) -> None:
+    """Store a generator in float16 with its provenance and, from a sweep's best row, its sampling settings."""
+    from ..generators.maskgit import MaskGITTransformer
+    from ..generators.var import VARTransformer
+    cls = {"ar": ARTransformer, "var": VARTransformer, "maskgit": MaskGITTransformer}[kind]
+    model = cls.from_pretrained(run_final)
+    if best is not None and kind == "maskgit":  # MaskGIT's sampling knobs live in its config
+        model.config.sample_steps = int(best.get("sample_steps", model.config.sample_steps))
+        model.config.choice_temperature = float(best.get("choice_temperature", model.config.choice_temperature))
+    model.save_pretrained(zoo / kind, dtype=torch.float16)
+    atomic_write_json(zoo / kind / "provenance.json", _provenance(Path(run_final)))
+    if best is not None:
+        atomic_write_json(zoo / kind / "sampling.json", {k: best[k] for k in SAMPLING_KEYS if k in best})
+
+
+def build(tokenizer: Path | None = None, ar: Path | None = None, sampling: dict | None = None, zoo: Path = ZOO_DIR,
+          msvq: Path | None = None, var: Path | None = None, var_sampling: dict | None = None,
+          maskgit: Path | None = None, maskgit_sampling: dict | None = None) -> None:
+    """Ship what is given: tokenizers in float32, generators in float16 (+ sampling.json from a sweep)."""
+    if tokenizer is not None:
+        VQModel.from_pretrained(tokenizer).save_pretrained(zoo / "tokenizer")
+        atomic_write_json(zoo / "tokenizer" / "provenance.json", _provenance(Path(tokenizer)))
     if msvq is not None:
         MSVQModel.from_pretrained(msvq).save_pretrained(zoo / "msvq")
         atomic_write_json(zoo / "msvq" / "provenance.json", _provenance(Path(msvq)))
+    for kind, run, best in (("ar", ar, sampling), ("var", var, var_sampling), ("maskgit", maskgit, maskgit_sampling)):
+        if run is not None:
+            _ship_generator(kind, Path(run), zoo, best)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tokenizer", type=Path, required=True)
-    ap.add_argument("--ar", type=Path, required=True)
-    ap.add_argument("--msvq", type=Path, default=None, help="also ship this multi-scale tokenizer (for VAR)")
-    ap.add_argument("--sampling", type=str, default=None, help='JSON, e.g. \'{"cfg_scale": 3.0}\'')
-    ap.add_argument("--sampling-from", type=Path, default=None,
-                    help="the --json output of benchmarks/sampling_sweep.py: ship its best setting")
+    ap.add_argument("--tokenizer", type=Path, default=None, help="the VQ tokenizer (AR, MaskGIT)")
+    ap.add_argument("--msvq", type=Path, default=None, help="the multi-scale tokenizer (VAR)")
+    for kind in ("ar", "var", "maskgit"):
+        ap.add_argument(f"--{kind}", type=Path, default=None, help=f"the {kind} generator's final/ folder")
+        flag = "--sampling-from" if kind == "ar" else f"--{kind}-sampling-from"
+        ap.add_argument(flag, type=Path, default=None, dest=f"{kind}_sweep",
+                        help=f"benchmarks/sampling_sweep.py --json output for {kind}: ship its best setting")
     a = ap.parse_args()
-    sampling = json.loads(a.sampling) if a.sampling else None
-    if a.sampling_from:
-        best = json.loads(a.sampling_from.read_text())["best"]
-        sampling = {k: best[k] for k in ("cfg_scale", "top_k", "temperature")}
-    build(a.tokenizer, a.ar, sampling, msvq=a.msvq)
+    best = {k: sweep_best(getattr(a, f"{k}_sweep")) if getattr(a, f"{k}_sweep") else None
+            for k in ("ar", "var", "maskgit")}
+    build(a.tokenizer, a.ar, best["ar"], msvq=a.msvq, var=a.var, var_sampling=best["var"],
+          maskgit=a.maskgit, maskgit_sampling=best["maskgit"])
 
 
 if __name__ == "__main__":
