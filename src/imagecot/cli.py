@@ -108,8 +108,12 @@ def _rejection(args):
     from .classifiers.cnn import CNNClassifier
     from .search.rejection import AcceptanceRule, ClassifierFilter
     if args.classifier is None:
-        raise ValueError("--reject needs --classifier DIR (train one with `imagecot train classifier`)")
+        raise ValueError("--reject needs --classifier DIR (train one with `imagecot train classifier`) "
+                         "or --classifier efficientnet-lite0 (ImageNet)")
     rule = AcceptanceRule(args.reject, threshold=args.threshold, fraction=args.fraction, alpha=args.alpha)
+    if str(args.classifier) == "efficientnet-lite0":
+        from .classifiers.efficientnet_lite import imagenet_preprocess, load_efficientnet_lite0
+        return ClassifierFilter(load_efficientnet_lite0(device=args.device), imagenet_preprocess), rule
     return ClassifierFilter(CNNClassifier.from_pretrained(args.classifier, device=args.device)), rule
 
 
@@ -274,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=8, help="number of images (per class with --class-id)")
     p.add_argument("--reject", choices=("threshold", "top_fraction", "tilted"), default=None,
                    help="classifier rejection sampling of class-conditional samples (needs --classifier)")
-    p.add_argument("--classifier", type=Path, default=None, help="classifier folder (imagecot train classifier)")
+    p.add_argument("--classifier", type=Path, default=None,
+                   help="classifier folder (imagecot train classifier), or efficientnet-lite0 (ImageNet, offline)")
     p.add_argument("--threshold", type=float, default=0.5, help="--reject threshold: accept p(class) >= this")
     p.add_argument("--fraction", type=float, default=0.5, help="--reject top_fraction: keep this share per class")
     p.add_argument("--alpha", type=float, default=1.0, help="--reject tilted: accept with probability p(class)^alpha")

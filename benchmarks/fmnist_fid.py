@@ -1,0 +1,112 @@
+"""Fashion-MNIST track: FID-10k, KID, precision and recall of a class-conditional generator, without and with
+classifier rejection sampling, side by side (plus the acceptance rate and the compute multiplier).
+
+Steps (each resumable: folders and stats files are reused when present):
+1. Inception statistics and features of the 10k test images (the reference);
+2. `--n-per-class` plain samples per class (1000 x 10 = 10k), then the same
+   number through `--reject` (default: threshold 0.5 on the project's classifier);
+3. FID / KID / precision / recall of both against the test set, with the
+   classifier's accuracy on both sample sets (does the filter just agree with itself?).
+Usage: python benchmarks/fmnist_fid.py --generator var --checkpoint runs/fmnist-var/final \
+           --tokenizer runs/fmnist-msvq/final --classifier runs/fmnist-classifier/final --out out/fmnist-var
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from imagecot.class_samples import generate_class_samples
+from imagecot.classifiers.cnn import CNNClassifier
+from imagecot.data.fashion_mnist import load_fashion_mnist
+from imagecot.evaluation.fid import features_of_images, features_of_source, frechet_distance
+from imagecot.evaluation.image_sources import iter_images
+from imagecot.evaluation.inception import InceptionExtractor
+from imagecot.evaluation.kid import kernel_inception_distance
+from imagecot.evaluation.precision_recall import precision_recall
+from imagecot.io_utils import atomic_write_json
+from imagecot.search.rejection import AcceptanceRule, ClassifierFilter
+from imagecot.zoo import default_sampling, load_generator
+
+
+def reference(ext, out: Path, mode: str):
+    path = out / f"test-features-{mode}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return f["features"], f["mu"], f["sigma"]
+    imgs, _ = load_fashion_mnist("test")
+    r = features_of_images(iter(imgs), ext, "fashion-mnist test", mode=mode, keep=len(imgs), total=len(imgs))
+    np.savez(path, features=r.features, mu=r.mu, sigma=r.sigma)
+    return r.features, r.mu, r.sigma
+
+
+def classifier_accuracy(clf, folder: Path, n_per_class: int) -> float:
+    from imagecot.data.images import to_tensor
+    correct = total = 0
+    for k in range(10):
+        imgs = np.stack(list(iter_images(folder / f"{k:04d}")))[:n_per_class]
+        with torch.no_grad():
+            pred = clf(to_tensor(imgs)).argmax(1)
+        correct += int((pred == k).sum())
+        total += len(imgs)
+    return correct / total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--generator", choices=("ar", "var", "maskgit"), required=True)
+    ap.add_argument("--checkpoint", type=Path, required=True)
+    ap.add_argument("--tokenizer", type=Path, required=True)
+    ap.add_argument("--classifier", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--n-per-class", type=int, default=1000)
+    ap.add_argument("--reject", default="threshold", choices=("threshold", "top_fraction", "tilted"))
+    ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--fraction", type=float, default=0.5)
+    ap.add_argument("--alpha", type=float, default=1.0)
+    ap.add_argument("--mode", default="clean")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    a.out.mkdir(parents=True, exist_ok=True)
+    ext = InceptionExtractor(threads=a.threads)
+    t0 = time.time()
+    ref_feats, ref_mu, ref_sigma = reference(ext, a.out, a.mode)
+    print(f"reference: {len(ref_feats)} test images ({time.time() - t0:.0f}s)", flush=True)
+    gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
+    sampling = default_sampling(a.checkpoint, a.generator)
+    clf = CNNClassifier.from_pretrained(a.classifier).eval()
+    rule = AcceptanceRule(a.reject, threshold=a.threshold, fraction=a.fraction, alpha=a.alpha)
+    runs = {"plain": None, f"rejection ({a.reject})": (ClassifierFilter(clf), rule)}
+    results = {}
+    for name, rej in runs.items():
+        folder = a.out / ("plain" if rej is None else f"rejection-{a.reject}")
+        t0 = time.time()
+        info = generate_class_samples(gen, list(range(10)), folder, a.n_per_class, sampling, seed=0,
+                                      batch_size=a.batch_size, rejection=rej)
+        gen_s = time.time() - t0
+        f = features_of_source(folder / "samples", ext, mode=a.mode, keep=10 * a.n_per_class)
+        kid, kid_std = kernel_inception_distance(f.features, ref_feats)
+        precision, recall = precision_recall(real=ref_feats, fake=f.features)
+        results[name] = {
+            "fid": frechet_distance(f.mu, f.sigma, ref_mu, ref_sigma), "kid": kid, "kid_std": kid_std,
+            "precision": precision, "recall": recall, "images": f.n,
+            "classifier_accuracy": classifier_accuracy(clf, folder / "samples", a.n_per_class),
+            "acceptance_rate": info.get("acceptance_rate", 1.0), "compute_multiplier": info.get("compute_multiplier", 1.0),
+            "generation_seconds_this_run": round(gen_s, 1)}
+        print(name, json.dumps(results[name]), flush=True)
+    report = {"generator": a.generator, "checkpoint": str(a.checkpoint), "sampling": vars(sampling),
+              "rule": vars(rule), "mode": a.mode, "reference": "fashion-mnist test (10k)", "results": results}
+    atomic_write_json(a.out / "fid_report.json", report)
+    print(f"{'':24s} {'FID':>8s} {'KID':>9s} {'prec':>6s} {'recall':>6s} {'clf acc':>7s} {'accept':>6s} {'compute':>7s}")
+    for name, r in results.items():
+        print(f"{name:24s} {r['fid']:8.3f} {r['kid']:9.5f} {r['precision']:6.3f} {r['recall']:6.3f} "
+              f"{r['classifier_accuracy']:7.3f} {r['acceptance_rate']:6.3f} {r['compute_multiplier']:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()
