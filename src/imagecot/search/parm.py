@@ -1,0 +1,96 @@
+"""PARM: clarity judgment, potential assessment at the first clear step, best-of-N' among high-potential paths.
+
+Per candidate, at every step until its preview is judged clear (clarity >= 0.5),
+the verifier's clarity head looks at the preview; at the first clear step its
+potential head says yes (potential >= threshold) or no. A candidate never
+judged clear is assessed on its final image. The choice per prompt:
+- the reference (Image-Generation-CoT): every candidate runs to the end; among
+  the "yes" ones, the best final potential (the outcome judgment at t = T);
+  if none said yes, the one with the lowest P(no) at its assessment;
+- `early_stop=True` (ours): a "no" stops at once and costs nothing more (a
+  prompt always keeps at least one candidate running); `refill_rounds` > 0
+  then starts fresh candidates for the stopped ones, up to that many rounds,
+  so the budget goes to paths that still look promising.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..generators.base import Compute
+from .candidates import SearchOutput, start_candidates
+
+
+def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop, threshold, verdicts):
+    """One PARM pass over counts[i] candidates of prompt i; fills `verdicts` {(prompt, candidate): dict}
+    and returns (finished output, keys of its rows, compute, images the verifier saw)."""
+    session, keys, conds_all = start_candidates(generator, prompts, counts, sampling, seed, firsts)
+    T, seen = session.num_steps, 0
+    while session.t < T:
+        session.step()
+        if session.t == T:
+            break
+        ids = session.ids.tolist()
+        todo = [r for r, i in enumerate(ids) if keys[i] not in verdicts]
+        if todo:
+            previews = session.preview()
+            clear = verifier.clarity(previews[todo], [conds_all[ids[r]] for r in todo], session.t, T)
+            seen += len(todo)
+            rows = [r for r, c in zip(todo, (clear.float().cpu() >= 0.5).tolist()) if c]
+            if rows:
+                pot = verifier.potential(previews[rows], [conds_all[ids[r]] for r in rows], session.t, T)
+                seen += len(rows)
+                for r, p in zip(rows, pot.float().cpu().tolist()):
+                    verdicts[keys[ids[r]]] = {"step": session.t, "potential": p, "yes": p >= threshold}
+        if early_stop:
+            keep = torch.ones(len(ids), dtype=torch.bool)
+            for g in {keys[i][0] for i in ids}:
+                rows_g = [r for r, i in enumerate(ids) if keys[i][0] == g]
+                no = [r for r in rows_g if verdicts.get(keys[ids[r]], {}).get("yes") is False]
+                if len(no) == len(rows_g):  # the prompt keeps its least bad candidate running
+                    no.remove(max(no, key=lambda r: verdicts[keys[ids[r]]]["potential"]))
+                keep[no] = False
+            if not keep.all():
+                session.keep(keep)
+    out = session.finish()
+    out_keys = [keys[i] for i in out.ids.tolist()]
+    final = verifier.potential(out.images, out.prompts, T, T).float().cpu().tolist()
+    seen += len(out_keys)
+    for k, p in zip(out_keys, final):
+        verdicts.setdefault(k, {"step": T, "potential": p, "yes": p >= threshold})["final"] = p
+    return out, out_keys, session.compute, seen
+
+
+def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0, early_stop: bool = False,
+         refill_rounds: int = 0, threshold: float = 0.5) -> SearchOutput:
+    if refill_rounds and not early_stop:
+        raise ValueError("refill_rounds replaces stopped candidates: it needs early_stop=True")
+    verdicts: dict[tuple[int, int], dict] = {}
+    compute, seen, finished = Compute(), 0, []
+    counts, firsts = [n] * len(prompts), [0] * len(prompts)
+    for _ in range(1 + refill_rounds):
+        out, keys, c, s = _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop,
+                                     threshold, verdicts)
+        compute += c
+        seen += s
+        finished += [(k, out.images[r], out.tokens[r]) for r, k in enumerate(keys)]
+        done = set(keys)
+        stopped = [sum(1 for k in verdicts if k[0] == g and firsts[g] <= k[1] < firsts[g] + counts[g]
+                       and k not in done) for g in range(len(prompts))]
+        if not any(stopped):
+            break
+        firsts = [f + c for f, c in zip(firsts, counts)]
+        counts = stopped  # a fresh candidate for every stopped one
+    images, tokens, chosen, trace = [], [], [], []
+    for g in range(len(prompts)):
+        mine = [(k, im, tok) for k, im, tok in finished if k[0] == g]
+        yes = [m for m in mine if verdicts[m[0]]["yes"]]
+        pool, score = (yes, "final") if yes else (mine, "potential")
+        k, im, tok = max(pool, key=lambda m: verdicts[m[0]][score])
+        images.append(im)
+        tokens.append(tok)
+        chosen.append(k[1])
+        trace.append({"verdicts": {c: v for (gg, c), v in sorted(verdicts.items()) if gg == g},
+                      "n_yes": len(yes), "finished": len(mine)})
+    return SearchOutput(torch.stack(images), torch.stack(tokens), list(prompts), chosen, compute,
+                        verifier_images=seen, trace=trace)
