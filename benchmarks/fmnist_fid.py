@@ -96,16 +96,18 @@ def main() -> None:
             "fid": frechet_distance(f.mu, f.sigma, ref_mu, ref_sigma), "kid": kid, "kid_std": kid_std,
             "precision": precision, "recall": recall, "images": f.n,
             "classifier_accuracy": classifier_accuracy(clf, folder / "samples", a.n_per_class),
-            "acceptance_rate": info.get("acceptance_rate", 1.0), "compute_multiplier": info.get("compute_multiplier", 1.0),
+            "acceptance_rate": info.get("acceptance_rate", 1.0),
+            "compute_multiplier": info.get("compute_multiplier", 1.0),
             "generation_seconds_this_run": round(gen_s, 1)}
         print(name, json.dumps(results[name]), flush=True)
     report = {"generator": a.generator, "checkpoint": str(a.checkpoint), "sampling": vars(sampling),
               "rule": vars(rule), "mode": a.mode, "reference": "fashion-mnist test (10k)", "results": results}
     atomic_write_json(a.out / "fid_report.json", report)
-    print(f"{'':24s} {'FID':>8s} {'KID':>9s} {'prec':>6s} {'recall':>6s} {'clf acc':>7s} {'accept':>6s} {'compute':>7s}")
+    cols = ("FID", "KID", "prec", "recall", "clf acc", "accept", "compute")
+    print(f"{'':24s} " + " ".join(f"{c:>8s}" for c in cols))
     for name, r in results.items():
-        print(f"{name:24s} {r['fid']:8.3f} {r['kid']:9.5f} {r['precision']:6.3f} {r['recall']:6.3f} "
-              f"{r['classifier_accuracy']:7.3f} {r['acceptance_rate']:6.3f} {r['compute_multiplier']:6.2f}x")
+        print(f"{name:24s} {r['fid']:8.3f} {r['kid']:8.5f} {r['precision']:8.3f} {r['recall']:8.3f} "
+              f"{r['classifier_accuracy']:8.3f} {r['acceptance_rate']:8.3f} {r['compute_multiplier']:7.2f}x")
 
 
 if __name__ == "__main__":
