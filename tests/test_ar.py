@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from imagecot.generators.ar import ARGenerator, ARTransformer
+from imagecot.generators.base import run_to_end
 from imagecot.generators.sampling import SamplingConfig
 from imagecot.train.ar import ar_loss_fn
 
@@ -118,3 +119,22 @@ def test_keep_rejects_out_of_range(tiny_ar):
     sess = tiny_ar.start(PROMPTS[:2], SamplingConfig())
     with pytest.raises(ValueError, match="keep"):
         sess.keep(torch.tensor([5]))
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_regenerating_from_a_row_keeps_the_rows_above(tiny_ar, use_cache):
+    prompts, s = ["a red circle", "two squares"], SamplingConfig(cfg_scale=2.0)
+    full = tiny_ar.generate(prompts, s, seed=[1, 2])
+    prefix = full.tokens[:, :24]  # rows 0-2 kept
+    same = tiny_ar.start(prompts, s, seed=[1, 2], use_cache=use_cache, prefix_tokens=prefix)
+    assert same.t == 3
+    out = run_to_end(same)
+    assert torch.equal(out.tokens, full.tokens)  # same seeds: the rest comes out as before
+    redo = tiny_ar.start(prompts, s, seed=[7, 8], use_cache=use_cache, prefix_tokens=prefix)
+    new = run_to_end(redo)
+    assert torch.equal(new.tokens[:, :24], prefix) and not torch.equal(new.tokens, full.tokens)
+    if use_cache:  # the kept rows go through in one forward; every token is still processed once
+        assert new.compute.forward_passes == full.compute.forward_passes - 24
+        assert new.compute.token_forwards == full.compute.token_forwards
+    with pytest.raises(ValueError, match="multiple of 8"):
+        tiny_ar.start(prompts, s, prefix_tokens=full.tokens[:, :5])

@@ -83,3 +83,19 @@ def test_training_lowers_masked_token_loss(tiny_vq):
         loss.backward()
         opt.step()
     assert sum(losses[-5:]) / 5 < 0.85 * sum(losses[:5]) / 5
+
+
+def test_inpainting_keeps_the_rest_and_full_remask_is_plain_sampling(tiny_maskgit):
+    s = SamplingConfig(cfg_scale=2.0)
+    base = tiny_maskgit.generate(PROMPTS, s, seed=[5, 6, 7])
+    remask = torch.zeros(3, 64, dtype=torch.bool)
+    remask[:, 20:36] = True
+    remask[2] = False  # nothing to redo for the third
+    out = tiny_maskgit.inpaint(base.tokens, remask, PROMPTS, s, seed=[8, 9, 10])
+    assert torch.equal(out.tokens[~remask], base.tokens[~remask])
+    assert (out.tokens != tiny_maskgit.model.config.mask_id).all()
+    assert not torch.equal(out.tokens[0, 20:36], base.tokens[0, 20:36])  # redone, with other seeds
+    everything = tiny_maskgit.inpaint(base.tokens, torch.ones(3, 64, dtype=torch.bool), PROMPTS, s, seed=[5, 6, 7])
+    assert torch.equal(everything.tokens, base.tokens)
+    with pytest.raises(ValueError, match="both"):
+        tiny_maskgit.start(PROMPTS, s, init_tokens=base.tokens)

@@ -102,9 +102,13 @@ class ARGenerator(GridGenerator):
     """An ARTransformer with its VQ tokenizer and prompt tokenizer: prompts in, images out."""
 
     def start(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
-              use_cache: bool = True, tokens_per_step: int | None = None) -> "ARSession":
+              use_cache: bool = True, tokens_per_step: int | None = None,
+              prefix_tokens: torch.Tensor | None = None) -> "ARSession":
+        """A session; with `prefix_tokens` (B, n0), n0 a multiple of tokens_per_step, the first n0 tokens are
+        given (teacher-forced in one forward) and generation continues from there: regenerating an image from
+        a row on, keeping the rows above (PARM++'s correction for a generator that cannot inpaint)."""
         return ARSession(self, prompts, sampling or SamplingConfig(), seed, use_cache,
-                         tokens_per_step or self.model.config.grid)
+                         tokens_per_step or self.model.config.grid, prefix_tokens)
 
     def generate(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
                  use_cache: bool = True) -> GenerationOutput:
@@ -122,7 +126,7 @@ class ARSession:
     """One batched raster-order generation; a step emits `tokens_per_step` tokens per live candidate."""
 
     def __init__(self, gen: ARGenerator, prompts: list[str], sampling: SamplingConfig, seed: int | list[int],
-                 use_cache: bool, tokens_per_step: int):
+                 use_cache: bool, tokens_per_step: int, prefix_tokens: torch.Tensor | None = None):
         if not prompts:
             raise ValueError("need at least one prompt")
         c = gen.model.config
@@ -140,6 +144,13 @@ class ARSession:
         self.guided = sampling.cfg_scale != 1.0
         self.prefix_RLc = torch.cat([cond, gen.prompt_tokenizer.null(B).to(dev)]) if self.guided else cond
         self.tokens_Bn = torch.zeros(B, 0, dtype=torch.long, device=dev)
+        if prefix_tokens is not None:
+            n0 = prefix_tokens.shape[1]
+            if prefix_tokens.shape[0] != B or not 0 <= n0 < self.N or n0 % tokens_per_step:
+                raise ValueError(f"prefix_tokens must be ({B}, n0) with 0 <= n0 < {self.N} and n0 a multiple of "
+                                 f"{tokens_per_step}, got {tuple(prefix_tokens.shape)}")
+            self.tokens_Bn = prefix_tokens.to(dev).long()
+            self.t = n0 // tokens_per_step
         self.cache = gen.model.make_cache(self.rows, dev) if use_cache else None
         self.next_logits_BV = self._forward_prefix()
 
@@ -160,8 +171,11 @@ class ARSession:
 
     @torch.no_grad()
     def _forward_prefix(self) -> torch.Tensor:
-        logits = self.gen.model(self.prefix_RLc, self.cache, 0)
-        self.compute.add(self.rows, self.Lc)
+        """The prompt and any given image tokens in one forward; the logits of the next token."""
+        tok_R = self.tokens_Bn.repeat(2, 1) if self.guided else self.tokens_Bn
+        ids = torch.cat([self.prefix_RLc, tok_R + self.gen.model.config.text_vocab], dim=1)
+        logits = self.gen.model(ids, self.cache, 0)
+        self.compute.add(self.rows, ids.shape[1])
         return self._logits_from_rows(logits[:, -1])
 
     @torch.no_grad()

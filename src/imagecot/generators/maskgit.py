@@ -49,6 +49,8 @@ def mask_schedule(total_steps: int, n_tokens: int) -> list[int]:
     As in MaskGIT, every step but the last reveals at least one token and leaves
     at least one masked, so no step spends a forward pass revealing nothing.
     """
+    if n_tokens == 0:
+        return [0] * total_steps
     out, unknown = [], n_tokens
     for t in range(total_steps):
         n = 0 if t == total_steps - 1 else max(1, min(unknown - 1, math.floor(n_tokens * cosine_schedule((t + 1) / total_steps))))
@@ -100,12 +102,22 @@ class MaskGITGenerator(GridGenerator):
     """A MaskGITTransformer with its VQ tokenizer and prompt tokenizer: prompts in, images out."""
 
     def start(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
-              steps: int | None = None) -> "MaskGITSession":
-        return MaskGITSession(self, prompts, sampling or SamplingConfig(), seed, steps or self.model.config.sample_steps)
+              steps: int | None = None, init_tokens: torch.Tensor | None = None,
+              remask: torch.Tensor | None = None) -> "MaskGITSession":
+        """A session from an all-masked grid, or, with `init_tokens` (B, N) and `remask` (B, N) bool, from those
+        tokens with the `remask` positions masked: inpainting, the rest of the grid held fixed."""
+        return MaskGITSession(self, prompts, sampling or SamplingConfig(), seed, steps or self.model.config.sample_steps,
+                              init_tokens, remask)
 
     def generate(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
                  steps: int | None = None) -> GenerationOutput:
         return run_to_end(self.start(prompts, sampling, seed, steps))
+
+    def inpaint(self, tokens_BN: torch.Tensor, remask_BN: torch.Tensor, prompts: list[str],
+                sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
+                steps: int | None = None) -> GenerationOutput:
+        """Resample the `remask_BN` positions of `tokens_BN` given the others and the prompt."""
+        return run_to_end(self.start(prompts, sampling, seed, steps, tokens_BN, remask_BN))
 
     def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str], n_masks: int = 1, seed: int = 0) -> torch.Tensor:
         """Masked-token log-likelihood per sample (B,), differentiable.
@@ -133,7 +145,8 @@ class MaskGITGenerator(GridGenerator):
 class MaskGITSession:
     """One batched mask-predict generation: T steps, each a full forward over the live candidates."""
 
-    def __init__(self, gen: MaskGITGenerator, prompts: list[str], sampling: SamplingConfig, seed, steps: int):
+    def __init__(self, gen: MaskGITGenerator, prompts: list[str], sampling: SamplingConfig, seed, steps: int,
+                 init_tokens: torch.Tensor | None = None, remask: torch.Tensor | None = None):
         if not prompts:
             raise ValueError("need at least one prompt")
         if steps < 1:
@@ -150,8 +163,17 @@ class MaskGITSession:
         self.guided = sampling.cfg_scale != 1.0
         cond = gen.prompt_tokenizer.encode(prompts).to(dev)
         self.cond_RLc = torch.cat([cond, gen.prompt_tokenizer.null(B).to(dev)]) if self.guided else cond
-        self.schedule = mask_schedule(steps, self.N)
         self.tokens_BN = torch.full((B, self.N), c.mask_id, dtype=torch.long, device=dev)
+        if (init_tokens is None) != (remask is None):
+            raise ValueError("inpainting needs both init_tokens and remask")
+        if init_tokens is not None:
+            if init_tokens.shape != (B, self.N) or remask.shape != (B, self.N) or remask.dtype != torch.bool:
+                raise ValueError(f"init_tokens and remask must be ({B}, {self.N}) (remask bool), got "
+                                 f"{tuple(init_tokens.shape)} and {tuple(remask.shape)} {remask.dtype}")
+            self.tokens_BN = torch.where(remask.to(dev), c.mask_id, init_tokens.to(dev).long())
+        # per candidate: tokens left masked after each step (the cosine schedule over its own masked count)
+        n_masked_B = (self.tokens_BN == c.mask_id).sum(1).tolist()
+        self.schedule_BT = torch.tensor([mask_schedule(steps, m) for m in n_masked_B], device=dev).view(B, steps)
         self.pred_BN = self.tokens_BN.clone()
 
     @property
@@ -174,15 +196,13 @@ class MaskGITSession:
         logp_BN = flat.log_softmax(-1).gather(-1, sampled_BN.view(-1, 1)).view(B, N)
         sampled_BN = torch.where(masked_BN, sampled_BN, self.tokens_BN)
         self.pred_BN = sampled_BN
-        n_keep_masked = self.schedule[self.t]
+        keep_masked_B = self.schedule_BT[self.ids, self.t]
         temp = c.choice_temperature * (1 - (self.t + 1) / self.num_steps)
         u = self.u_gumbel_BTN[self.ids, self.t].clamp(1e-12, 1 - 1e-12)
         conf_BN = logp_BN + temp * -torch.log(-torch.log(u))
         conf_BN = conf_BN.masked_fill(~masked_BN, float("inf"))  # revealed tokens stay
-        if n_keep_masked > 0:
-            remask = conf_BN.argsort(1)[:, :n_keep_masked]  # least confident stay masked
-            sampled_BN = sampled_BN.scatter(1, remask, c.mask_id)
-        self.tokens_BN = sampled_BN
+        rank_BN = conf_BN.argsort(1).argsort(1)  # 0 = least confident
+        self.tokens_BN = sampled_BN.masked_fill(rank_BN < keep_masked_B[:, None], c.mask_id)
         self.t += 1
 
     def keep(self, keep_B: torch.Tensor) -> None:
@@ -195,8 +215,9 @@ class MaskGITSession:
     @torch.no_grad()
     def preview(self) -> torch.Tensor:
         """The current full prediction (revealed tokens + this step's samples at masked places), decoded."""
-        if self.t == 0:
-            return self.gen.decode(self.gen.blank_tokens_N.to(self.ids.device).expand(self.n_alive, -1))
+        if self.t == 0:  # nothing predicted yet: the given tokens over a blank image
+            blank = self.gen.blank_tokens_N.to(self.ids.device).expand(self.n_alive, -1)
+            return self.gen.decode(torch.where(self.tokens_BN == self.gen.model.config.mask_id, blank, self.tokens_BN))
         return self.gen.decode(self.pred_BN)
 
     @torch.no_grad()
