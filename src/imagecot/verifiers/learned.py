@@ -1,0 +1,104 @@
+"""The learned verifier network: (image or preview, prompt, progress t/T) -> judgments.
+
+Image cells (a small CNN to an 8x8 grid), the prompt's words and one progress
+token go through a bidirectional transformer; a learned summary token feeds
+the heads:
+- `potential`: P(the final image satisfies the prompt) — the ORM's score on
+  final images (progress 1), the PRM's and PARM's on previews;
+- `clarity`: P(this preview is clear enough to judge), PARM's first head;
+- `flaws`: P(each flaw kind: missing, extra, wrong colour, wrong position) and,
+  per image cell, P(the cell must be redone) — the reflection of PARM++.
+ORM, PRM and PARM are this architecture trained on different data (final
+images; every step; clear steps plus clarity), see `train/verifier.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..evaluation.diagnose import KINDS
+from ..hub import PretrainedMixin
+
+PROGRESS_BINS = 16
+
+
+@dataclass
+class VerifierConfig:
+    resolution: int = 32
+    d_model: int = 128
+    n_layer: int = 3
+    n_head: int = 4
+    text_len: int = 12
+    text_vocab: int = 40
+    dropout: float = 0.1
+    role: str = "parm"       # "orm", "prm" or "parm": what it was trained as (all heads exist in each)
+
+    @property
+    def grid(self) -> int:
+        return self.resolution // 4
+
+
+class VerifierNet(nn.Module, PretrainedMixin):
+    config_class = VerifierConfig
+    model_type = "verifier"
+
+    def __init__(self, config: VerifierConfig):
+        super().__init__()
+        self.config = c = config
+        d = c.d_model
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 64, 3, 1, 1), nn.GELU(),
+            nn.Conv2d(64, 96, 3, 2, 1), nn.GELU(),
+            nn.Conv2d(96, d, 3, 2, 1), nn.GELU(),
+            nn.Conv2d(d, d, 3, 1, 1))
+        self.cell_pos = nn.Parameter(torch.zeros(1, c.grid * c.grid, d))
+        self.word_emb = nn.Embedding(c.text_vocab, d)
+        self.word_pos = nn.Parameter(torch.zeros(1, c.text_len, d))
+        self.progress_emb = nn.Embedding(PROGRESS_BINS + 1, d)
+        self.summary = nn.Parameter(torch.zeros(1, 1, d))
+        layer = nn.TransformerEncoderLayer(d, c.n_head, 4 * d, c.dropout, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, c.n_layer, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, 2 + len(KINDS))   # potential, clarity, flaw kinds
+        self.region = nn.Linear(d, 1)
+        for p in (self.cell_pos, self.word_pos, self.summary):
+            nn.init.normal_(p, std=0.02)
+
+    def forward(self, images_B3HW: torch.Tensor, text_BL: torch.Tensor, progress_B: torch.Tensor) -> dict:
+        """Logits: potential (B,), clarity (B,), flaws (B, 4), region (B, grid*grid)."""
+        B = images_B3HW.shape[0]
+        cells_BNd = self.stem(images_B3HW).flatten(2).transpose(1, 2) + self.cell_pos
+        words_BLd = self.word_emb(text_BL) + self.word_pos
+        bins = (progress_B.clamp(0, 1) * PROGRESS_BINS).round().long()
+        x = torch.cat([self.summary.expand(B, -1, -1), self.progress_emb(bins)[:, None], words_BLd, cells_BNd], 1)
+        pad = torch.cat([torch.zeros(B, 2, dtype=torch.bool, device=x.device), text_BL == 0,
+                         torch.zeros(B, cells_BNd.shape[1], dtype=torch.bool, device=x.device)], 1)
+        h = self.norm(self.encoder(x, src_key_padding_mask=pad))
+        out = self.head(h[:, 0])
+        return {"potential": out[:, 0], "clarity": out[:, 1], "flaws": out[:, 2:],
+                "region": self.region(h[:, -cells_BNd.shape[1]:]).squeeze(-1)}
+
+
+HEADS = ("potential", "clarity", "flaws", "region")
+
+
+def verifier_loss(out: dict, batch: dict) -> dict:
+    """Binary cross-entropies on the labels a batch carries; `<head>_mask` (B,) bool selects the rows
+    that have that label (e.g. flaws only on final images)."""
+    losses = {}
+    for key in HEADS:
+        if key not in batch:
+            continue
+        m = batch.get(f"{key}_mask")
+        logits, target = (out[key], batch[key]) if m is None else (out[key][m], batch[key][m])
+        if target.numel():
+            losses[key] = F.binary_cross_entropy_with_logits(logits, target.float())
+    if not losses:
+        raise ValueError(f"the batch carries none of the labels {HEADS}")
+    losses["loss"] = sum(losses.values())
+    return losses

@@ -1,0 +1,98 @@
+"""Verifier training data: generator rollouts on training prompts, every step's preview, evaluator labels.
+
+For each rollout the preview after every step is kept (the last one is the
+final image) with:
+- `correct`: the evaluator's verdict on the final image (the ORM / PRM / potential label);
+- `step_correct[t]`: the evaluator's verdict on preview t, read as if it were an image;
+- `clear[t]`: the clarity label. A preview is *clear* when the evaluator's verdict no
+  longer changes from it to the end: step_correct[t'] == correct for every t' >= t.
+  So "clear" means "what you see now already decides the outcome" — defined from
+  data, per generator, with no threshold to tune;
+- `flaws` (4 kinds) and `region` (cells to redo) of the final image, from `evaluation.diagnose`.
+Prompts are given by the caller; `imagecot.verifiers.prompts` draws training prompts that are never
+benchmark strings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.images import to_uint8
+from ..evaluation.detector import ShapesDetector
+from ..evaluation.diagnose import KINDS, diagnose
+from ..evaluation.rules import evaluate
+from ..pipeline import image_seed
+
+
+def region_cells(flaws, grid: int, size: int) -> np.ndarray:
+    """(grid*grid,) bool: the token cells any flaw's box touches."""
+    cells = np.zeros((grid, grid), dtype=bool)
+    step = size / grid
+    for f in flaws:
+        if f.box is None:
+            continue
+        x0, y0, x1, y1 = f.box
+        if x1 <= x0 or y1 <= y0:
+            continue
+        cells[int(y0 // step):int(np.ceil(y1 / step)), int(x0 // step):int(np.ceil(x1 / step))] = True
+    return cells.reshape(-1)
+
+
+def collect_rollouts(generator, specs: list[dict], n_per_prompt: int = 1, sampling=None, seed: int = 0,
+                     batch_size: int = 64, detector=None, grid: int = 8, progress=None) -> dict:
+    """Arrays over S = len(specs) * n_per_prompt rollouts; frames are uint8 (S, T, H, W, 3)."""
+    detector = detector or ShapesDetector()
+    jobs = [(i, j) for i in range(len(specs)) for j in range(n_per_prompt)]
+    frames, rows = [], []
+    for start in range(0, len(jobs), batch_size):
+        chunk = jobs[start:start + batch_size]
+        session = generator.start([specs[i]["prompt"] for i, _ in chunk], sampling,
+                                  seed=[image_seed(seed, i, j) for i, j in chunk])
+        steps = []
+        while session.t < session.num_steps:
+            session.step()
+            steps.append(to_uint8(session.preview()))
+        steps[-1] = to_uint8(session.finish().images)
+        frames.append(np.stack(steps, 1))
+        rows += chunk
+        if progress:
+            progress(len(rows), len(jobs))
+    frames_STHW3 = np.concatenate(frames)
+    S, T, H = frames_STHW3.shape[:3]
+    out = {"frames": frames_STHW3, "prompt": np.array([specs[i]["prompt"] for i, _ in rows]),
+           "tag": np.array([specs[i]["tag"] for i, _ in rows]), "prompt_index": np.array([i for i, _ in rows]),
+           "step_correct": np.zeros((S, T), bool), "flaws": np.zeros((S, len(KINDS)), bool),
+           "region": np.zeros((S, grid * grid), bool)}
+    for s, (i, _) in enumerate(rows):
+        for t in range(T):
+            dets = detector(frames_STHW3[s, t])
+            out["step_correct"][s, t] = evaluate(specs[i], dets)[0]
+        flaws = diagnose(specs[i], dets, size=H)  # dets of the final frame
+        out["flaws"][s] = [any(f.kind == k for f in flaws) for k in KINDS]
+        out["region"][s] = region_cells(flaws, grid, H)
+    out["correct"] = out["step_correct"][:, -1].copy()
+    same = out["step_correct"] == out["correct"][:, None]
+    out["clear"] = np.flip(np.cumprod(np.flip(same, 1), 1), 1).astype(bool)  # same from t to the end
+    return out
+
+
+def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer) -> dict:
+    """A training batch for `role` from rollout rows × steps. idx: (B, 2) of (rollout, step)."""
+    s, t = idx[:, 0], idx[:, 1]
+    T = data["frames"].shape[1]
+    imgs = torch.from_numpy(data["frames"][s, t]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    batch = {"images": imgs, "text": prompt_tokenizer.encode([str(p) for p in data["prompt"][s]]),
+             "progress": torch.from_numpy((t + 1) / T).float()}
+    correct = torch.from_numpy(data["correct"][s])
+    final = torch.from_numpy(t == T - 1)
+    if role in ("orm", "prm"):
+        batch["potential"] = correct
+    elif role == "parm":
+        clear = torch.from_numpy(data["clear"][s, t])
+        batch.update(potential=correct, potential_mask=clear, clarity=clear,
+                     flaws=torch.from_numpy(data["flaws"][s]), flaws_mask=final,
+                     region=torch.from_numpy(data["region"][s]), region_mask=final)
+    else:
+        raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
+    return batch
