@@ -106,8 +106,8 @@ class MaskGITGenerator(GridGenerator):
               remask: torch.Tensor | None = None) -> "MaskGITSession":
         """A session from an all-masked grid, or, with `init_tokens` (B, N) and `remask` (B, N) bool, from those
         tokens with the `remask` positions masked: inpainting, the rest of the grid held fixed."""
-        return MaskGITSession(self, prompts, sampling or SamplingConfig(), seed, steps or self.model.config.sample_steps,
-                              init_tokens, remask)
+        return MaskGITSession(self, prompts, sampling or SamplingConfig(), seed,
+                              steps or self.model.config.sample_steps, init_tokens, remask)
 
     def generate(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
                  steps: int | None = None) -> GenerationOutput:
