@@ -58,3 +58,31 @@ def test_every_role_trains(rollouts, role):
     losses["loss"].backward()
     assert net.stem[0].weight.grad is not None and torch.isfinite(losses["loss"])
     assert ("clarity" in losses) == (role == "parm")
+
+
+def test_auc_matches_pairwise_counting():
+    from imagecot.train.verifier import auc
+    rng = np.random.default_rng(0)
+    s, y = rng.integers(0, 5, 60).astype(float), rng.random(60) < 0.4
+    pairs = [(a > b) + 0.5 * (a == b) for a in s[y] for b in s[~y]]
+    assert auc(s, y) == pytest.approx(np.mean(pairs))
+    assert np.isnan(auc(s, np.ones(60, bool)))
+
+
+@pytest.mark.parametrize("role", ["orm", "parm"])
+def test_verifier_training_runs_and_reports_on_held_out_prompts(tmp_path, rollouts, role):
+    from imagecot.train.loop import TrainConfig
+    from imagecot.train.verifier import train_verifier
+    from imagecot.verifiers.learned import LearnedVerifier
+    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size, role=role)
+    net, report = train_verifier(tmp_path / role, rollouts, cfg, TrainConfig(steps=3, batch_size=8, log_every=1),
+                                 held_out=0.34)
+    assert report["role"] == role and 0 < report["rollouts"] < 12
+    train_prompts = set(rollouts["prompt"].tolist()) - set(report["held_out_prompts"])
+    assert train_prompts and not train_prompts & set(report["held_out_prompts"])
+    v = LearnedVerifier(VerifierNet.from_pretrained(tmp_path / role / "final"))
+    imgs = torch.from_numpy(rollouts["frames"][:3, -1]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    prompts = [str(p) for p in rollouts["prompt"][:3]]
+    assert v(imgs, prompts).shape == (3,) and v.clarity(imgs, prompts, 2, 8).shape == (3,)
+    r = v.reflect(imgs, prompts)
+    assert len(r) == 3 and r[0]["cells"].shape == (64,) and isinstance(r[0]["sentence"], str)

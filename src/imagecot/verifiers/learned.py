@@ -102,3 +102,57 @@ def verifier_loss(out: dict, batch: dict) -> dict:
         raise ValueError(f"the batch carries none of the labels {HEADS}")
     losses["loss"] = sum(losses.values())
     return losses
+
+
+class LearnedVerifier:
+    """A trained VerifierNet behind the interfaces search strategies call (probabilities, batched).
+
+    `verifier(images, prompts)` is the ORM score (progress 1); `verifier(previews, prompts, t, T)` the PRM's;
+    `clarity` and `potential` are PARM's heads; `reflect` gives PARM++ the flaws it believes in.
+    """
+
+    is_oracle = False
+
+    def __init__(self, net: VerifierNet, prompt_tokenizer=None, batch_size: int = 256):
+        from ..generators.condition import PromptTokenizer
+        self.net = net.eval()
+        self.prompt_tokenizer = prompt_tokenizer or PromptTokenizer(net.config.text_len)
+        self.batch_size = batch_size
+        self.name = f"learned {net.config.role}"
+
+    @torch.no_grad()
+    def heads(self, images_B3HW: torch.Tensor, prompts: list[str], t: int | None = None,
+              T: int | None = None) -> dict:
+        dev = next(self.net.parameters()).device
+        progress = 1.0 if t is None else t / T
+        outs = []
+        for i in range(0, len(prompts), self.batch_size):
+            x = images_B3HW[i:i + self.batch_size].to(dev).float()
+            text = self.prompt_tokenizer.encode(prompts[i:i + self.batch_size]).to(dev)
+            outs.append(self.net(x, text, torch.full((x.shape[0],), progress, device=dev)))
+        return {k: torch.cat([o[k] for o in outs]).float().sigmoid().cpu() for k in outs[0]}
+
+    def __call__(self, images_B3HW, prompts, t=None, T=None) -> torch.Tensor:
+        return self.heads(images_B3HW, prompts, t, T)["potential"]
+
+    def clarity(self, previews_B3HW, prompts, t, T) -> torch.Tensor:
+        return self.heads(previews_B3HW, prompts, t, T)["clarity"]
+
+    def potential(self, previews_B3HW, prompts, t, T) -> torch.Tensor:
+        return self.heads(previews_B3HW, prompts, t, T)["potential"]
+
+    def reflect(self, images_B3HW, prompts, threshold: float = 0.5) -> list[dict]:
+        """Per image: the flaw kinds it believes (P > threshold), the cells to redo (grid*grid bool), a sentence."""
+        h = self.heads(images_B3HW, prompts)
+        out = []
+        for b in range(len(prompts)):
+            kinds = [k for k, p in zip(KINDS, h["flaws"][b].tolist()) if p > threshold]
+            cells = h["region"][b] > threshold
+            where = ""
+            if cells.any():
+                g = self.net.config.grid
+                ys, xs = torch.nonzero(cells.view(g, g), as_tuple=True)
+                where = f" around rows {ys.min().item()}-{ys.max().item()}, columns {xs.min().item()}-{xs.max().item()}"
+            text = (", ".join(k.replace("_", " ") for k in kinds) + where) if kinds else "nothing wrong"
+            out.append({"kinds": kinds, "cells": cells, "p_aligned": float(h["potential"][b]), "sentence": text})
+        return out

@@ -1,0 +1,105 @@
+"""Train a verifier (ORM, PRM or PARM) on rollouts, holding out a share of the training prompts to report it.
+
+- "orm": final images, label = the evaluator's verdict;
+- "prm": every step's preview, label = the final verdict;
+- "parm": clarity on every step; potential on clear steps only; flaw kinds and region on final images.
+The held-out split is by prompt (no prompt string is in both), and the report gives AUC and accuracy of
+each head there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..generators.condition import PromptTokenizer
+from ..io_utils import atomic_write_json
+from ..verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet, verifier_loss
+from ..verifiers.rollouts import to_torch_batch
+from .loop import TrainConfig, train
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties counted half); nan if one class is absent."""
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
+    pos, neg = scores[labels], scores[~labels]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    allv = np.concatenate([pos, neg])[order]
+    i = 0
+    while i < len(allv):  # average ranks of ties
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def split_by_prompt(data: dict, held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rollout indices (train, validation); whole prompts go to one side."""
+    prompts = sorted(set(data["prompt"].tolist()))
+    rng = np.random.default_rng(seed)
+    val = set(rng.choice(prompts, max(1, round(held_out * len(prompts))), replace=False).tolist())
+    is_val = np.array([p in val for p in data["prompt"].tolist()])
+    return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
+
+
+def pairs_for(role: str, rollouts: np.ndarray, T: int) -> np.ndarray:
+    """(rollout, step) pairs a role trains on: final frames for the ORM, every step otherwise."""
+    steps = [T - 1] if role == "orm" else range(T)
+    return np.array([(s, t) for s in rollouts for t in steps])
+
+
+@torch.no_grad()
+def evaluate_verifier(net: VerifierNet, data: dict, rollouts: np.ndarray) -> dict:
+    """Held-out AUC / accuracy: outcome on final images; potential per step (all steps and clear ones);
+    clarity; flaw kinds."""
+    v = LearnedVerifier(net)
+    T = data["frames"].shape[1]
+    report: dict = {"rollouts": int(len(rollouts)), "positive_rate": float(data["correct"][rollouts].mean())}
+    per_step = {}
+    for t in range(T):
+        imgs = torch.from_numpy(data["frames"][rollouts, t]).permute(0, 3, 1, 2).float() / 127.5 - 1
+        h = v.heads(imgs, [str(p) for p in data["prompt"][rollouts]], t + 1, T)
+        per_step[t] = h
+    y = data["correct"][rollouts]
+    final = per_step[T - 1]["potential"].numpy()
+    report["outcome_auc"] = auc(final, y)
+    report["outcome_accuracy"] = float(((final > 0.5) == y).mean())
+    report["potential_auc_by_step"] = [auc(per_step[t]["potential"].numpy(), y) for t in range(T)]
+    clear = data["clear"][rollouts]
+    report["clear_rate_by_step"] = clear.mean(0).tolist()
+    report["clarity_accuracy"] = float(np.mean([((per_step[t]["clarity"].numpy() > 0.5) == clear[:, t]).mean()
+                                                for t in range(T)]))
+    flaws = data["flaws"][rollouts]
+    pred = per_step[T - 1]["flaws"].numpy() > 0.5
+    report["flaw_kind_accuracy"] = float((pred == flaws).mean())
+    return report
+
+
+def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, cfg: TrainConfig,
+                   held_out: float = 0.1) -> tuple[VerifierNet, dict]:
+    train_idx, val_idx = split_by_prompt(data, held_out, cfg.seed)
+    T = data["frames"].shape[1]
+    pairs = pairs_for(model_cfg.role, train_idx, T)
+    pt = PromptTokenizer(model_cfg.text_len)
+
+    def loss_fn(model, step: int) -> dict:
+        rng = np.random.default_rng([cfg.seed, step])
+        batch = to_torch_batch(data, pairs[rng.integers(0, len(pairs), cfg.batch_size)], model_cfg.role, pt)
+        dev = next(model.parameters()).device
+        batch = {k: v.to(dev) for k, v in batch.items()}
+        out = model(batch["images"], batch["text"], batch["progress"])
+        return verifier_loss(out, batch)
+
+    torch.manual_seed(cfg.seed)
+    net = train(VerifierNet(model_cfg), loss_fn, run_dir, cfg)
+    report = {"role": model_cfg.role, "held_out_prompts": sorted(set(data["prompt"][val_idx].tolist())),
+              **evaluate_verifier(net, data, val_idx)}
+    atomic_write_json(Path(run_dir) / "final" / "eval.json", report)
+    return net, report
