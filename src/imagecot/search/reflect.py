@@ -1,0 +1,86 @@
+"""PARM++: reflect on PARM's choice, say what is wrong and where, let the generator correct it, re-verify.
+
+Each round, for every prompt whose current image the verifier still finds
+flawed (`verifier.reflect`: flaw kinds, the token cells to redo, a sentence):
+- MaskGIT re-masks those cells — plus the background cells when an object is
+  missing, since it has to go somewhere — and resamples them given the rest of
+  the grid and the prompt (inpainting: what is right stays);
+- AR keeps the rows above the first flawed cell and regenerates from there
+  (it cannot inpaint below a fixed row);
+- any other generator (VAR: every scale covers the whole image) regenerates
+  the image with a fresh seed.
+The correction replaces the image only if the verifier's outcome score goes up.
+At most `rounds` rounds; their compute is added to PARM's.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..generators.ar import ARGenerator
+from ..generators.base import Compute, run_to_end
+from ..generators.maskgit import MaskGITGenerator
+from ..pipeline import image_seed
+from .candidates import SearchOutput
+from .parm import parm
+
+
+def correct(generator, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_B: torch.Tensor,
+            prompts: list[str], sampling, seeds: list[int]):
+    """One self-correction of each image: (new images, new tokens, compute)."""
+    if cells_BN.shape != tokens_BN.shape:
+        raise ValueError(f"the reflection's cells {tuple(cells_BN.shape)} do not match the token grid "
+                         f"{tuple(tokens_BN.shape)}")
+    if isinstance(generator, MaskGITGenerator):
+        background_BN = tokens_BN == generator.blank_tokens_N.to(tokens_BN.device)
+        remask = cells_BN | (missing_B[:, None] & background_BN)
+        remask[~remask.any(1)] = True  # nothing located: redo everything
+        out = generator.inpaint(tokens_BN, remask, prompts, sampling, seed=seeds)
+        return out.images, out.tokens, out.compute
+    if isinstance(generator, ARGenerator):
+        g = generator.model.config.grid
+        first_row = [int(c.nonzero()[0]) // g if c.any() else 0 for c in cells_BN]
+        images, tokens, compute = [None] * len(prompts), tokens_BN.clone(), Compute()
+        for r in sorted(set(first_row)):  # one session per kept-prefix length
+            rows = [b for b, fr in enumerate(first_row) if fr == r]
+            out = run_to_end(generator.start([prompts[b] for b in rows], sampling, seed=[seeds[b] for b in rows],
+                                             prefix_tokens=tokens_BN[rows, :r * g]))
+            compute += out.compute
+            for i, b in enumerate(rows):
+                images[b], tokens[b] = out.images[i], out.tokens[i]
+        return torch.stack(images), tokens, compute
+    out = generator.generate(prompts, sampling, seed=seeds)
+    return out.images, out.tokens, out.compute
+
+
+def parm_plus_plus(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0,
+                   rounds: int = 3, early_stop: bool = True, threshold: float = 0.5) -> SearchOutput:
+    """PARM (with early stopping by default), then up to `rounds` of reflection and self-correction."""
+    base = parm(generator, prompts, n, verifier, sampling, seed, early_stop=early_stop, threshold=threshold)
+    images, tokens, compute = base.images.clone(), base.tokens.clone(), Compute()
+    compute += base.compute
+    score = verifier(images, prompts).float().cpu()
+    seen = base.verifier_images + len(prompts)
+    history: list[list[dict]] = [[] for _ in prompts]
+    for k in range(rounds):
+        notes = verifier.reflect(images, prompts)
+        seen += len(prompts)
+        todo = [b for b, r in enumerate(notes) if r["kinds"]]
+        if not todo:
+            break
+        cells = torch.stack([notes[b]["cells"] for b in todo]).to(tokens.device)
+        missing = torch.tensor(["missing" in notes[b]["kinds"] for b in todo], device=tokens.device)
+        seeds = [image_seed(seed, b, 1_000_000 + k) for b in todo]  # fresh draws, unlike any candidate's
+        new_images, new_tokens, c = correct(generator, tokens[todo], cells, missing, [prompts[b] for b in todo],
+                                            sampling, seeds)
+        compute += c
+        new_score = verifier(new_images, [prompts[b] for b in todo]).float().cpu()
+        seen += len(todo)
+        for i, b in enumerate(todo):
+            better = bool(new_score[i] > score[b])
+            history[b].append({"round": k, "reflection": notes[b]["sentence"], "p_before": float(score[b]),
+                               "p_after": float(new_score[i]), "accepted": better})
+            if better:
+                images[b], tokens[b], score[b] = new_images[i], new_tokens[i], new_score[i]
+    trace = [{**t, "corrections": h} for t, h in zip(base.trace, history)]
+    return SearchOutput(images, tokens, list(prompts), base.chosen, compute, verifier_images=seen, trace=trace)
