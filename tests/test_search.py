@@ -100,3 +100,11 @@ def test_oracle_reads_the_evaluator():
     bad = [sample_scene(contrast_spec(s, random.Random(1)), random.Random(0)).render() for s in specs]
     scores = OracleVerifier()(to_tensor(np.stack(good + bad)), [s["prompt"] for s in specs] * 2)
     assert scores.tolist() == [1.0, 1.0, 0.0, 0.0] and OracleVerifier.is_oracle
+
+
+def test_seeds_follow_global_prompt_ids_and_output_index_not_batching():
+    gen = ScriptedGenerator()
+    a = best_of_n(gen, PROMPTS[1:], 3, ScriptedORM(), first=6, prompt_ids=[1, 2])
+    b = best_of_n(ScriptedGenerator(), PROMPTS, 3, ScriptedORM(), first=6)
+    assert a.chosen == b.chosen[1:]
+    assert a.chosen == [6 + max(range(3), key=lambda j: quality(i, 6 + j)) for i in (1, 2)]

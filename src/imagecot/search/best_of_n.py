@@ -8,8 +8,9 @@ from ..generators.base import run_to_end
 from .candidates import SearchOutput, pick_per_prompt, start_candidates
 
 
-def best_of_n(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0) -> SearchOutput:
-    session, keys, _ = start_candidates(generator, prompts, n, sampling, seed)
+def best_of_n(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0, first: int = 0,
+              prompt_ids: list[int] | None = None) -> SearchOutput:
+    session, keys, _ = start_candidates(generator, prompts, n, sampling, seed, first, prompt_ids)
     out = run_to_end(session)
     score_B = verifier(out.images, out.prompts).float().cpu()
     rows, chosen = pick_per_prompt(out, keys, len(prompts), score_B)

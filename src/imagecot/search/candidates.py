@@ -22,13 +22,15 @@ class SearchOutput:
 
 
 def start_candidates(generator, prompts: list[str], counts: int | list[int], sampling=None, seed: int = 0,
-                     first: int | list[int] = 0):
+                     first: int | list[int] = 0, prompt_ids: list[int] | None = None):
     """A session over `counts` candidates per prompt (an int, or one count per prompt).
 
-    Candidate j of prompt i has seed image_seed(seed, i, j), the seed the plain
-    pipeline gives image j, so N=1 search reproduces plain sampling and refills
-    (`first` > 0) draw fresh seeds. Returns (session, keys, conds): row r of the
-    session is candidate keys[r] = (prompt index, candidate index) with prompt conds[r].
+    Candidate j of prompt i has seed image_seed(seed, prompt_ids[i], j) (prompt_ids:
+    the prompts' indices in the whole job, default 0..P-1), the seed the plain pipeline
+    gives image j, so N=1 search reproduces plain sampling whatever the batching;
+    `first` shifts j (the next output image's candidates, refills). Returns (session,
+    keys, conds): row r of the session is candidate keys[r] = (prompt index in `prompts`,
+    candidate index) with prompt conds[r].
     """
     counts = [counts] * len(prompts) if isinstance(counts, int) else list(counts)
     firsts = [first] * len(prompts) if isinstance(first, int) else list(first)
@@ -36,7 +38,8 @@ def start_candidates(generator, prompts: list[str], counts: int | list[int], sam
         raise ValueError(f"need a candidate count >= 0 per prompt (and at least one in all), got {counts}")
     keys = [(i, firsts[i] + j) for i, c in enumerate(counts) for j in range(c)]
     conds = [prompts[i] for i, _ in keys]
-    seeds = [image_seed(seed, i, j) for i, j in keys]
+    pids = list(range(len(prompts))) if prompt_ids is None else list(prompt_ids)
+    seeds = [image_seed(seed, pids[i], j) for i, j in keys]
     return generator.start(conds, sampling, seed=seeds), keys, conds
 
 

@@ -21,10 +21,14 @@ from ..generators.base import Compute
 from .candidates import SearchOutput, start_candidates
 
 
-def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop, threshold, verdicts):
+REFILL_OFFSET = 1_000_000  # refill round r draws candidates from r * REFILL_OFFSET on: never an output's own
+
+
+def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop, threshold, verdicts,
+               prompt_ids):
     """One PARM pass over counts[i] candidates of prompt i; fills `verdicts` {(prompt, candidate): dict}
     and returns (finished output, keys of its rows, compute, images the verifier saw)."""
-    session, keys, conds_all = start_candidates(generator, prompts, counts, sampling, seed, firsts)
+    session, keys, conds_all = start_candidates(generator, prompts, counts, sampling, seed, firsts, prompt_ids)
     T, seen = session.num_steps, 0
     while session.t < T:
         session.step()
@@ -62,15 +66,16 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
 
 
 def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0, early_stop: bool = False,
-         refill_rounds: int = 0, threshold: float = 0.5) -> SearchOutput:
+         refill_rounds: int = 0, threshold: float = 0.5, first: int = 0,
+         prompt_ids: list[int] | None = None) -> SearchOutput:
     if refill_rounds and not early_stop:
         raise ValueError("refill_rounds replaces stopped candidates: it needs early_stop=True")
     verdicts: dict[tuple[int, int], dict] = {}
     compute, seen, finished = Compute(), 0, []
-    counts, firsts = [n] * len(prompts), [0] * len(prompts)
-    for _ in range(1 + refill_rounds):
+    counts, firsts = [n] * len(prompts), [first] * len(prompts)
+    for r in range(1 + refill_rounds):
         out, keys, c, s = _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop,
-                                     threshold, verdicts)
+                                     threshold, verdicts, prompt_ids)
         compute += c
         seen += s
         finished += [(k, out.images[r], out.tokens[r]) for r, k in enumerate(keys)]
@@ -79,7 +84,7 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
                        and k not in done) for g in range(len(prompts))]
         if not any(stopped):
             break
-        firsts = [f + c for f, c in zip(firsts, counts)]
+        firsts = [(r + 1) * REFILL_OFFSET + first * n] * len(prompts)
         counts = stopped  # a fresh candidate for every stopped one
     images, tokens, chosen, trace = [], [], [], []
     for g in range(len(prompts)):

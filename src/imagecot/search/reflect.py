@@ -24,6 +24,8 @@ from ..pipeline import image_seed
 from .candidates import SearchOutput
 from .parm import parm
 
+CORRECTION_OFFSET = 2_000_000_000  # correction seeds: never a candidate's or a refill's
+
 
 def correct(generator, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_B: torch.Tensor,
             prompts: list[str], sampling, seeds: list[int]):
@@ -54,9 +56,12 @@ def correct(generator, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_
 
 
 def parm_plus_plus(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0,
-                   rounds: int = 3, early_stop: bool = True, threshold: float = 0.5) -> SearchOutput:
+                   rounds: int = 3, early_stop: bool = True, threshold: float = 0.5, first: int = 0,
+                   prompt_ids: list[int] | None = None) -> SearchOutput:
     """PARM (with early stopping by default), then up to `rounds` of reflection and self-correction."""
-    base = parm(generator, prompts, n, verifier, sampling, seed, early_stop=early_stop, threshold=threshold)
+    base = parm(generator, prompts, n, verifier, sampling, seed, early_stop=early_stop, threshold=threshold,
+                first=first, prompt_ids=prompt_ids)
+    pids = list(range(len(prompts))) if prompt_ids is None else list(prompt_ids)
     images, tokens, compute = base.images.clone(), base.tokens.clone(), Compute()
     compute += base.compute
     score = verifier(images, prompts).float().cpu()
@@ -70,7 +75,7 @@ def parm_plus_plus(generator, prompts: list[str], n: int, verifier, sampling=Non
             break
         cells = torch.stack([notes[b]["cells"] for b in todo]).to(tokens.device)
         missing = torch.tensor(["missing" in notes[b]["kinds"] for b in todo], device=tokens.device)
-        seeds = [image_seed(seed, b, 1_000_000 + k) for b in todo]  # fresh draws, unlike any candidate's
+        seeds = [image_seed(seed, pids[b], CORRECTION_OFFSET + first * rounds + k) for b in todo]  # fresh draws
         new_images, new_tokens, c = correct(generator, tokens[todo], cells, missing, [prompts[b] for b in todo],
                                             sampling, seeds)
         compute += c

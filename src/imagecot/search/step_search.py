@@ -31,10 +31,11 @@ def default_checkpoints(T: int) -> list[int]:
 
 
 def step_search(generator, prompts: list[str], n: int, prm, sampling=None, seed: int = 0,
-                checkpoints: list[int] | None = None, keep_fraction: float = 0.5) -> SearchOutput:
+                checkpoints: list[int] | None = None, keep_fraction: float = 0.5, first: int = 0,
+                prompt_ids: list[int] | None = None) -> SearchOutput:
     if not 0 < keep_fraction <= 1:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
-    session, keys, conds_all = start_candidates(generator, prompts, n, sampling, seed)
+    session, keys, conds_all = start_candidates(generator, prompts, n, sampling, seed, first, prompt_ids)
     T = session.num_steps
     checks = set(default_checkpoints(T) if checkpoints is None else checkpoints)
     seen, trace = 0, [{"alive_after": {}} for _ in prompts]
