@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--cfg", type=float, nargs="+", default=[1.0, 2.0, 3.0, 4.0, 5.0])
     ap.add_argument("--top-k", type=int, nargs="+", default=[0, 20])
     ap.add_argument("--temperature", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--top-p", type=float, nargs="+", default=[1.0])
     ap.add_argument("--steps", type=int, nargs="+", default=[0], help="MaskGIT sampling steps (0: the model's)")
     ap.add_argument("--choice-temperature", type=float, nargs="+", default=[-1.0],
                     help="MaskGIT choice temperature (-1: the model's)")
@@ -50,9 +51,9 @@ def main() -> None:
     rng = random.Random(a.seed)
     specs = [sample_spec(t, rng) for t in TASKS for _ in range(a.per_task)]
     rows = []
-    for cfg, k, temp, steps, choice in itertools.product(a.cfg, a.top_k, a.temperature, a.steps,
-                                                         a.choice_temperature):
-        s = SamplingConfig(cfg_scale=cfg, top_k=k, temperature=temp)
+    for cfg, k, top_p, temp, steps, choice in itertools.product(a.cfg, a.top_k, a.top_p, a.temperature, a.steps,
+                                                                a.choice_temperature):
+        s = SamplingConfig(cfg_scale=cfg, top_k=k, top_p=top_p, temperature=temp)
         knobs = {}
         if a.generator == "maskgit":
             mc = gen.model.config
@@ -65,13 +66,15 @@ def main() -> None:
             out = gen.generate([sp["prompt"] for sp in specs[i:i + 64]], s, seed=a.seed + i)
             images.extend(to_uint8(out.images))
         summ = score_images(specs, images, n_boot=100)
-        row = {"cfg_scale": cfg, "top_k": k, "temperature": temp, **knobs, "overall": summ["overall"]["accuracy"],
+        row = {"cfg_scale": cfg, "top_k": k, "top_p": top_p, "temperature": temp, **knobs,
+               "overall": summ["overall"]["accuracy"],
                **{t: v["accuracy"] for t, v in summ["tasks"].items()}, "seconds": round(time.time() - t0, 1)}
         rows.append(row)
         print(" ".join(f"{key}={val:.3f}" if isinstance(val, float) else f"{key}={val}" for key, val in row.items()),
               flush=True)
     best = max(rows, key=lambda r: r["overall"])
-    knob_names = [k for k in ("cfg_scale", "top_k", "temperature", "sample_steps", "choice_temperature") if k in best]
+    knob_names = [k for k in ("cfg_scale", "top_k", "top_p", "temperature", "sample_steps", "choice_temperature")
+                  if k in best]
     print("best:", json.dumps({k: best[k] for k in knob_names}), f"overall={best['overall']:.3f}")
     if a.json:
         with open(a.json, "w") as f:
