@@ -9,7 +9,9 @@ the two knobs chosen here (CFG scale, top-k) are tuned on the benchmark's
 distribution, not on held-out prompts.
 Usage: python benchmarks/sampling_sweep.py --checkpoint runs/ar/final --tokenizer runs/tokenizer/final
        python benchmarks/sampling_sweep.py --generator maskgit --checkpoint runs/maskgit/final \
-           --steps 8 16 --choice-temperature 0 1 4.5
+           --steps 8 --choice-temperature 0 1 4.5 --json runs/sweep_maskgit_1.json
+       python benchmarks/sampling_sweep.py --generator maskgit --checkpoint runs/maskgit/final \
+           --base runs/sweep_maskgit_1.json --steps 4 8 16 32 --json runs/sweep_maskgit_2.json
 """
 
 import argparse
@@ -40,10 +42,18 @@ def main() -> None:
     ap.add_argument("--steps", type=int, nargs="+", default=[0], help="MaskGIT sampling steps (0: the model's)")
     ap.add_argument("--choice-temperature", type=float, nargs="+", default=[-1.0],
                     help="MaskGIT choice temperature (-1: the model's)")
+    ap.add_argument("--base", default=None,
+                    help="a previous sweep's --json: its best row gives every knob not set here (a second stage)")
     ap.add_argument("--seed", type=int, default=20261121)
     ap.add_argument("--json", default=None)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    if a.base:
+        best = json.loads(open(a.base).read())["best"]
+        for arg, key in (("cfg", "cfg_scale"), ("top_k", "top_k"), ("top_p", "top_p"), ("temperature", "temperature"),
+                         ("steps", "sample_steps"), ("choice_temperature", "choice_temperature")):
+            if getattr(a, arg) == ap.get_default(arg) and key in best:
+                setattr(a, arg, [best[key]])
     torch.set_num_threads(a.threads)
     gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
     if a.generator != "maskgit" and (a.steps != [0] or a.choice_temperature != [-1.0]):

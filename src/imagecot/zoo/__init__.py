@@ -11,9 +11,7 @@ ZOO_DIR = Path(__file__).parent
 def zoo_path(name: str) -> Path:
     path = ZOO_DIR / name
     if not (path / "config.json").is_file():
-        how = "rebuild the zoo with `make zoo`" if name in ("ar", "tokenizer") else \
-            f"train one with `imagecot train {name}` (the zoo does not ship a {name!r} checkpoint yet)"
-        raise FileNotFoundError(f"the zoo has no {name!r} checkpoint at {path}; {how}, "
+        raise FileNotFoundError(f"the zoo has no {name!r} checkpoint at {path}; rebuild the zoo with `make zoo`, "
                                 f"or pass a checkpoint folder with --checkpoint/--tokenizer")
     return path
 
