@@ -118,3 +118,12 @@ def test_train_tokenizer_then_ar_then_resume(tmp_path, capsys):
     assert "resuming" in stdout
     assert (ar / "final" / "config.json").is_file()
     assert len((ar / "log.jsonl").read_text().splitlines()) == logged
+
+
+def test_generate_with_the_oracle_verifier_picks_one_of_n(tmp_path, capsys):
+    assert main(["generate", "--prompt", "a red circle", "-n", "4", "--verifier", "oracle",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert "the oracle pick of 4 candidates" in capsys.readouterr().out
+    rec = json.loads((tmp_path / "o" / "00000" / "search.json").read_text())
+    assert rec["oracle"] and len(rec["trace"][0]["scores"]) == 4
+    assert len(list((tmp_path / "o" / "00000" / "samples").glob("*.png"))) == 1

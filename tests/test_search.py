@@ -108,3 +108,32 @@ def test_seeds_follow_global_prompt_ids_and_output_index_not_batching():
     b = best_of_n(ScriptedGenerator(), PROMPTS, 3, ScriptedORM(), first=6)
     assert a.chosen == b.chosen[1:]
     assert a.chosen == [6 + max(range(3), key=lambda j: quality(i, 6 + j)) for i in (1, 2)]
+
+
+def test_pipeline_with_a_strategy_writes_choices_and_n1_equals_plain_sampling(tmp_path, tiny_ar):
+    import json
+
+    from PIL import Image
+
+    from imagecot.generators.sampling import SamplingConfig
+    from imagecot.pipeline import generate_folder
+    from imagecot.search.strategies import Strategy
+    specs = [parse_prompt(p) for p in PROMPTS]
+    s = SamplingConfig(cfg_scale=2.0)
+    plain = generate_folder(tiny_ar, specs, tmp_path / "plain", 2, s, seed=3, progress=False)
+    one = Strategy("orm", tiny_ar, ScriptedORM(), n=1, sampling=s, seed=3)
+    info = generate_folder(tiny_ar, specs, tmp_path / "n1", 2, s, seed=3, progress=False, search=one)
+    assert info["search"]["strategy"] == "orm"
+    assert plain["compute"]["token_forwards"] == info["compute"]["token_forwards"]
+    for i in range(3):
+        for j in range(2):
+            a = np.asarray(Image.open(tmp_path / "plain" / f"{i:05d}" / "samples" / f"{j:04d}.png"))
+            b = np.asarray(Image.open(tmp_path / "n1" / f"{i:05d}" / "samples" / f"{j:04d}.png"))
+            assert np.array_equal(a, b)
+    oracle = Strategy("oracle", tiny_ar, OracleVerifier(), n=3, sampling=s, seed=3)
+    info = generate_folder(tiny_ar, specs, tmp_path / "oracle", 2, s, seed=3, progress=False, search=oracle)
+    rec = json.loads((tmp_path / "oracle" / "00001" / "search.json").read_text())
+    assert rec["oracle"] and info["search"]["oracle"] and all(0 <= c < 6 for c in rec["chosen"])
+    assert rec["chosen"][1] >= 3  # image 1 searched candidates 3..5
+    with pytest.raises(ValueError, match="reflect"):
+        Strategy("parm++", tiny_ar, ScriptedORM(), n=2)

@@ -14,7 +14,8 @@ EXAMPLES = {
                  "  imagecot generate --generator var --checkpoint runs/fmnist-var/final --tokenizer "
                  "runs/fmnist-msvq/final --class-id all -n 1000 --reject threshold --threshold 0.5 "
                  "--classifier runs/fmnist-classifier/final --out out/fmnist-var-rs"),
-    "geneval generate": "imagecot geneval generate --out out/geneval-ar",
+    "geneval generate": ("imagecot geneval generate --out out/geneval-ar\n"
+                         "  imagecot geneval generate --verifier oracle --candidates 8 --out out/geneval-ar-oracle8"),
     "geneval score": "imagecot geneval score out/geneval-ar",
     "train tokenizer": "imagecot train tokenizer --out runs/tokenizer --steps 4000",
     "train ar": "imagecot train ar --out runs/ar --tokenizer runs/tokenizer/final --steps 3000",
@@ -71,6 +72,35 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
+
+
+def _add_search_args(p: argparse.ArgumentParser, n_flag: str) -> None:
+    p.add_argument("--verifier", choices=("orm", "prm", "parm", "parm++", "oracle"), default=None,
+                   help=f"test-time search over {n_flag} candidates per image: ORM best-of-N, PRM step search, PARM, "
+                        "PARM++ (reflection + self-correction), or the evaluator as an oracle upper bound")
+    p.add_argument("--verifier-path", type=Path, default=None, help="verifier folder (default: the zoo's)")
+    p.add_argument("--early-stop", action="store_true", help="PARM: stop a candidate judged 'no' at once")
+    p.add_argument("--refill", type=int, default=0, help="PARM with --early-stop: rounds of fresh candidates")
+    p.add_argument("--rounds", type=int, default=3, help="PARM++: reflection and correction rounds")
+    p.add_argument("--keep-fraction", type=float, default=0.5, help="PRM: share kept at each checkpoint")
+
+
+def _search(args, gen, sampling, n: int):
+    """The search strategy the options ask for, or None."""
+    if args.verifier is None:
+        return None
+    from .search.strategies import Strategy
+    if args.verifier == "oracle":
+        from .verifiers.oracle import OracleVerifier
+        verifier, options = OracleVerifier(), {}
+    else:
+        from .zoo import load_verifier
+        role = "parm" if args.verifier.startswith("parm") else args.verifier
+        verifier = load_verifier(role, args.verifier_path, args.device)
+        options = {"prm": {"keep_fraction": args.keep_fraction},
+                   "parm": {"early_stop": args.early_stop, "refill_rounds": args.refill},
+                   "parm++": {"rounds": args.rounds}}.get(args.verifier, {})
+    return Strategy(args.verifier, gen, verifier, n, sampling, args.seed, options)
 
 
 def _load_generator(args):
@@ -138,12 +168,20 @@ def cmd_generate(args) -> int:
         return 0
     if args.reject:
         raise ValueError("--reject filters class-conditional samples (--class-id)")
-    info = generate_folder(gen, [spec], args.out, args.n, sampling, args.seed, args.batch_size)
+    search = _search(args, gen, sampling, args.n)
+    n_out = 1 if search else args.n  # with a verifier, -n candidates give one chosen image
+    info = generate_folder(gen, [spec], args.out, n_out, sampling, args.seed, args.batch_size, search=search)
     imgs = np.stack([np.array(Image.open(args.out / "00000" / "samples" / f"{j:04d}.png").convert("RGB"))
-                     for j in range(args.n)])
+                     for j in range(n_out)])
     save_grid_png(args.out / "grid.png", imgs, cols=min(8, len(imgs)))
-    print(f"{len(imgs)} images of {spec['prompt']!r} in {args.out / '00000' / 'samples'}; "
+    what = f"the {search.name} pick of {args.n} candidates" if search else f"{len(imgs)} images"
+    print(f"{what} for {spec['prompt']!r} in {args.out / '00000' / 'samples'}; "
           f"grid: {args.out / 'grid.png'}; compute {info['compute']['token_forwards']} token-forwards")
+    if search:
+        trace = json.loads((args.out / "00000" / "search.json").read_text())["trace"][0]
+        for c in trace.get("corrections", []):
+            print(f"  reflection round {c['round']}: {c['reflection']} "
+                  f"(P(aligned) {c['p_before']:.2f} -> {c['p_after']:.2f}, {'kept' if c['accepted'] else 'undone'})")
     return 0
 
 
@@ -164,7 +202,9 @@ def cmd_geneval_generate(args) -> int:
     if args.limit:
         specs = specs[: args.limit]
     gen, sampling = _load_generator(args)
-    info = generate_folder(gen, specs, args.out, args.images_per_prompt, sampling, args.seed, args.batch_size)
+    search = _search(args, gen, sampling, args.candidates)
+    info = generate_folder(gen, specs, args.out, args.images_per_prompt, sampling, args.seed, args.batch_size,
+                           search=search)
     print(json.dumps(info, indent=2))
     print(f"score it with: imagecot geneval score {args.out}")
     return 0
@@ -275,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", default=None, help="a shapes-world prompt (text-conditional generators)")
     p.add_argument("--class-id", nargs="+", default=None,
                    help="class ids or names, or 'all' (class-conditional models: Fashion-MNIST, ImageNet VAR 980)")
-    p.add_argument("-n", type=int, default=8, help="number of images (per class with --class-id)")
+    p.add_argument("-n", type=int, default=8,
+                   help="number of images (per class with --class-id); with --verifier, candidates for the one pick")
     p.add_argument("--reject", choices=("threshold", "top_fraction", "tilted"), default=None,
                    help="classifier rejection sampling of class-conditional samples (needs --classifier)")
     p.add_argument("--classifier", type=Path, default=None,
@@ -285,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=1.0, help="--reject tilted: accept with probability p(class)^alpha")
     p.add_argument("--out", type=Path, required=True)
     _add_sampling_args(p)
+    _add_search_args(p, "-n")
     p.set_defaults(func=cmd_generate)
 
     p = _parser(sub, "preview", "A PNG strip of a generation's previews, step by step (one row per candidate).")
@@ -301,7 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images-per-prompt", type=int, default=4)
     p.add_argument("--metadata", type=Path, default=None, help="an evaluation_metadata.jsonl (default: shipped set)")
     p.add_argument("--limit", type=int, default=0, help="only the first N prompts")
+    p.add_argument("--candidates", type=int, default=4, help="with --verifier: candidates searched per image")
     _add_sampling_args(p)
+    _add_search_args(p, "--candidates")
     p.set_defaults(func=cmd_geneval_generate)
     p = _parser(gsub, "score", "Score a GenEval-layout folder: results.jsonl, summary.json, a table.", "geneval score")
     p.add_argument("folder", type=Path)

@@ -39,13 +39,19 @@ def _check_same_spec(folder: Path, spec: dict) -> None:
 
 
 def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_per_prompt: int = 4,
-                    sampling=None, seed: int = 0, batch_size: int = 64, progress: bool = True) -> dict:
+                    sampling=None, seed: int = 0, batch_size: int = 64, progress: bool = True,
+                    search=None) -> dict:
     """Generate `images_per_prompt` images for every spec into `<out>/<00000>/samples/<0000>.png`.
 
     Prompts whose folder is already complete are skipped, so a killed run
     resumes where it stopped; a prompt folder written for a different spec
     raises ValueError instead of being kept. Returns (and writes to `<out>/generation.json`)
     the compute spent and the throughput of this call.
+
+    With `search` (a `search.strategies.Strategy`), each image is the strategy's
+    pick among its candidates (image j of prompt i searches candidates j*N ..
+    j*N+N-1 of that prompt's seeds), and `<out>/<i>/search.json` keeps what the
+    verifier said about each.
     """
     if images_per_prompt < 1:
         raise ValueError(f"images_per_prompt must be >= 1, got {images_per_prompt}")
@@ -54,20 +60,33 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
     for i, spec in enumerate(specs):
         _check_same_spec(out_dir / f"{i:05d}", spec)
     todo = [i for i in range(len(specs)) if not _is_complete(out_dir / f"{i:05d}", images_per_prompt)]
-    per_batch = max(1, batch_size // images_per_prompt)
-    compute, n_images, t0 = Compute(), 0, time.time()
+    per_batch = max(1, batch_size // (images_per_prompt if search is None else search.n))
+    compute, n_images, seen, t0 = Compute(), 0, 0, time.time()
     bar = tqdm(total=len(todo) * images_per_prompt, desc="generating", unit="img", disable=not progress)
     for start in range(0, len(todo), per_batch):
         chunk = todo[start:start + per_batch]
-        prompts = [specs[i]["prompt"] for i in chunk for _ in range(images_per_prompt)]
-        seeds = [image_seed(seed, i, j) for i in chunk for j in range(images_per_prompt)]
-        out = generator.generate(prompts, sampling, seed=seeds)
-        images = to_uint8(out.images)
-        for k, i in enumerate(chunk):
-            write_sample_folder(out_dir, i, specs[i], images[k * images_per_prompt:(k + 1) * images_per_prompt])
-        compute += out.compute
-        n_images += len(prompts)
-        bar.update(len(prompts))
+        if search is None:
+            prompts = [specs[i]["prompt"] for i in chunk for _ in range(images_per_prompt)]
+            seeds = [image_seed(seed, i, j) for i in chunk for j in range(images_per_prompt)]
+            out = generator.generate(prompts, sampling, seed=seeds)
+            images = to_uint8(out.images)
+            compute += out.compute
+            for k, i in enumerate(chunk):
+                write_sample_folder(out_dir, i, specs[i], images[k * images_per_prompt:(k + 1) * images_per_prompt])
+        else:
+            per_image = [search([specs[i]["prompt"] for i in chunk], chunk, j) for j in range(images_per_prompt)]
+            for res in per_image:
+                compute += res.compute
+                seen += res.verifier_images
+            for k, i in enumerate(chunk):
+                images = [to_uint8(res.images[k:k + 1])[0] for res in per_image]
+                atomic_write_json(out_dir / f"{i:05d}" / "search.json",
+                                  {"strategy": search.name, "oracle": search.is_oracle, "n": search.n,
+                                   "chosen": [res.chosen[k] for res in per_image],
+                                   "trace": [res.trace[k] for res in per_image]})
+                write_sample_folder(out_dir, i, specs[i], images)
+        n_images += len(chunk) * images_per_prompt
+        bar.update(len(chunk) * images_per_prompt)
     bar.close()
     elapsed = time.time() - t0
     info = {"prompts": len(specs), "images_per_prompt": images_per_prompt, "generated_now": n_images,
@@ -75,6 +94,9 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
             "images_per_s": round(n_images / elapsed, 2) if n_images else None,
             "compute": compute.to_dict(), "sampling": vars(sampling) if sampling is not None else None,
             "seed": seed}
+    if search is not None:
+        info["search"] = {"strategy": search.name, "oracle": search.is_oracle, "n": search.n,
+                          "options": search.options, "verifier_images": seen}
     atomic_write_json(out_dir / "generation.json", info)
     return info
 

@@ -1,0 +1,55 @@
+"""Strategies by name, as the CLI and the pipeline call them: (prompts, their ids, output index) -> SearchOutput.
+
+| name | verifier it needs | what it does |
+|---|---|---|
+| `orm` | outcome (ORM) | best-of-N on the final images |
+| `prm` | process (PRM) | prune at checkpoints, best final survivor |
+| `parm` | PARM | clarity -> potential -> best-of-N' among "yes" (the reference; `early_stop`, `refill` ours) |
+| `parm++` | PARM with `reflect` | PARM (early stop), then reflection and self-correction rounds |
+| `oracle` | the evaluator | best-of-N with the answer key: an upper bound, labelled so |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .best_of_n import best_of_n
+from .candidates import SearchOutput
+from .parm import parm
+from .reflect import parm_plus_plus
+from .step_search import step_search
+
+NAMES = ("orm", "prm", "parm", "parm++", "oracle")
+
+
+@dataclass
+class Strategy:
+    name: str
+    generator: object
+    verifier: object
+    n: int
+    sampling: object = None
+    seed: int = 0
+    options: dict = field(default_factory=dict)   # early_stop, refill_rounds, rounds, keep_fraction, ...
+
+    def __post_init__(self):
+        if self.name not in NAMES:
+            raise ValueError(f"unknown strategy {self.name!r}; expected one of {', '.join(NAMES)}")
+        if self.n < 1:
+            raise ValueError(f"the number of candidates must be >= 1, got {self.n}")
+        if self.name == "parm++" and not hasattr(self.verifier, "reflect"):
+            raise ValueError("parm++ needs a verifier that can reflect (a PARM verifier)")
+
+    @property
+    def is_oracle(self) -> bool:
+        return self.name == "oracle" or getattr(self.verifier, "is_oracle", False)
+
+    def __call__(self, prompts: list[str], prompt_ids: list[int], output_index: int = 0) -> SearchOutput:
+        common = dict(sampling=self.sampling, seed=self.seed, first=output_index * self.n, prompt_ids=prompt_ids)
+        if self.name in ("orm", "oracle"):
+            return best_of_n(self.generator, prompts, self.n, self.verifier, **common)
+        if self.name == "prm":
+            return step_search(self.generator, prompts, self.n, self.verifier, **common, **self.options)
+        if self.name == "parm":
+            return parm(self.generator, prompts, self.n, self.verifier, **common, **self.options)
+        return parm_plus_plus(self.generator, prompts, self.n, self.verifier, **common, **self.options)
