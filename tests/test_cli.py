@@ -127,3 +127,13 @@ def test_generate_with_the_oracle_verifier_picks_one_of_n(tmp_path, capsys):
     rec = json.loads((tmp_path / "o" / "00000" / "search.json").read_text())
     assert rec["oracle"] and len(rec["trace"][0]["scores"]) == 4
     assert len(list((tmp_path / "o" / "00000" / "samples").glob("*.png"))) == 1
+
+
+def test_rollouts_then_train_a_verifier(tmp_path, capsys):
+    assert main(["rollouts", "--prompts", "6", "--per-prompt", "1", "--out", str(tmp_path / "r.npz")]) == 0
+    assert "6 rollouts x 8 steps" in capsys.readouterr().out
+    assert main(["train", "verifier", "--role", "prm", "--rollouts", str(tmp_path / "r.npz"), "--out",
+                 str(tmp_path / "v"), "--d-model", "32", "--n-layer", "1", "--n-head", "4", "--steps", "2",
+                 "--batch-size", "4", "--held-out", "0.34"]) == 0
+    report = json.loads((tmp_path / "v" / "final" / "eval.json").read_text())
+    assert report["role"] == "prm" and len(report["potential_auc_by_step"]) == 8

@@ -23,6 +23,8 @@ EXAMPLES = {
     "train var": "imagecot train var --out runs/var --tokenizer runs/msvq/final --steps 3000",
     "train maskgit": "imagecot train maskgit --out runs/maskgit --tokenizer runs/tokenizer/final --steps 3000",
     "train classifier": "imagecot train classifier --data fashion-mnist --out runs/fmnist-classifier --steps 3000",
+    "train verifier": "imagecot train verifier --role parm --rollouts runs/rollouts-ar.npz --out runs/verifier-ar-parm",
+    "rollouts": "imagecot rollouts --generator ar --prompts 2000 --per-prompt 2 --out runs/rollouts-ar.npz",
     "demo": "imagecot demo --out out/demo",
     "fid": ("imagecot fid out/samples out/real --kid --pr -o out/fid.json\n"
             "  imagecot fid --stats out/real -o out/real-stats.npz"),
@@ -96,7 +98,7 @@ def _search(args, gen, sampling, n: int):
     else:
         from .zoo import load_verifier
         role = "parm" if args.verifier.startswith("parm") else args.verifier
-        verifier = load_verifier(role, args.verifier_path, args.device)
+        verifier = load_verifier(role, args.verifier_path, args.device, args.generator)
         options = {"prm": {"keep_fraction": args.keep_fraction},
                    "parm": {"early_stop": args.early_stop, "refill_rounds": args.refill},
                    "parm++": {"rounds": args.rounds}}.get(args.verifier, {})
@@ -225,8 +227,9 @@ def _config_classes() -> dict:
     from .generators.var import VARConfig
     from .tokenizers.msvq import MSVQConfig
     from .tokenizers.vq import VQConfig
+    from .verifiers.learned import VerifierConfig
     return {"tokenizer": VQConfig, "msvq": MSVQConfig, "ar": ARConfig, "var": VARConfig, "maskgit": MaskGITConfig,
-            "classifier": CNNClassifierConfig}
+            "classifier": CNNClassifierConfig, "verifier": VerifierConfig}
 
 
 def cmd_train(args) -> int:
@@ -238,7 +241,16 @@ def cmd_train(args) -> int:
     train_cfg = _from_args(TrainConfig, args)
     classes = class_names_of(args.data)
     t0 = time.time()
-    if kind == "classifier":
+    if kind == "verifier":
+        from .generators.condition import PromptTokenizer
+        from .train.verifier import train_verifier
+        from .verifiers.rollouts import load_rollouts
+        data = load_rollouts(args.rollouts)
+        cfg = _from_args(cfg_cls, args, text_vocab=PromptTokenizer(args.text_len).vocab_size,
+                         resolution=int(data["frames"].shape[2]))
+        _, report = train_verifier(args.out, data, cfg, train_cfg, args.held_out)
+        print(json.dumps({k: v for k, v in report.items() if k != "held_out_prompts"}, indent=2))
+    elif kind == "classifier":
         from .train.classifier import train_classifier
         if not classes:
             raise ValueError("the classifier trains on a labelled dataset: pass --data fashion-mnist")
@@ -294,6 +306,22 @@ def cmd_fid(args) -> int:
     if args.o:
         from .io_utils import atomic_write_text
         atomic_write_text(args.o, text + "\n")
+    return 0
+
+
+def cmd_rollouts(args) -> int:
+    from tqdm import tqdm
+
+    from .verifiers.prompts import format_counts, training_specs
+    from .verifiers.rollouts import collect_rollouts, save_rollouts
+    gen, sampling = _load_generator(args)
+    specs = training_specs(args.prompts, seed=args.seed)
+    with tqdm(total=args.prompts * args.per_prompt, desc="rollouts", unit="img") as bar:
+        data = collect_rollouts(gen, specs, args.per_prompt, sampling, args.seed, args.batch_size,
+                                progress=lambda done, total: bar.update(done - bar.n))
+    save_rollouts(args.out, data)
+    print(f"{len(data['correct'])} rollouts x {data['frames'].shape[1]} steps in {args.out}; "
+          f"final images correct {data['correct'].mean():.3f}; prompt formats {format_counts(specs)}")
     return 0
 
 
@@ -365,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
         "maskgit": ("Train the MaskGIT generator on a VQ tokenizer's codes.",
                     "VQ tokenizer folder (default: the zoo's)"),
         "classifier": ("Train the CNN classifier of classifier rejection sampling (--data fashion-mnist).", ""),
+        "verifier": ("Train a verifier (--role orm, prm or parm) on generator rollouts (imagecot rollouts).", ""),
     }
     derived = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
                "num_classes", "class_names", "data")
@@ -376,7 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="training data: the shapes world (text prompts) or Fashion-MNIST (class labels)")
         p.add_argument("--data-root", type=Path, default=None,
                        help="folder of the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)")
-        if tok_help == "":
+        if kind == "verifier":
+            p.add_argument("--rollouts", type=Path, required=True, help="an `imagecot rollouts` .npz")
+            p.add_argument("--held-out", type=float, default=0.1, help="share of prompts held out for the report")
+            _add_dataclass_args(p, cfg_cls, skip=("text_vocab", "resolution"))
+        elif tok_help == "":
             _add_dataclass_args(p, cfg_cls, skip=("num_classes", "class_names", "data"))
         elif tok_help is None:
             p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")
@@ -408,6 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bfloat16 Inception (see BENCHMARKS.md for its speed and FID change)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_fid)
+
+    p = _parser(sub, "rollouts", "Verifier training data: a generator's previews at every step on training prompts "
+                "(never benchmark strings), labelled by the evaluator.")
+    p.add_argument("--prompts", type=int, default=2000, help="training prompts to draw")
+    p.add_argument("--per-prompt", type=int, default=2, help="rollouts per prompt")
+    p.add_argument("--out", type=Path, required=True, help="the .npz to write")
+    _add_sampling_args(p)
+    p.set_defaults(func=cmd_rollouts)
 
     p = _parser(sub, "demo", "A few prompts with the shipped generator: images, scores, and where to look.")
     p.add_argument("--out", type=Path, default=Path("out/demo"))

@@ -96,3 +96,22 @@ def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer) -> 
     else:
         raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
     return batch
+
+
+def save_rollouts(path, data: dict) -> None:
+    """One .npz (uncompressed, strings as unicode arrays), written atomically."""
+    import io
+
+    from ..io_utils import atomic_write_bytes
+    buf = io.BytesIO()
+    np.savez(buf, **data)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_rollouts(path) -> dict:
+    with np.load(path, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files}
+    missing = {"frames", "prompt", "correct", "clear", "flaws", "region", "step_correct"} - set(data)
+    if missing:
+        raise ValueError(f"{path} is not a rollouts file: it lacks {sorted(missing)}")
+    return data

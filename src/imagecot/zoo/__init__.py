@@ -50,12 +50,13 @@ def load_maskgit(path: str | Path | None = None, tokenizer_path: str | Path | No
 LOADERS = {"ar": load_ar, "var": load_var, "maskgit": load_maskgit}
 
 
-def load_verifier(role: str, path: str | Path | None = None, device: str = "cpu"):
-    """A learned verifier (LearnedVerifier) trained as `role` (orm, prm, parm); defaults to the zoo's."""
+def load_verifier(role: str, path: str | Path | None = None, device: str = "cpu", generator: str = "ar"):
+    """A learned verifier (LearnedVerifier) trained as `role` (orm, prm, parm) on `generator`'s samples;
+    defaults to the zoo's `verifier-<generator>-<role>`."""
     from ..verifiers.learned import LearnedVerifier, VerifierNet
     if role not in ("orm", "prm", "parm"):
         raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
-    net = VerifierNet.from_pretrained(path or zoo_path(f"verifier-{role}"), device=device)
+    net = VerifierNet.from_pretrained(path or zoo_path(f"verifier-{generator}-{role}"), device=device)
     if net.config.role != role:
         raise ValueError(f"{path} holds a verifier trained as {net.config.role!r}, not {role!r}")
     return LearnedVerifier(net)
