@@ -1,0 +1,145 @@
+"""Strategies replayed on recorded candidates: every N and strategy from one set of generations.
+
+Every candidate has its own seed and its own randomness, so dropping one
+never changes another: what a strategy would have chosen, and what it would
+have spent, follows from each candidate's recorded verifier scores at every
+step. So scaling curves over N in {1, ..., 20} and all strategies come from
+one pool of 20 candidates per image (candidate c of image j of prompt i has
+seed image_seed(seed, i, j * pool + c); the first N form the N-candidate set).
+`tests/test_replay.py` checks that replays equal the online strategies,
+choices and compute. PARM++ corrects images and is run online.
+
+`Record` holds, for one (prompt, image) and its candidates c < pool, steps t = 1..T:
+- `cost_T`: token-forwards one candidate spends in each step (prefix included in step 1),
+- `prm_CT`, `clarity_CT`, `potential_CT`: verifier probabilities on the preview after each step
+  (the last step's preview is the final image),
+- `orm_C`: the outcome verifier's score of the final image, `correct_C`: the evaluator's verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .candidates import start_candidates
+from .step_search import default_checkpoints, keep_top_per_group
+
+
+@dataclass
+class Record:
+    cost_T: np.ndarray
+    prm_CT: np.ndarray
+    clarity_CT: np.ndarray
+    potential_CT: np.ndarray
+    orm_C: np.ndarray
+    correct_C: np.ndarray
+
+
+@dataclass
+class Replayed:
+    chosen: int         # candidate index
+    correct: bool       # the evaluator's verdict on the chosen image
+    compute: float      # token-forwards spent on candidates
+
+
+def _first_max(scores: np.ndarray, among) -> int:
+    among = list(among)
+    return among[int(np.argmax(scores[among]))]
+
+
+def replay_best_of_n(rec: Record, n: int, scores_C: np.ndarray) -> Replayed:
+    c = _first_max(scores_C, range(n))
+    return Replayed(c, bool(rec.correct_C[c]), n * float(rec.cost_T.sum()))
+
+
+def replay_prm(rec: Record, n: int, checkpoints: list[int] | None = None, keep_fraction: float = 0.5) -> Replayed:
+    T = len(rec.cost_T)
+    checks = set(default_checkpoints(T) if checkpoints is None else checkpoints)
+    alive, spent = list(range(n)), 0.0
+    for t in range(1, T + 1):
+        spent += len(alive) * float(rec.cost_T[t - 1])
+        if t in checks and t < T:
+            keep = keep_top_per_group(torch.tensor(rec.prm_CT[alive, t - 1], dtype=torch.float32),
+                                      torch.zeros(len(alive), dtype=torch.long), keep_fraction)
+            alive = [c for c, k in zip(alive, keep.tolist()) if k]
+    c = _first_max(rec.prm_CT[:, T - 1], alive)
+    return Replayed(c, bool(rec.correct_C[c]), spent)
+
+
+def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5) -> Replayed:
+    T = len(rec.cost_T)
+    verdict: dict[int, tuple[float, bool]] = {}
+    alive, spent = list(range(n)), 0.0
+    for t in range(1, T + 1):
+        spent += len(alive) * float(rec.cost_T[t - 1])
+        if t == T:
+            break
+        for c in alive:
+            if c not in verdict and rec.clarity_CT[c, t - 1] >= 0.5:
+                p = float(rec.potential_CT[c, t - 1])
+                verdict[c] = (p, p >= threshold)
+        if early_stop:
+            no = [c for c in alive if c in verdict and not verdict[c][1]]
+            if len(no) == len(alive):
+                no.remove(max(no, key=lambda c: verdict[c][0]))
+            alive = [c for c in alive if c not in no]
+    for c in alive:
+        p = float(rec.potential_CT[c, T - 1])
+        verdict.setdefault(c, (p, p >= threshold))
+    yes = [c for c in alive if verdict[c][1]]
+    if yes:
+        c = max(yes, key=lambda c: float(rec.potential_CT[c, T - 1]))
+    else:
+        c = max(alive, key=lambda c: verdict[c][0])
+    return Replayed(c, bool(rec.correct_C[c]), spent)
+
+
+def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
+    """One strategy at N candidates: base, orm, oracle, prm, parm, parm_es."""
+    if n > len(rec.correct_C):
+        raise ValueError(f"N={n} exceeds the recorded pool of {len(rec.correct_C)} candidates")
+    if strategy == "base":
+        return Replayed(0, bool(rec.correct_C[0]), float(rec.cost_T.sum()))
+    if strategy == "orm":
+        return replay_best_of_n(rec, n, rec.orm_C)
+    if strategy == "oracle":
+        return replay_best_of_n(rec, n, rec.correct_C.astype(float))
+    if strategy == "prm":
+        return replay_prm(rec, n, **options)
+    if strategy in ("parm", "parm_es"):
+        return replay_parm(rec, n, early_stop=strategy == "parm_es", **options)
+    raise ValueError(f"unknown strategy {strategy!r}; expected base, orm, oracle, prm, parm or parm_es")
+
+
+@torch.no_grad()
+def record_candidates(generator, prompts: list[str], pool: int, orm, prm, parm_verifier, judge, sampling=None,
+                      seed: int = 0, output_index: int = 0, prompt_ids: list[int] | None = None) -> list[Record]:
+    """Run `pool` candidates per prompt to the end, scoring every step's preview with the PRM and PARM heads
+    and the final images with the ORM and `judge` (the evaluator: images, prompts -> 0/1). One Record per prompt."""
+    session, keys, conds = start_candidates(generator, prompts, pool, sampling, seed, output_index * pool, prompt_ids)
+    T, rows = session.num_steps, len(keys)
+    cost, before = [], 0
+    prm_s, clar_s, pot_s = [], [], []
+    while session.t < T:
+        session.step()
+        cost.append((session.compute.token_forwards - before) / rows)
+        before = session.compute.token_forwards
+        if session.t < T:
+            previews = session.preview()
+            prm_s.append(prm(previews, conds, session.t, T).float().cpu())
+            clar_s.append(parm_verifier.clarity(previews, conds, session.t, T).float().cpu())
+            pot_s.append(parm_verifier.potential(previews, conds, session.t, T).float().cpu())
+    out = session.finish()
+    prm_s.append(prm(out.images, conds, T, T).float().cpu())
+    clar_s.append(torch.ones(rows))
+    pot_s.append(parm_verifier.potential(out.images, conds, T, T).float().cpu())
+    orm_s, correct = orm(out.images, conds).float().cpu(), judge(out.images, conds).float().cpu()
+    prm_RT, clar_RT, pot_RT = (torch.stack(x, 1).numpy() for x in (prm_s, clar_s, pot_s))
+    cost_T = np.asarray(cost)
+    recs = []
+    for g in range(len(prompts)):
+        r = [k for k, key in enumerate(keys) if key[0] == g]
+        recs.append(Record(cost_T, prm_RT[r], clar_RT[r], pot_RT[r], orm_s[r].numpy(), correct[r].numpy() > 0.5))
+    return recs
