@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..data.images import to_uint8
 from .candidates import start_candidates
 from .step_search import default_checkpoints, keep_top_per_group
 
@@ -35,6 +36,8 @@ class Record:
     potential_CT: np.ndarray
     orm_C: np.ndarray
     correct_C: np.ndarray
+    images_C: np.ndarray | None = None   # uint8 (C, H, W, 3) final images (PARM++ corrects the chosen one)
+    tokens_C: np.ndarray | None = None   # (C, L) their tokens
 
 
 @dataclass
@@ -138,8 +141,10 @@ def record_candidates(generator, prompts: list[str], pool: int, orm, prm, parm_v
     orm_s, correct = orm(out.images, conds).float().cpu(), judge(out.images, conds).float().cpu()
     prm_RT, clar_RT, pot_RT = (torch.stack(x, 1).numpy() for x in (prm_s, clar_s, pot_s))
     cost_T = np.asarray(cost)
+    images_u8 = to_uint8(out.images)
     recs = []
     for g in range(len(prompts)):
         r = [k for k, key in enumerate(keys) if key[0] == g]
-        recs.append(Record(cost_T, prm_RT[r], clar_RT[r], pot_RT[r], orm_s[r].numpy(), correct[r].numpy() > 0.5))
+        recs.append(Record(cost_T, prm_RT[r], clar_RT[r], pot_RT[r], orm_s[r].numpy(), correct[r].numpy() > 0.5,
+                           images_u8[r], out.tokens[r].cpu().numpy()))
     return recs

@@ -1,0 +1,184 @@
+"""Test-time search on the benchmark: every strategy at every N from one recorded pool of candidates.
+
+For each benchmark prompt and output image j, `--pool` candidates (seeds
+image_seed(seed, i, j * pool + c)) are generated once with every step's
+preview scored by the PRM and PARM verifiers and the final image by the ORM
+and the evaluator (`imagecot.search.replay.record_candidates`). Strategies
+at N <= pool are replayed on the first N candidates — exact, because every
+candidate has its own randomness (tests/test_replay.py checks replays equal
+the online strategies). PARM++ runs its reflection and corrections online on
+the PARM (early-stop) choice. The oracle reads the evaluator: an upper bound.
+
+Prints, for N = pool, the table per task with 95% intervals and compute per
+image, and writes `<out>/scaling.json`, `<out>/scaling.md` and `<out>/scaling.png`
+(accuracy vs token-forwards per image). Records are cached in `<out>/records/`
+so a killed run resumes.
+Usage: python benchmarks/search_scaling.py --generator ar --verifiers runs/verifiers-ar --out runs/scaling-ar
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from line_plot import line_plot
+
+from imagecot.evaluation.geneval import summarize
+from imagecot.io_utils import atomic_write_json, atomic_write_text
+from imagecot.pipeline import image_seed
+from imagecot.search.reflect import CORRECTION_OFFSET, correct
+from imagecot.search.replay import Record, record_candidates, replay
+from imagecot.verifiers.oracle import OracleVerifier
+from imagecot.world.benchmark import load_benchmark
+from imagecot.zoo import default_sampling, load_generator, load_verifier
+
+STRATEGIES = ("base", "orm", "prm", "parm", "parm_es", "parm++", "oracle")
+LABELS = {"base": "base (N=1)", "orm": "ORM best-of-N", "prm": "PRM step search", "parm": "PARM (reference)",
+          "parm_es": "PARM + early stop", "parm++": "PARM++", "oracle": "oracle best-of-N (evaluator)"}
+
+
+def load_records(path: Path) -> list[Record]:
+    with np.load(path) as f:
+        return [Record(*(f[f"{k}_{i}"] for k in ("cost", "prm", "clarity", "potential", "orm", "correct", "images",
+                                                   "tokens"))) for i in range(int(f["n"]))]
+
+
+def save_records(path: Path, recs: list[Record]) -> None:
+    arrays = {"n": np.array(len(recs))}
+    for i, r in enumerate(recs):
+        for k, v in zip(("cost", "prm", "clarity", "potential", "orm", "correct", "images", "tokens"),
+                        (r.cost_T, r.prm_CT, r.clarity_CT, r.potential_CT, r.orm_C, r.correct_C, r.images_C,
+                         r.tokens_C)):
+            arrays[f"{k}_{i}"] = v
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    from imagecot.io_utils import atomic_write_bytes
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def parm_plus_plus_replay(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds):
+    """PARM-ES choice at N from the records, then reflection rounds online. -> (correct list, compute list)."""
+    chosen = [replay(r, "parm_es", n) for r in recs]
+    images = torch.stack([torch.from_numpy(r.images_C[c.chosen]).permute(2, 0, 1).float() / 127.5 - 1
+                          for r, c in zip(recs, chosen)])
+    tokens = torch.stack([torch.from_numpy(r.tokens_C[c.chosen]) for r, c in zip(recs, chosen)])
+    prompts = [specs[i]["prompt"] for i, _ in keys]
+    compute = [c.compute for c in chosen]
+    score = parm_v(images, prompts).float()
+    for k in range(rounds):
+        notes = parm_v.reflect(images, prompts)
+        todo = [b for b, r in enumerate(notes) if r["kinds"]]
+        if not todo:
+            break
+        cells = torch.stack([notes[b]["cells"] for b in todo])
+        missing = torch.tensor(["missing" in notes[b]["kinds"] for b in todo])
+        seeds = [image_seed(seed, keys[b][0], CORRECTION_OFFSET + keys[b][1] * rounds + k) for b in todo]
+        for s in range(0, len(todo), 64):
+            part = todo[s:s + 64]
+            new_img, new_tok, c = correct(gen, tokens[part], cells[s:s + 64], missing[s:s + 64],
+                                          [prompts[b] for b in part], sampling, seeds[s:s + 64])
+            new_score = parm_v(new_img, [prompts[b] for b in part]).float()
+            for q, b in enumerate(part):
+                compute[b] += c.token_forwards / len(part)
+                if new_score[q] > score[b]:
+                    images[b], tokens[b], score[b] = new_img[q], new_tok[q], new_score[q]
+    ok = judge(images, prompts)
+    return [bool(x) for x in ok.tolist()], compute
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--generator", choices=("ar", "var", "maskgit"), default="ar")
+    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--tokenizer", default=None)
+    ap.add_argument("--verifiers", type=Path, default=None,
+                    help="folder with orm/, prm/, parm/ verifier folders (default: the zoo's verifier-<gen>-*)")
+    ap.add_argument("--pool", type=int, default=20)
+    ap.add_argument("--ns", type=int, nargs="+", default=[1, 2, 4, 8, 16, 20])
+    ap.add_argument("--images-per-prompt", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3, help="PARM++ reflection rounds")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N prompts (smoke tests)")
+    ap.add_argument("--batch-size", type=int, default=80, help="candidate rows per session")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    if max(a.ns) > a.pool:
+        ap.error(f"N up to {max(a.ns)} needs --pool >= {max(a.ns)}")
+    gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
+    sampling = default_sampling(a.checkpoint, a.generator)
+    verifiers = {role: load_verifier(role, a.verifiers / role if a.verifiers else None, generator=a.generator)
+                 for role in ("orm", "prm", "parm")}
+    oracle = OracleVerifier()
+    specs = load_benchmark()
+    specs = specs[:a.limit] if a.limit else specs
+    (a.out / "records").mkdir(parents=True, exist_ok=True)
+    per_chunk = max(1, a.batch_size // a.pool)
+    records: dict[tuple[int, int], Record] = {}
+    t0 = time.time()
+    for start in range(0, len(specs), per_chunk):
+        ids = list(range(start, min(start + per_chunk, len(specs))))
+        for j in range(a.images_per_prompt):
+            path = a.out / "records" / f"{start:05d}-{j}.npz"
+            if not path.is_file():
+                recs = record_candidates(gen, [specs[i]["prompt"] for i in ids], a.pool, verifiers["orm"],
+                                         verifiers["prm"], verifiers["parm"], oracle, sampling, a.seed, j, ids)
+                save_records(path, recs)
+            for i, r in zip(ids, load_records(path)):
+                records[(i, j)] = r
+        print(f"recorded {len(records)} / {len(specs) * a.images_per_prompt} images "
+              f"({time.time() - t0:.0f}s)", flush=True)
+    keys = sorted(records)
+    recs = [records[k] for k in keys]
+    results = {}
+    for strategy in STRATEGIES:
+        for n in (a.ns if strategy != "base" else [1]):
+            if strategy == "parm++":
+                ok, compute = parm_plus_plus_replay(gen, recs, keys, specs, n, verifiers["parm"], oracle, sampling,
+                                                    a.seed, a.rounds)
+            else:
+                reps = [replay(r, strategy, n) for r in recs]
+                ok, compute = [x.correct for x in reps], [x.compute for x in reps]
+            summ = summarize([{"tag": specs[i]["tag"], "correct": c} for (i, _), c in zip(keys, ok)], n_boot=1000)
+            results[f"{strategy}@{n}"] = {"strategy": strategy, "n": n, "compute_per_image": float(np.mean(compute)),
+                                          "overall": summ["overall"], "tasks": summ["tasks"]}
+            print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
+                  f"compute/image {np.mean(compute):,.0f}", flush=True)
+    write_report(a, results, len(keys))
+
+
+def write_report(a, results: dict, n_images: int) -> None:
+    N = a.pool if a.pool in a.ns else max(a.ns)
+    base = results["base@1"]["overall"]["accuracy"]
+    orc = results[f"oracle@{N}"]["overall"]["accuracy"]
+    tasks = list(results["base@1"]["tasks"])
+    lines = [f"{a.generator.upper()} generator, {n_images} images ({a.images_per_prompt} per prompt), N = {N}", "",
+             "| strategy | overall [95% CI] | " + " | ".join(tasks) + " | token-forwards / image | share of oracle gain |",
+             "|---|---|" + "---|" * len(tasks) + "---|---|"]
+    for s in STRATEGIES:
+        r = results[f"{s}@{1 if s == 'base' else N}"]
+        o = r["overall"]
+        share = "" if s in ("base", "oracle") or orc == base else f"{(o['accuracy'] - base) / (orc - base):.0%}"
+        lines.append(f"| {LABELS[s]} | {o['accuracy']:.3f} [{o['ci95'][0]:.3f}, {o['ci95'][1]:.3f}] | "
+                     + " | ".join(f"{r['tasks'][t]['accuracy']:.3f}" for t in tasks)
+                     + f" | {r['compute_per_image']:,.0f} | {share} |")
+    es, ref = results[f"parm_es@{N}"]["compute_per_image"], results[f"parm@{N}"]["compute_per_image"]
+    lines += ["", f"PARM early stopping spends {es / ref:.0%} of the reference PARM's compute at N = {N}."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    atomic_write_text(a.out / "scaling.md", text)
+    atomic_write_json(a.out / "scaling.json", {"results": results, "pool": a.pool, "ns": a.ns,
+                                               "images": n_images, "generator": a.generator})
+    series = {LABELS[s]: [(results[f"{s}@{n}"]["compute_per_image"], results[f"{s}@{n}"]["overall"]["accuracy"])
+                          for n in a.ns] for s in STRATEGIES if s != "base"}
+    series[LABELS["base"]] = [(results["base@1"]["compute_per_image"], base)]
+    line_plot(a.out / "scaling.png", series, f"{a.generator.upper()}: benchmark accuracy vs compute (N = {a.ns})",
+              "token-forwards per image (log2)", "overall accuracy", dashed={LABELS["oracle"]})
+
+
+if __name__ == "__main__":
+    main()
