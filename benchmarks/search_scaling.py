@@ -17,7 +17,6 @@ Usage: python benchmarks/search_scaling.py --generator ar --verifiers runs/verif
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -144,8 +143,8 @@ def main() -> None:
                 reps = [replay(r, strategy, n) for r in recs]
                 ok, compute = [x.correct for x in reps], [x.compute for x in reps]
             summ = summarize([{"tag": specs[i]["tag"], "correct": c} for (i, _), c in zip(keys, ok)], n_boot=1000)
-            results[f"{strategy}@{n}"] = {"strategy": strategy, "n": n, "compute_per_image": float(np.mean(compute)),
-                                          "overall": summ["overall"], "tasks": summ["tasks"]}
+            results[f"{strategy}@{n}"] = {"strategy": strategy, "n": n, "overall": summ["overall"],
+                                          "compute_per_image": float(np.mean(compute)), "tasks": summ["tasks"]}
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}", flush=True)
     write_report(a, results, len(keys))
@@ -157,7 +156,8 @@ def write_report(a, results: dict, n_images: int) -> None:
     orc = results[f"oracle@{N}"]["overall"]["accuracy"]
     tasks = list(results["base@1"]["tasks"])
     lines = [f"{a.generator.upper()} generator, {n_images} images ({a.images_per_prompt} per prompt), N = {N}", "",
-             "| strategy | overall [95% CI] | " + " | ".join(tasks) + " | token-forwards / image | share of oracle gain |",
+             "| strategy | overall [95% CI] | " + " | ".join(tasks)
+             + " | token-forwards / image | share of oracle gain |",
              "|---|---|" + "---|" * len(tasks) + "---|---|"]
     for s in STRATEGIES:
         r = results[f"{s}@{1 if s == 'base' else N}"]
