@@ -133,6 +133,21 @@ def test_streaming_stats_equal_numpy_cov_even_far_from_zero():
     assert st.kept().shape == (7, 5)
 
 
+def test_kept_features_sample_every_class_of_a_class_ordered_stream():
+    # 10 classes written one after the other, 100 rows each; feature 0 is the class id
+    x = np.repeat(np.arange(10, dtype=np.float32), 100)[:, None] * np.ones((1, 3), np.float32)
+    st = FeatureStats(keep=200)
+    for i in range(0, 1000, 32):
+        st.update(x[i:i + 32])
+    kept = st.kept()
+    assert kept.shape == (200, 3)
+    counts = np.bincount(kept[:, 0].astype(int), minlength=10)
+    assert counts.min() >= 8, counts  # a prefix would hold classes 0 and 1 only
+    small = FeatureStats(keep=50)
+    small.update(x[:20])
+    np.testing.assert_array_equal(small.kept(), x[:20])  # fewer rows than keep: all of them, in order
+
+
 def test_stats_round_trip_in_pytorch_fid_format(tmp_path):
     mu, sigma = _random_stats(np.random.default_rng(0), 6, 30)
     save_stats(tmp_path / "s.npz", mu, sigma)
@@ -229,6 +244,8 @@ def test_nvidia_kind_has_inception_score_and_features_kind_reports_it_unavailabl
     assert out["inception_score"] >= 1.0
     out = compare_sources(folder, folder, extractor=fo, isc=True, kid=False, pr=False, progress=False)
     assert out["inception_score"] is None and "no classifier" in out["inception_score_unavailable"]
+    with pytest.raises(ValueError, match="bf16 is supported for fid-helper's feature file only"):
+        InceptionExtractor(_script(tmp_path, NvidiaLike, "nv.pt"), bf16=True)
 
 
 def test_inception_score_extremes():

@@ -18,8 +18,8 @@ def compare_sources(a: str | Path, b: str | Path, extractor: InceptionExtractor 
                     progress: bool = True) -> dict:
     """Metrics of `a` (generated) against `b` (reference). Stats-only inputs give FID alone.
 
-    KID and precision/recall use at most `keep` features per side (the first
-    ones); IS is reported for `a` where the Inception file has a classifier,
+    KID and precision/recall use at most `keep` features per side (a seeded
+    uniform sample of each, so class-ordered inputs keep every class); IS is reported for `a` where the Inception file has a classifier,
     and as unavailable (None, with the reason) where it has not.
     """
     kinds = source_kind(a), source_kind(b)

@@ -35,12 +35,15 @@ from .resize import resize_for_inception
 
 
 class FeatureStats:
-    """Streaming mean and covariance (float64) of feature rows; optionally keeps the first `keep` rows."""
+    """Streaming mean and covariance (float64) of feature rows; optionally keeps `keep` rows for KID and
+    precision/recall: a seeded uniform reservoir sample (Algorithm R), not a prefix, so a source written class
+    by class (class-sample folders, VAR's npz batches) is sampled over all its classes."""
 
-    def __init__(self, keep: int = 0):
+    def __init__(self, keep: int = 0, seed: int = 0):
         self.n, self.keep = 0, keep
         self._shift = self._sum = self._outer = None
-        self._kept: list[np.ndarray] = []
+        self._kept: np.ndarray | None = None
+        self._rng = np.random.default_rng(seed)
 
     def update(self, feats_BD: np.ndarray | torch.Tensor) -> None:
         x = np.asarray(feats_BD, dtype=np.float64)
@@ -55,10 +58,21 @@ class FeatureStats:
         xc = x - self._shift
         self._sum += xc.sum(0)
         self._outer += xc.T @ xc
+        if self.keep:
+            self._reservoir(np.asarray(feats_BD, dtype=np.float32))
         self.n += x.shape[0]
-        room = self.keep - sum(len(k) for k in self._kept)
-        if room > 0:
-            self._kept.append(np.asarray(feats_BD, dtype=np.float32)[:room])
+
+    def _reservoir(self, x_BD: np.ndarray) -> None:
+        if self._kept is None:
+            self._kept = np.zeros((0, x_BD.shape[1]), np.float32)
+        room = self.keep - len(self._kept)
+        self._kept = np.concatenate([self._kept, x_BD[:room]]) if room > 0 else self._kept
+        first = max(room, 0)
+        # row i (0-based over the whole stream) replaces a uniform slot with probability keep / (i + 1)
+        slot_B = self._rng.integers(0, self.n + np.arange(first, len(x_BD)) + 1)
+        for b, slot in zip(range(first, len(x_BD)), slot_B):
+            if slot < self.keep:
+                self._kept[slot] = x_BD[b]
 
     @property
     def dim(self) -> int:
@@ -72,7 +86,7 @@ class FeatureStats:
         return m + self._shift, cov
 
     def kept(self) -> np.ndarray:
-        return np.concatenate(self._kept) if self._kept else np.zeros((0, self.dim), np.float32)
+        return self._kept if self._kept is not None else np.zeros((0, self.dim), np.float32)
 
 
 def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
@@ -156,5 +170,8 @@ def features_of_source(path: str | Path, extractor: InceptionExtractor | None = 
         extractor = InceptionExtractor()
     n = count_images(path)
     total = n if limit is None else min(n, limit)
+    if total < n:
+        warnings.warn(f"{path}: --limit reads the first {total} of {n} images in file order; a source written "
+                      f"class by class then covers only its first classes", stacklevel=2)
     return features_of_images(iter_images(path, limit), extractor, name=str(path), total=total, **kw)
 

@@ -83,6 +83,9 @@ class InceptionExtractor:
         else:
             raise ValueError(f"{self.path}: unknown Inception forward signature {model.forward.schema}; expected "
                              "forward(x) (fid-helper's default_1.pt) or forward(img, return_features, ...) (NVIDIA's)")
+        if bf16 and self.kind == "nvidia":  # its forward casts the input to float32 itself: bf16 weights would fail
+            raise ValueError(f"{self.path}: bf16 is supported for fid-helper's feature file only; NVIDIA's "
+                             "inception-2015-12-05.pt casts its input to float32 inside forward")
         self.dtype = torch.bfloat16 if bf16 else torch.float32
         self.channels_last = channels_last
         if bf16:
