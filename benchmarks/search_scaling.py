@@ -94,7 +94,8 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--tokenizer", default=None)
     ap.add_argument("--verifiers", type=Path, default=None,
-                    help="folder with orm/, prm/, parm/ verifier folders (default: the zoo's verifier-<gen>-*)")
+                    help="folder with orm/, prm/, parm/ (checkpoints or training runs; "
+                         "default: the zoo's verifier-<gen>-*)")
     ap.add_argument("--pool", type=int, default=20)
     ap.add_argument("--ns", type=int, nargs="+", default=[1, 2, 4, 8, 16, 20])
     ap.add_argument("--images-per-prompt", type=int, default=4)

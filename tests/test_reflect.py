@@ -56,3 +56,21 @@ def test_corrections_touch_only_the_blamed_part_and_are_kept_only_if_better(gene
         assert accepted == (not torch.equal(out.tokens[b], base.tokens[b]))
         scores = [t["corrections"][0]["p_before"]] + [c["p_after"] for c in t["corrections"] if c["accepted"]]
         assert scores == sorted(scores)  # only improvements are kept
+
+
+def test_var_corrections_resample_with_fresh_seeds():
+    """VAR cannot inpaint a cell (its tokens span every scale): PARM++ resamples the image instead of failing."""
+    from imagecot.generators.var import VARConfig, VARGenerator, VARTransformer
+    from imagecot.tokenizers.msvq import MSVQConfig, MSVQModel
+    torch.manual_seed(0)
+    vq = MSVQModel(MSVQConfig(ch=16, ch_mult=(1, 2, 2), vocab_size=32, z_channels=4)).eval()
+    cfg = VARConfig(vocab_size=32, z_channels=4, depth=1, embed_dim=32, num_heads=4, condition="text",
+                    text_vocab=PromptTokenizer().vocab_size)
+    gen, v = VARGenerator(VARTransformer(cfg), vq), ScriptedReflectiveVerifier()
+    base = parm(gen, PROMPTS, 2, v, early_stop=True)
+    out = parm_plus_plus(gen, PROMPTS, 2, v, rounds=1)
+    assert out.compute.token_forwards > base.compute.token_forwards
+    for b, t in enumerate(out.trace):
+        assert len(t["corrections"]) == 1
+        changed = not torch.equal(out.tokens[b], base.tokens[b])
+        assert changed == t["corrections"][0]["accepted"]

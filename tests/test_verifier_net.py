@@ -81,6 +81,8 @@ def test_verifier_training_runs_and_reports_on_held_out_prompts(tmp_path, rollou
     train_prompts = set(rollouts["prompt"].tolist()) - set(report["held_out_prompts"])
     assert train_prompts and not train_prompts & set(report["held_out_prompts"])
     v = LearnedVerifier(VerifierNet.from_pretrained(tmp_path / role / "final"))
+    from imagecot.zoo import load_verifier
+    assert load_verifier(role, tmp_path / role).net.config.role == role  # a training run's folder loads its final/
     imgs = torch.from_numpy(rollouts["frames"][:3, -1]).permute(0, 3, 1, 2).float() / 127.5 - 1
     prompts = [str(p) for p in rollouts["prompt"][:3]]
     assert v(imgs, prompts).shape == (3,) and v.clarity(imgs, prompts, 2, 8).shape == (3,)

@@ -29,8 +29,10 @@ CORRECTION_OFFSET = 2_000_000_000  # correction seeds: never a candidate's or a 
 
 def correct(generator, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_B: torch.Tensor,
             prompts: list[str], sampling, seeds: list[int]):
-    """One self-correction of each image: (new images, new tokens, compute)."""
-    if cells_BN.shape != tokens_BN.shape:
+    """One self-correction of each image: (new images, new tokens, compute). MaskGIT inpaints the blamed
+    cells, AR regenerates from the first blamed row; a generator that can do neither (VAR: its tokens span every
+    scale) resamples with a fresh seed."""
+    if isinstance(generator, (MaskGITGenerator, ARGenerator)) and cells_BN.shape != tokens_BN.shape:
         raise ValueError(f"the reflection's cells {tuple(cells_BN.shape)} do not match the token grid "
                          f"{tuple(tokens_BN.shape)}")
     if isinstance(generator, MaskGITGenerator):

@@ -56,6 +56,8 @@ def load_verifier(role: str, path: str | Path | None = None, device: str = "cpu"
     from ..verifiers.learned import LearnedVerifier, VerifierNet
     if role not in ("orm", "prm", "parm"):
         raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
+    if path is not None and not (Path(path) / "config.json").is_file() and (Path(path) / "final").is_dir():
+        path = Path(path) / "final"  # a training run's folder: its final checkpoint
     net = VerifierNet.from_pretrained(path or zoo_path(f"verifier-{generator}-{role}"), device=device)
     if net.config.role != role:
         raise ValueError(f"{path} holds a verifier trained as {net.config.role!r}, not {role!r}")
