@@ -1,12 +1,13 @@
 """Replayed strategies equal the online ones — same choice, same compute — so scaling curves can be replayed."""
 
+import numpy as np
 import pytest
 import torch
 from scripted_generator import ScriptedGenerator, ScriptedORM, ScriptedPARM, ScriptedPRM, level
 
 from imagecot.search.best_of_n import best_of_n
 from imagecot.search.parm import parm
-from imagecot.search.replay import record_candidates, replay
+from imagecot.search.replay import Record, record_candidates, replay
 from imagecot.search.step_search import step_search
 
 PROMPTS = ["a circle", "two squares", "a red triangle", "a square"]
@@ -58,3 +59,29 @@ def test_replays_match_online_on_a_real_generator(tiny_ar):
         reps = [replay(r, name, n) for r in recs]
         assert [r.chosen for r in reps] == out.chosen, name
         assert sum(r.compute for r in reps) == pytest.approx(out.compute.token_forwards), name
+
+
+def _record(clarity_CT, potential_CT):
+    C, T = potential_CT.shape
+    return Record(np.ones(T), potential_CT, clarity_CT, potential_CT, potential_CT[:, -1], np.arange(C) % 2 == 0)
+
+
+def test_early_stop_keeps_the_best_no_while_nobody_says_yes():
+    # candidate 0 is judged "no" (0.4) at step 1, candidate 1 "no" (0.1) at step 3: the reference picks 0
+    clarity = np.array([[1, 1, 1, 1], [0, 0, 1, 1]], float)
+    potential = np.array([[0.4, 0.4, 0.4, 0.4], [0.5, 0.5, 0.1, 0.1]])
+    rec = _record(clarity, potential)
+    ref, es = replay(rec, "parm", 2), replay(rec, "parm_es", 2)
+    assert ref.chosen == es.chosen == 0
+    assert es.compute == 4 + 3 < ref.compute  # candidate 1 stops after its "no" at step 3
+
+
+def test_early_stop_always_chooses_what_the_reference_chooses():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        C, T = rng.integers(1, 7), rng.integers(2, 9)
+        clarity = (rng.random((C, T)) < 0.4).astype(float)
+        potential = rng.random((C, T)) * rng.choice([0.6, 1.0])  # often nobody says yes
+        rec = _record(clarity, potential)
+        ref, es = replay(rec, "parm", C), replay(rec, "parm_es", C)
+        assert es.chosen == ref.chosen and es.compute <= ref.compute

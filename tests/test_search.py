@@ -137,3 +137,16 @@ def test_pipeline_with_a_strategy_writes_choices_and_n1_equals_plain_sampling(tm
     assert rec["chosen"][1] >= 3  # image 1 searched candidates 3..5
     with pytest.raises(ValueError, match="reflect"):
         Strategy("parm++", tiny_ar, ScriptedORM(), n=2)
+
+
+def test_parm_refill_stops_a_round_that_cannot_beat_a_finished_candidate(tiny_ar):
+    class DimNoes:  # everything is clear at once and says "no" (potential < 0.5)
+        def clarity(self, previews, prompts, t, T):
+            return torch.ones(len(prompts))
+
+        def potential(self, previews, prompts, t, T):
+            return (previews.mean((1, 2, 3)) + 1) / 4
+
+    out = parm(tiny_ar, PROMPTS, 3, DimNoes(), early_stop=True, refill_rounds=2)
+    assert [t["finished"] for t in out.trace] == [1, 1, 1]  # only each prompt's best "no" ran to the end
+    assert out.compute.token_forwards < parm(tiny_ar, PROMPTS, 3, DimNoes()).compute.token_forwards * 3

@@ -7,10 +7,12 @@ judged clear is assessed on its final image. The choice per prompt:
 - the reference (Image-Generation-CoT): every candidate runs to the end; among
   the "yes" ones, the best final potential (the outcome judgment at t = T);
   if none said yes, the one with the lowest P(no) at its assessment;
-- `early_stop=True` (ours): a "no" stops at once and costs nothing more (a
-  prompt always keeps at least one candidate running); `refill_rounds` > 0
-  then starts fresh candidates for the stopped ones, up to that many rounds,
-  so the budget goes to paths that still look promising.
+- `early_stop=True` (ours): a "no" stops at once and costs nothing more,
+  except the prompt's best "no" so far while it has no "yes" (the reference's
+  fallback pick), so early stopping chooses exactly what the reference
+  chooses, for less compute; `refill_rounds` > 0 then starts fresh
+  candidates for the stopped ones, up to that many rounds, so the budget goes
+  to paths that still look promising.
 """
 
 from __future__ import annotations
@@ -24,10 +26,23 @@ from .candidates import SearchOutput, start_candidates
 REFILL_OFFSET = 1_000_000  # refill round r draws candidates from r * REFILL_OFFSET on: never an output's own
 
 
+def no_to_stop(verdicts_g: dict, alive: list) -> set:
+    """Which of one prompt's `alive` candidates early stopping ends, from its verdicts so far ({key: {"potential",
+    "yes"}}, every round's): each "no", but while the prompt has no "yes" its best "no" (the first of the highest
+    potential in key order) runs on, since the reference would pick it."""
+    nos = sorted(k for k, v in verdicts_g.items() if not v["yes"])
+    if not nos:
+        return set()
+    has_yes = any(v["yes"] for v in verdicts_g.values())
+    spare = None if has_yes else max(nos, key=lambda k: verdicts_g[k]["potential"])
+    return {k for k in alive if k in verdicts_g and not verdicts_g[k]["yes"] and k != spare}
+
+
 def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop, threshold, verdicts,
                prompt_ids):
     """One PARM pass over counts[i] candidates of prompt i; fills `verdicts` {(prompt, candidate): dict}
-    and returns (finished output, keys of its rows, compute, images the verifier saw)."""
+    and returns (finished output, keys of its rows, compute, images the verifier saw); (None, [], ...) when
+    early stopping ends every candidate of the round."""
     session, keys, conds_all = start_candidates(generator, prompts, counts, sampling, seed, firsts, prompt_ids)
     T, seen = session.num_steps, 0
     while session.t < T:
@@ -47,13 +62,13 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
                 for r, p in zip(rows, pot.float().cpu().tolist()):
                     verdicts[keys[ids[r]]] = {"step": session.t, "potential": p, "yes": p >= threshold}
         if early_stop:
-            keep = torch.ones(len(ids), dtype=torch.bool)
-            for g in {keys[i][0] for i in ids}:
-                rows_g = [r for r, i in enumerate(ids) if keys[i][0] == g]
-                no = [r for r in rows_g if verdicts.get(keys[ids[r]], {}).get("yes") is False]
-                if len(no) == len(rows_g):  # the prompt keeps its least bad candidate running
-                    no.remove(max(no, key=lambda r: verdicts[keys[ids[r]]]["potential"]))
-                keep[no] = False
+            alive = [keys[i] for i in ids]
+            stop = set()
+            for g in {k[0] for k in alive}:
+                stop |= no_to_stop({k: v for k, v in verdicts.items() if k[0] == g}, [k for k in alive if k[0] == g])
+            keep = torch.tensor([k not in stop for k in alive], dtype=torch.bool)
+            if not keep.any():  # a refill round whose every candidate fell short of a finished one
+                return None, [], session.compute, seen
             if not keep.all():
                 session.keep(keep)
     out = session.finish()
@@ -78,7 +93,7 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
                                      threshold, verdicts, prompt_ids)
         compute += c
         seen += s
-        finished += [(k, out.images[r], out.tokens[r]) for r, k in enumerate(keys)]
+        finished += [(k, out.images[i], out.tokens[i]) for i, k in enumerate(keys)]
         done = set(keys)
         stopped = [sum(1 for k in verdicts if k[0] == g and firsts[g] <= k[1] < firsts[g] + counts[g]
                        and k not in done) for g in range(len(prompts))]

@@ -25,6 +25,7 @@ import torch
 
 from ..data.images import to_uint8
 from .candidates import start_candidates
+from .parm import no_to_stop
 from .step_search import default_checkpoints, keep_top_per_group
 
 
@@ -73,7 +74,7 @@ def replay_prm(rec: Record, n: int, checkpoints: list[int] | None = None, keep_f
 
 def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5) -> Replayed:
     T = len(rec.cost_T)
-    verdict: dict[int, tuple[float, bool]] = {}
+    verdict: dict[int, dict] = {}
     alive, spent = list(range(n)), 0.0
     for t in range(1, T + 1):
         spent += len(alive) * float(rec.cost_T[t - 1])
@@ -82,20 +83,18 @@ def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float 
         for c in alive:
             if c not in verdict and rec.clarity_CT[c, t - 1] >= 0.5:
                 p = float(rec.potential_CT[c, t - 1])
-                verdict[c] = (p, p >= threshold)
+                verdict[c] = {"potential": p, "yes": p >= threshold}
         if early_stop:
-            no = [c for c in alive if c in verdict and not verdict[c][1]]
-            if len(no) == len(alive):
-                no.remove(max(no, key=lambda c: verdict[c][0]))
-            alive = [c for c in alive if c not in no]
+            stop = no_to_stop(verdict, alive)
+            alive = [c for c in alive if c not in stop]
     for c in alive:
         p = float(rec.potential_CT[c, T - 1])
-        verdict.setdefault(c, (p, p >= threshold))
-    yes = [c for c in alive if verdict[c][1]]
+        verdict.setdefault(c, {"potential": p, "yes": p >= threshold})
+    yes = [c for c in alive if verdict[c]["yes"]]
     if yes:
         c = max(yes, key=lambda c: float(rec.potential_CT[c, T - 1]))
     else:
-        c = max(alive, key=lambda c: verdict[c][0])
+        c = max(alive, key=lambda c: verdict[c]["potential"])
     return Replayed(c, bool(rec.correct_C[c]), spent)
 
 
