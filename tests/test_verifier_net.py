@@ -9,7 +9,7 @@ import torch
 from imagecot.evaluation.diagnose import Flaw
 from imagecot.generators.condition import PromptTokenizer
 from imagecot.verifiers.learned import VerifierConfig, VerifierNet, verifier_loss
-from imagecot.verifiers.rollouts import collect_rollouts, region_cells, to_torch_batch
+from imagecot.verifiers.rollouts import clarity_labels, collect_rollouts, region_cells, to_torch_batch
 from imagecot.world import TASKS, sample_spec
 
 
@@ -17,6 +17,15 @@ def test_region_cells_cover_the_flaw_boxes():
     cells = region_cells([Flaw("extra", "circle", (4, 8, 12, 13), "x"), Flaw("missing", "square", None, "y")], 8, 32)
     grid = cells.reshape(8, 8)
     assert grid[2:4, 1:3].all() and grid.sum() == 4
+
+
+def test_a_blank_preview_of_a_failing_image_is_not_clear():
+    # AR: rows so far over a blank; the final image lacks the second object, so it fails like the blank does
+    objects = np.array([["", "red circle", "red circle", "red circle"]])
+    step_correct = np.array([[False, False, False, False]])
+    assert clarity_labels(step_correct, objects).tolist() == [[False, True, True, True]]
+    flips = np.array([[True, False, True, True]])  # the verdict changes back and forth: clear only from step 2
+    assert clarity_labels(flips, np.array([["a", "a", "a", "a"]])).tolist() == [[False, False, True, True]]
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +45,11 @@ def test_rollout_labels_are_consistent(rollouts):
     S, T = rollouts["step_correct"].shape
     assert rollouts["frames"].shape == (S, T, 32, 32, 3) and S == 12 and T == 8
     assert rollouts["clear"][:, -1].all()  # the final image is always clear
-    # clear from t on means the verdict never changes again
+    # clear from t on means the verdict and the detected objects never change again
     for s in range(S):
         for t in range(T):
-            stable = (rollouts["step_correct"][s, t:] == rollouts["correct"][s]).all()
+            stable = ((rollouts["step_correct"][s, t:] == rollouts["correct"][s]).all()
+                      and (rollouts["objects"][s, t:] == rollouts["objects"][s, -1]).all())
             assert rollouts["clear"][s, t] == stable
     assert (rollouts["flaws"].any(1) == ~rollouts["correct"]).all()
 

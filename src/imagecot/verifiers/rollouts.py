@@ -4,10 +4,14 @@ For each rollout the preview after every step is kept (the last one is the
 final image) with:
 - `correct`: the evaluator's verdict on the final image (the ORM / PRM / potential label);
 - `step_correct[t]`: the evaluator's verdict on preview t, read as if it were an image;
-- `clear[t]`: the clarity label. A preview is *clear* when the evaluator's verdict no
-  longer changes from it to the end: step_correct[t'] == correct for every t' >= t.
-  So "clear" means "what you see now already decides the outcome" — defined from
-  data, per generator, with no threshold to tune;
+- `objects[t]`: the preview's confident detections as a sorted list of "colour shape" (GenEval's threshold);
+- `clear[t]`: the clarity label. A preview is *clear* when from it to the end nothing
+  that is judged changes: every later preview shows the final image's objects
+  (objects[t'] == objects[T-1]) and gets its verdict (step_correct[t'] == correct).
+  So "clear" means "what you see now is what the final image will show" — defined
+  from data, per generator, with no threshold to tune. The verdict alone would not
+  do: a blank early AR preview is judged wrong like a final image that is wrong,
+  so every failing rollout would be "clear" from its first step;
 - `flaws` (4 kinds) and `region` (cells to redo) of the final image, from `evaluation.diagnose`.
 Prompts are given by the caller; `imagecot.verifiers.prompts` draws training prompts that are never
 benchmark strings.
@@ -21,7 +25,7 @@ import torch
 from ..data.images import to_uint8
 from ..evaluation.detector import ShapesDetector
 from ..evaluation.diagnose import KINDS, diagnose
-from ..evaluation.rules import evaluate
+from ..evaluation.rules import THRESHOLD, evaluate
 from ..pipeline import image_seed
 
 
@@ -64,17 +68,25 @@ def collect_rollouts(generator, specs: list[dict], n_per_prompt: int = 1, sampli
            "tag": np.array([specs[i]["tag"] for i, _ in rows]), "prompt_index": np.array([i for i, _ in rows]),
            "step_correct": np.zeros((S, T), bool), "flaws": np.zeros((S, len(KINDS)), bool),
            "region": np.zeros((S, grid * grid), bool)}
+    objects = np.zeros((S, T), object)
     for s, (i, _) in enumerate(rows):
         for t in range(T):
             dets = detector(frames_STHW3[s, t])
             out["step_correct"][s, t] = evaluate(specs[i], dets)[0]
+            objects[s, t] = "; ".join(sorted(f"{d.color} {d.cls}" for d in dets if d.confidence >= THRESHOLD))
         flaws = diagnose(specs[i], dets, size=H)  # dets of the final frame
         out["flaws"][s] = [any(f.kind == k for f in flaws) for k in KINDS]
         out["region"][s] = region_cells(flaws, grid, H)
     out["correct"] = out["step_correct"][:, -1].copy()
-    same = out["step_correct"] == out["correct"][:, None]
-    out["clear"] = np.flip(np.cumprod(np.flip(same, 1), 1), 1).astype(bool)  # same from t to the end
+    out["objects"] = objects.astype(str)
+    out["clear"] = clarity_labels(out["step_correct"], out["objects"])
     return out
+
+
+def clarity_labels(step_correct_ST: np.ndarray, objects_ST: np.ndarray) -> np.ndarray:
+    """(S, T) bool: from step t to the end every preview has the final verdict and the final objects."""
+    same = (step_correct_ST == step_correct_ST[:, -1:]) & (objects_ST == objects_ST[:, -1:])
+    return np.flip(np.cumprod(np.flip(same, 1), 1), 1).astype(bool)
 
 
 def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer) -> dict:
