@@ -17,6 +17,7 @@ Usage: python benchmarks/search_scaling.py --generator ar --verifiers runs/verif
 """
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -117,6 +118,13 @@ def main() -> None:
     specs = load_benchmark()
     specs = specs[:a.limit] if a.limit else specs
     (a.out / "records").mkdir(parents=True, exist_ok=True)
+    setup = {k: str(v) for k, v in vars(a).items() if k in ("generator", "checkpoint", "tokenizer", "verifiers",
+                                                             "pool", "batch_size", "seed")}
+    setup_file = a.out / "records" / "setup.json"
+    if setup_file.is_file() and json.loads(setup_file.read_text()) != setup:
+        raise SystemExit(f"{a.out}/records were recorded with {setup_file.read_text()}, not {setup}: "
+                         "use another --out (records are reused only for the same setup)")
+    atomic_write_json(setup_file, setup)
     per_chunk = max(1, a.batch_size // a.pool)
     records: dict[tuple[int, int], Record] = {}
     t0 = time.time()
