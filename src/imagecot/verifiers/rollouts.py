@@ -44,8 +44,9 @@ def region_cells(flaws, grid: int, size: int) -> np.ndarray:
 
 
 def collect_rollouts(generator, specs: list[dict], n_per_prompt: int = 1, sampling=None, seed: int = 0,
-                     batch_size: int = 64, detector=None, grid: int = 8, progress=None) -> dict:
-    """Arrays over S = len(specs) * n_per_prompt rollouts; frames are uint8 (S, T, H, W, 3)."""
+                     batch_size: int = 64, detector=None, grid: int | None = None, progress=None) -> dict:
+    """Arrays over S = len(specs) * n_per_prompt rollouts; frames are uint8 (S, T, H, W, 3); `region` is over
+    a grid x grid of cells, by default the verifier's (resolution / 4, as `VerifierConfig.grid`)."""
     detector = detector or ShapesDetector()
     jobs = [(i, j) for i in range(len(specs)) for j in range(n_per_prompt)]
     frames, rows = [], []
@@ -64,6 +65,7 @@ def collect_rollouts(generator, specs: list[dict], n_per_prompt: int = 1, sampli
             progress(len(rows), len(jobs))
     frames_STHW3 = np.concatenate(frames)
     S, T, H = frames_STHW3.shape[:3]
+    grid = grid or H // 4
     out = {"frames": frames_STHW3, "prompt": np.array([specs[i]["prompt"] for i, _ in rows]),
            "tag": np.array([specs[i]["tag"] for i, _ in rows]), "prompt_index": np.array([i for i, _ in rows]),
            "step_correct": np.zeros((S, T), bool), "flaws": np.zeros((S, len(KINDS)), bool),
