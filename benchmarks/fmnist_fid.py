@@ -12,6 +12,7 @@ Usage: python benchmarks/fmnist_fid.py --generator var --checkpoint runs/fmnist-
 """
 
 import argparse
+import io
 import json
 import time
 from pathlib import Path
@@ -27,19 +28,21 @@ from imagecot.evaluation.image_sources import iter_images
 from imagecot.evaluation.inception import InceptionExtractor
 from imagecot.evaluation.kid import kernel_inception_distance
 from imagecot.evaluation.precision_recall import precision_recall
-from imagecot.io_utils import atomic_write_json
+from imagecot.io_utils import atomic_write_bytes, atomic_write_json
 from imagecot.search.rejection import AcceptanceRule, ClassifierFilter
 from imagecot.zoo import default_sampling, load_generator
 
 
 def reference(ext, out: Path, mode: str):
-    path = out / f"test-features-{mode}.npz"
+    path = out / f"test-features-{mode}-{ext.path.stem}-{str(ext.dtype).removeprefix('torch.')}.npz"
     if path.is_file():
         with np.load(path) as f:
             return f["features"], f["mu"], f["sigma"]
     imgs, _ = load_fashion_mnist("test")
     r = features_of_images(iter(imgs), ext, "fashion-mnist test", mode=mode, keep=len(imgs), total=len(imgs))
-    np.savez(path, features=r.features, mu=r.mu, sigma=r.sigma)
+    buf = io.BytesIO()
+    np.savez(buf, features=r.features, mu=r.mu, sigma=r.sigma)
+    atomic_write_bytes(path, buf.getvalue())
     return r.features, r.mu, r.sigma
 
 
@@ -87,7 +90,9 @@ def main() -> None:
         folder = a.out / ("plain" if rej is None else f"rejection-{a.reject}")
         t0 = time.time()
         info = generate_class_samples(gen, list(range(10)), folder, a.n_per_class, sampling, seed=0,
-                                      batch_size=a.batch_size, rejection=rej)
+                                      batch_size=a.batch_size, rejection=rej,
+                                      source={"checkpoint": a.checkpoint, "tokenizer": a.tokenizer,
+                                              "classifier": a.classifier if rej else None})
         gen_s = time.time() - t0
         f = features_of_source(folder / "samples", ext, mode=a.mode, keep=10 * a.n_per_class)
         kid, kid_std = kernel_inception_distance(f.features, ref_feats)

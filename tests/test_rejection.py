@@ -49,6 +49,9 @@ def test_threshold_keeps_only_passing_candidates_and_counts_all_draws(filt):
     assert 0.25 < r.acceptance_rate < 0.55   # levels are ~uniform, p = level / 2 >= 0.3 for ~40%
     assert r.compute.token_forwards == 10 * sum(r.drawn.values())
     assert r.compute_multiplier == pytest.approx(sum(r.drawn.values()) / 60)
+    # one at a time, a class stops at its 30th acceptance: exactly that many draws, no more than were made
+    assert 1 / r.acceptance_rate * 0.8 < r.sequential_multiplier <= r.compute_multiplier
+    assert all(r.needed[k] <= r.drawn[k] for k in (0, 1))
     # the draws do not depend on batching
     r2 = rejection_sample(ScriptedGenerator(), [0, 1], 30, filt, AcceptanceRule("threshold", threshold=0.3),
                           batch_size=7)
@@ -59,7 +62,7 @@ def test_top_fraction_keeps_the_most_probable_share(filt):
     rule = AcceptanceRule("top_fraction", fraction=0.25)
     r = rejection_sample(ScriptedGenerator(), [0], 10, filt, rule)
     plain = rejection_sample(ScriptedGenerator(), [0], 40, filt, AcceptanceRule("top_fraction", fraction=1.0))
-    assert r.drawn == {0: 40} and r.acceptance_rate == 0.25 and r.compute_multiplier == 4.0
+    assert r.drawn == {0: 40} and r.acceptance_rate == 0.25 and r.compute_multiplier == r.sequential_multiplier == 4.0
     np.testing.assert_allclose(np.sort(r.target_probs), np.sort(plain.target_probs)[-10:])
 
 

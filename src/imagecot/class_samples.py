@@ -36,14 +36,16 @@ def _write_grid(out_dir: Path, class_ids: list[int], n: int) -> None:
 
 
 def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path, n_per_class: int, sampling=None,
-                           seed: int = 0, batch_size: int = 64, rejection=None, progress: bool = True) -> dict:
-    """`n_per_class` images of each class; `rejection` = (ClassifierFilter, AcceptanceRule) filters them."""
+                           seed: int = 0, batch_size: int = 64, rejection=None, progress: bool = True,
+                           source: dict | None = None) -> dict:
+    """`n_per_class` images of each class; `rejection` = (ClassifierFilter, AcceptanceRule) filters them.
+    `source` names what made them (checkpoint, tokenizer, classifier paths): a folder resumes only for the same."""
     if n_per_class < 1:
         raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
     out_dir = Path(out_dir)
     settings = {"classes": list(class_ids), "n_per_class": n_per_class, "seed": seed,
                 "sampling": vars(sampling) if sampling is not None else None,
-                "rejection": vars(rejection[1]) if rejection else None}
+                "rejection": vars(rejection[1]) if rejection else None, "source": source}
     info_path = out_dir / "generation.json"
     if out_dir.is_dir() and any(out_dir.iterdir()) and not info_path.is_file():
         raise ValueError(f"{out_dir} exists and holds files that are not class samples; choose an empty folder")
@@ -51,7 +53,8 @@ def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path,
         old = json.loads(info_path.read_text())
         if {k: old.get(k) for k in settings} != json.loads(json.dumps(settings)):
             raise ValueError(f"{out_dir} holds samples made with other settings ({old.get('rejection')}, "
-                             f"{old.get('n_per_class')} per class); write into another folder or delete it")
+                             f"{old.get('n_per_class')} per class, from {old.get('source')}); write into another "
+                             "folder or delete it")
         if rejection or old.get("complete"):
             return old
     t0 = time.time()

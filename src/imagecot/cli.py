@@ -162,8 +162,9 @@ def cmd_generate(args) -> int:
     gen, sampling = _load_generator(args)
     if args.class_id is not None:
         from .class_samples import generate_class_samples
+        source = {k: str(getattr(args, k)) for k in ("checkpoint", "tokenizer", "classifier")}
         info = generate_class_samples(gen, _class_ids(gen, args.class_id), args.out, args.n, sampling, args.seed,
-                                      args.batch_size, _rejection(args))
+                                      args.batch_size, _rejection(args), source=source)
         extra = (f"; acceptance rate {info['acceptance_rate']:.3f}, compute x{info['compute_multiplier']:.2f}"
                  if args.reject else "")
         print(f"{info['images']} images in {args.out / 'samples'}; grid: {args.out / 'grid.png'}{extra}")

@@ -81,6 +81,7 @@ class RejectionResult:
     accepted: dict[int, int]           # candidates that passed the rule per class (before any fill-up)
     filled: dict[int, int]             # per class: rejected candidates kept because max draws ran out
     compute: Compute = field(default_factory=Compute)
+    needed: dict[int, int] = field(default_factory=dict)  # per class: draws up to its last kept one
 
     @property
     def acceptance_rate(self) -> float:
@@ -88,12 +89,19 @@ class RejectionResult:
 
     @property
     def compute_multiplier(self) -> float:
-        """Generator compute per kept image, relative to plain sampling (drawn / kept)."""
+        """Generator compute per kept image, relative to plain sampling: drawn / kept, every draw counted (the
+        batched rounds over-draw a little). The classifier's own compute is not included."""
         return sum(self.drawn.values()) / max(1, len(self.class_ids))
+
+    @property
+    def sequential_multiplier(self) -> float:
+        """The same for a sampler that draws one candidate at a time and stops at the last one it keeps."""
+        return sum(self.needed.values()) / max(1, len(self.class_ids))
 
     def summary(self) -> dict:
         return {"images": len(self.class_ids), "drawn": int(sum(self.drawn.values())),
                 "acceptance_rate": self.acceptance_rate, "compute_multiplier": self.compute_multiplier,
+                "sequential_multiplier": self.sequential_multiplier,
                 "filled_without_acceptance": int(sum(self.filled.values())),
                 "mean_target_prob": float(self.target_probs.mean()) if len(self.target_probs) else float("nan"),
                 "compute": self.compute.to_dict(),
@@ -133,6 +141,7 @@ def rejection_sample(generator, class_ids: list[int], n_per_class: int, filt: Cl
     kept: dict[int, list[tuple[float, np.ndarray]]] = {k: [] for k in class_ids}
     rejected: dict[int, list[tuple[float, np.ndarray]]] = {k: [] for k in class_ids}
     passed = {k: 0 for k in class_ids}
+    needed = dict(drawn)
     if rule.kind == "top_fraction":
         n_draw = math.ceil(n_per_class / rule.fraction)
         classes = [k for k in class_ids for _ in range(n_draw)]
@@ -141,7 +150,8 @@ def rejection_sample(generator, class_ids: list[int], n_per_class: int, filt: Cl
         for i, k in enumerate(classes):
             kept[k].append((float(p[i]), imgs[i]))
         for k in class_ids:
-            drawn[k], passed[k] = n_draw, n_per_class
+            drawn[k] = needed[k] = n_draw
+            passed[k] = n_per_class
             kept[k] = sorted(kept[k], key=lambda t: -t[0])[:n_per_class]
     else:
         rate = {k: 1.0 for k in class_ids}
@@ -163,7 +173,11 @@ def rejection_sample(generator, class_ids: list[int], n_per_class: int, filt: Cl
                     coin = np.random.default_rng([seed, k, j, 7]).random()
                     ok = coin < float(p[i]) ** rule.alpha
                 passed[k] += int(ok)
-                (kept[k] if ok and len(kept[k]) < n_per_class else rejected[k]).append((float(p[i]), imgs[i]))
+                if ok and len(kept[k]) < n_per_class:
+                    kept[k].append((float(p[i]), imgs[i]))
+                    needed[k] = j + 1
+                else:
+                    rejected[k].append((float(p[i]), imgs[i]))
             for k, m in Counter(classes).items():
                 drawn[k] += m
                 rate[k] = max(passed[k], 1) / drawn[k]
@@ -176,6 +190,7 @@ def rejection_sample(generator, class_ids: list[int], n_per_class: int, filt: Cl
             best = sorted(rejected[k], key=lambda t: -t[0])[:short]
             kept[k] += best
             filled[k] = len(best)
+            needed[k] = drawn[k] if best else needed[k]
     rows = [(k, p, img) for k in class_ids for p, img in kept[k]]
     return RejectionResult(np.stack([r[2] for r in rows]), np.array([r[0] for r in rows]),
-                           np.array([r[1] for r in rows]), drawn, passed, filled, compute)
+                           np.array([r[1] for r in rows]), drawn, passed, filled, compute, needed)
