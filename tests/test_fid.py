@@ -109,6 +109,12 @@ def test_frechet_matches_sqrtm_reference():
         a, b = _random_stats(rng, d, 4 * d), _random_stats(rng, d, 4 * d)
         ours, ref = frechet_distance(*a, *b), _pytorch_fid_reference(*a, *b)
         assert abs(ours - ref) <= 1e-9 * abs(ref)
+    # fewer images than dimensions: S1 is singular (no Cholesky), the eigendecomposition path takes over
+    a, b = _random_stats(rng, 32, 20), _random_stats(rng, 32, 200)
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(a[1])
+    ours, ref = frechet_distance(*a, *b), _pytorch_fid_reference(*a, *b)
+    assert abs(ours - ref) <= 1e-6 * abs(ref)
 
 
 def test_frechet_closed_form_and_identity():
