@@ -19,8 +19,9 @@ def compare_sources(a: str | Path, b: str | Path, extractor: InceptionExtractor 
     """Metrics of `a` (generated) against `b` (reference). Stats-only inputs give FID alone.
 
     KID and precision/recall use at most `keep` features per side (a seeded
-    uniform sample of each, so class-ordered inputs keep every class); IS is reported for `a` where the Inception file has a classifier,
-    and as unavailable (None, with the reason) where it has not.
+    uniform sample of each, so class-ordered inputs keep every class); IS is
+    reported for `a` where the Inception file has a classifier, and as
+    unavailable (None, with the reason) where it has not.
     """
     kinds = source_kind(a), source_kind(b)
     images = tuple(k != "stats" for k in kinds)
