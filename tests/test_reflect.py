@@ -74,3 +74,5 @@ def test_var_corrections_resample_with_fresh_seeds():
         assert len(t["corrections"]) == 1
         changed = not torch.equal(out.tokens[b], base.tokens[b])
         assert changed == t["corrections"][0]["accepted"]
+    refilled = parm_plus_plus(gen, PROMPTS, 2, v, rounds=1, refill_rounds=1)  # PARM's refill passes through
+    assert refilled.images.shape[0] == len(PROMPTS)

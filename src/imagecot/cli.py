@@ -101,7 +101,7 @@ def _search(args, gen, sampling, n: int):
         verifier = load_verifier(role, args.verifier_path, args.device, args.generator)
         options = {"prm": {"keep_fraction": args.keep_fraction},
                    "parm": {"early_stop": args.early_stop, "refill_rounds": args.refill},
-                   "parm++": {"rounds": args.rounds}}.get(args.verifier, {})
+                   "parm++": {"rounds": args.rounds, "refill_rounds": args.refill}}.get(args.verifier, {})
     return Strategy(args.verifier, gen, verifier, n, sampling, args.seed, options)
 
 

@@ -59,10 +59,11 @@ def correct(generator, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_
 
 def parm_plus_plus(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0,
                    rounds: int = 3, early_stop: bool = True, threshold: float = 0.5, first: int = 0,
-                   prompt_ids: list[int] | None = None) -> SearchOutput:
-    """PARM (with early stopping by default), then up to `rounds` of reflection and self-correction."""
+                   prompt_ids: list[int] | None = None, refill_rounds: int = 0) -> SearchOutput:
+    """PARM (with early stopping by default, and `refill_rounds` as in `parm`), then up to `rounds` of
+    reflection and self-correction."""
     base = parm(generator, prompts, n, verifier, sampling, seed, early_stop=early_stop, threshold=threshold,
-                first=first, prompt_ids=prompt_ids)
+                first=first, prompt_ids=prompt_ids, refill_rounds=refill_rounds)
     pids = list(range(len(prompts))) if prompt_ids is None else list(prompt_ids)
     images, tokens, compute = base.images.clone(), base.tokens.clone(), Compute()
     compute += base.compute
