@@ -46,6 +46,7 @@ class Replayed:
     chosen: int         # candidate index
     correct: bool       # the evaluator's verdict on the chosen image
     compute: float      # token-forwards spent on candidates
+    verifier_images: int = 0   # images and previews the verifier looked at (the online SearchOutput's count)
 
 
 def _first_max(scores: np.ndarray, among) -> int:
@@ -55,33 +56,36 @@ def _first_max(scores: np.ndarray, among) -> int:
 
 def replay_best_of_n(rec: Record, n: int, scores_C: np.ndarray) -> Replayed:
     c = _first_max(scores_C, range(n))
-    return Replayed(c, bool(rec.correct_C[c]), n * float(rec.cost_T.sum()))
+    return Replayed(c, bool(rec.correct_C[c]), n * float(rec.cost_T.sum()), n)
 
 
 def replay_prm(rec: Record, n: int, checkpoints: list[int] | None = None, keep_fraction: float = 0.5) -> Replayed:
     T = len(rec.cost_T)
     checks = set(default_checkpoints(T) if checkpoints is None else checkpoints)
-    alive, spent = list(range(n)), 0.0
+    alive, spent, seen = list(range(n)), 0.0, 0
     for t in range(1, T + 1):
         spent += len(alive) * float(rec.cost_T[t - 1])
         if t in checks and t < T:
+            seen += len(alive)
             keep = keep_top_per_group(torch.tensor(rec.prm_CT[alive, t - 1], dtype=torch.float32),
                                       torch.zeros(len(alive), dtype=torch.long), keep_fraction)
             alive = [c for c, k in zip(alive, keep.tolist()) if k]
     c = _first_max(rec.prm_CT[:, T - 1], alive)
-    return Replayed(c, bool(rec.correct_C[c]), spent)
+    return Replayed(c, bool(rec.correct_C[c]), spent, seen + len(alive))
 
 
 def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5) -> Replayed:
     T = len(rec.cost_T)
     verdict: dict[int, dict] = {}
-    alive, spent = list(range(n)), 0.0
+    alive, spent, seen = list(range(n)), 0.0, 0
     for t in range(1, T + 1):
         spent += len(alive) * float(rec.cost_T[t - 1])
         if t == T:
             break
         for c in alive:
+            seen += c not in verdict                                           # clarity
             if c not in verdict and rec.clarity_CT[c, t - 1] >= 0.5:
+                seen += 1                                                      # potential
                 p = float(rec.potential_CT[c, t - 1])
                 verdict[c] = {"potential": p, "yes": p >= threshold}
         if early_stop:
@@ -95,7 +99,7 @@ def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float 
         c = max(yes, key=lambda c: float(rec.potential_CT[c, T - 1]))
     else:
         c = max(alive, key=lambda c: verdict[c]["potential"])
-    return Replayed(c, bool(rec.correct_C[c]), spent)
+    return Replayed(c, bool(rec.correct_C[c]), spent, seen + len(alive))
 
 
 def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
@@ -116,6 +120,15 @@ def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
 
 
 @torch.no_grad()
+def _parm_heads(parm_verifier, previews, conds, t: int, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """PARM's clarity and potential of one step's previews: one network pass where the verifier has `heads`."""
+    if hasattr(parm_verifier, "heads"):
+        h = parm_verifier.heads(previews, conds, t, T)
+        return h["clarity"].float().cpu(), h["potential"].float().cpu()
+    return (parm_verifier.clarity(previews, conds, t, T).float().cpu(),
+            parm_verifier.potential(previews, conds, t, T).float().cpu())
+
+
 def record_candidates(generator, prompts: list[str], pool: int, orm, prm, parm_verifier, judge, sampling=None,
                       seed: int = 0, output_index: int = 0, prompt_ids: list[int] | None = None) -> list[Record]:
     """Run `pool` candidates per prompt to the end, scoring every step's preview with the PRM and PARM heads
@@ -131,8 +144,9 @@ def record_candidates(generator, prompts: list[str], pool: int, orm, prm, parm_v
         if session.t < T:
             previews = session.preview()
             prm_s.append(prm(previews, conds, session.t, T).float().cpu())
-            clar_s.append(parm_verifier.clarity(previews, conds, session.t, T).float().cpu())
-            pot_s.append(parm_verifier.potential(previews, conds, session.t, T).float().cpu())
+            clarity, potential = _parm_heads(parm_verifier, previews, conds, session.t, T)
+            clar_s.append(clarity)
+            pot_s.append(potential)
     out = session.finish()
     prm_s.append(prm(out.images, conds, T, T).float().cpu())
     clar_s.append(torch.ones(rows))
