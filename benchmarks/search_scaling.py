@@ -59,23 +59,27 @@ def save_records(path: Path, recs: list[Record]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def parm_plus_plus_replay(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds):
-    """PARM-ES choice at N from the records, then reflection rounds online. -> (correct list, compute list)."""
+def parm_plus_plus_replay(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds, pool):
+    """PARM-ES choice at N from the records, then reflection rounds online.
+    -> (correct, token-forwards, verifier images) per image, counted as the online `parm_plus_plus` counts.
+    Correction seeds are those of `imagecot geneval generate --verifier parm++ --seed-stride <pool>`."""
     chosen = [replay(r, "parm_es", n) for r in recs]
     images = torch.stack([torch.from_numpy(r.images_C[c.chosen]).permute(2, 0, 1).float() / 127.5 - 1
                           for r, c in zip(recs, chosen)])
     tokens = torch.stack([torch.from_numpy(r.tokens_C[c.chosen]) for r, c in zip(recs, chosen)])
     prompts = [specs[i]["prompt"] for i, _ in keys]
     compute = [c.compute for c in chosen]
+    seen = [c.verifier_images + 1 for c in chosen]   # + the chosen image's score
     score = parm_v(images, prompts).float()
     for k in range(rounds):
         notes = parm_v.reflect(images, prompts)
+        seen = [v + 1 for v in seen]
         todo = [b for b, r in enumerate(notes) if r["kinds"]]
         if not todo:
             break
         cells = torch.stack([notes[b]["cells"] for b in todo])
         missing = torch.tensor(["missing" in notes[b]["kinds"] for b in todo])
-        seeds = [image_seed(seed, keys[b][0], CORRECTION_OFFSET + keys[b][1] * rounds + k) for b in todo]
+        seeds = [image_seed(seed, keys[b][0], CORRECTION_OFFSET + keys[b][1] * pool * rounds + k) for b in todo]
         for s in range(0, len(todo), 64):
             part = todo[s:s + 64]
             new_img, new_tok, c = correct(gen, tokens[part], cells[s:s + 64], missing[s:s + 64],
@@ -83,10 +87,11 @@ def parm_plus_plus_replay(gen, recs, keys, specs, n, parm_v, judge, sampling, se
             new_score = parm_v(new_img, [prompts[b] for b in part]).float()
             for q, b in enumerate(part):
                 compute[b] += c.token_forwards / len(part)
+                seen[b] += 1
                 if new_score[q] > score[b]:
                     images[b], tokens[b], score[b] = new_img[q], new_tok[q], new_score[q]
     ok = judge(images, prompts)
-    return [bool(x) for x in ok.tolist()], compute
+    return [bool(x) for x in ok.tolist()], compute, seen
 
 
 def main() -> None:
@@ -146,16 +151,17 @@ def main() -> None:
     for strategy in STRATEGIES:
         for n in (a.ns if strategy != "base" else [1]):
             if strategy == "parm++":
-                ok, compute = parm_plus_plus_replay(gen, recs, keys, specs, n, verifiers["parm"], oracle, sampling,
-                                                    a.seed, a.rounds)
+                ok, compute, seen = parm_plus_plus_replay(gen, recs, keys, specs, n, verifiers["parm"], oracle, sampling,
+                                                    a.seed, a.rounds, a.pool)
             else:
                 reps = [replay(r, strategy, n) for r in recs]
-                ok, compute = [x.correct for x in reps], [x.compute for x in reps]
+                ok, compute, seen = [x.correct for x in reps], [x.compute for x in reps], [x.verifier_images for x in reps]
             summ = summarize([{"tag": specs[i]["tag"], "correct": c} for (i, _), c in zip(keys, ok)], n_boot=1000)
             results[f"{strategy}@{n}"] = {"strategy": strategy, "n": n, "overall": summ["overall"],
-                                          "compute_per_image": float(np.mean(compute)), "tasks": summ["tasks"]}
+                                          "compute_per_image": float(np.mean(compute)),
+                                          "verifier_images_per_image": float(np.mean(seen)), "tasks": summ["tasks"]}
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
-                  f"compute/image {np.mean(compute):,.0f}", flush=True)
+                  f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
     write_report(a, results, len(keys))
 
 
@@ -166,17 +172,23 @@ def write_report(a, results: dict, n_images: int) -> None:
     tasks = list(results["base@1"]["tasks"])
     lines = [f"{a.generator.upper()} generator, {n_images} images ({a.images_per_prompt} per prompt), N = {N}", "",
              "| strategy | overall [95% CI] | " + " | ".join(tasks)
-             + " | token-forwards / image | share of oracle gain |",
-             "|---|---|" + "---|" * len(tasks) + "---|---|"]
+             + " | token-forwards / image | verifier images / image | share of oracle gain |",
+             "|---|---|" + "---|" * len(tasks) + "---|---|---|"]
     for s in STRATEGIES:
         r = results[f"{s}@{1 if s == 'base' else N}"]
         o = r["overall"]
         share = "" if s in ("base", "oracle") or orc == base else f"{(o['accuracy'] - base) / (orc - base):.0%}"
         lines.append(f"| {LABELS[s]} | {o['accuracy']:.3f} [{o['ci95'][0]:.3f}, {o['ci95'][1]:.3f}] | "
                      + " | ".join(f"{r['tasks'][t]['accuracy']:.3f}" for t in tasks)
-                     + f" | {r['compute_per_image']:,.0f} | {share} |")
+                     + f" | {r['compute_per_image']:,.0f} | {r['verifier_images_per_image']:.1f} | {share} |")
     es, ref = results[f"parm_es@{N}"]["compute_per_image"], results[f"parm@{N}"]["compute_per_image"]
-    lines += ["", f"PARM early stopping spends {es / ref:.0%} of the reference PARM's compute at N = {N}."]
+    lines += ["", f"PARM early stopping spends {es / ref:.0%} of the reference PARM's compute at N = {N}.", "",
+              "Overall accuracy (token-forwards per image) at each N:", "",
+              "| strategy | " + " | ".join(f"N={n}" for n in a.ns) + " |", "|---|" + "---|" * len(a.ns)]
+    for s in STRATEGIES[1:]:
+        lines.append(f"| {LABELS[s]} | " + " | ".join(
+            f"{results[f'{s}@{n}']['overall']['accuracy']:.3f} ({results[f'{s}@{n}']['compute_per_image']:,.0f})"
+            for n in a.ns) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     atomic_write_text(a.out / "scaling.md", text)

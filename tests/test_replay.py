@@ -5,6 +5,7 @@ import pytest
 import torch
 from scripted_generator import ScriptedGenerator, ScriptedORM, ScriptedPARM, ScriptedPRM, level
 
+from imagecot.data.images import to_uint8
 from imagecot.search.best_of_n import best_of_n
 from imagecot.search.parm import parm
 from imagecot.search.replay import Record, record_candidates, replay
@@ -32,6 +33,7 @@ def test_replays_match_online_strategies_on_the_scripted_generator(clear_from):
         reps = [replay(r, name, n) for r in recs]
         assert [r.chosen for r in reps] == out.chosen, name
         assert sum(r.compute for r in reps) == out.compute.token_forwards, name
+        assert sum(r.verifier_images for r in reps) == out.verifier_images, name
     # smaller N is the first N candidates of the pool
     assert [replay(r, "orm", 3).chosen for r in recs] == best_of_n(ScriptedGenerator(), PROMPTS, 3,
                                                                    ScriptedORM()).chosen
@@ -59,7 +61,40 @@ def test_replays_match_online_on_a_real_generator(tiny_ar):
         reps = [replay(r, name, n) for r in recs]
         assert [r.chosen for r in reps] == out.chosen, name
         assert sum(r.compute for r in reps) == pytest.approx(out.compute.token_forwards), name
+        assert sum(r.verifier_images for r in reps) == out.verifier_images, name
 
+
+
+def test_seed_stride_reproduces_a_replayed_row_at_a_later_output(tiny_ar):
+    """Output j of the table's pool is seeds j*pool + c: an online search with --seed-stride pool and N < pool
+    searches its first N candidates, the ones the replay picks from."""
+    from imagecot.generators.sampling import SamplingConfig
+    from imagecot.search.strategies import Strategy
+    s, pool, n = SamplingConfig(cfg_scale=2.0), 4, 2
+
+    def orm(images, prompts, t=None, T=None):
+        return (images[:, 0, :16].mean((1, 2)) + 1) / 2
+
+    recs = record_candidates(tiny_ar, PROMPTS[:2], pool, orm, orm, _Heads(orm), lambda im, p: orm(im, p) > 0.5,
+                             s, seed=1, output_index=1)
+    online = Strategy("orm", tiny_ar, orm, n, s, seed=1, seed_stride=pool)(PROMPTS[:2], [0, 1], output_index=1)
+    picks = [replay(r, "orm", n).chosen for r in recs]
+    assert [pool + c for c in picks] == online.chosen   # online numbers candidates by seed index
+    for r, c, img in zip(recs, picks, to_uint8(online.images)):
+        assert np.array_equal(r.images_C[c], img)
+    with pytest.raises(ValueError, match="seed_stride"):
+        Strategy("orm", tiny_ar, orm, n=4, seed_stride=2)
+
+
+class _Heads:
+    def __init__(self, f):
+        self.f = f
+
+    def clarity(self, previews, prompts, t, T):
+        return torch.ones(len(prompts))
+
+    def potential(self, previews, prompts, t, T):
+        return self.f(previews, prompts)
 
 def _record(clarity_CT, potential_CT):
     C, T = potential_CT.shape

@@ -85,6 +85,9 @@ def _add_search_args(p: argparse.ArgumentParser, n_flag: str) -> None:
     p.add_argument("--refill", type=int, default=0, help="PARM with --early-stop: rounds of fresh candidates")
     p.add_argument("--rounds", type=int, default=3, help="PARM++: reflection and correction rounds")
     p.add_argument("--keep-fraction", type=float, default=0.5, help="PRM: share kept at each checkpoint")
+    p.add_argument("--seed-stride", type=int, default=None,
+                   help="output j searches candidate seeds j*stride + c (default: the number of candidates); "
+                        "benchmarks/search_scaling.py's --pool reproduces its table's rows")
 
 
 def _search(args, gen, sampling, n: int):
@@ -102,7 +105,7 @@ def _search(args, gen, sampling, n: int):
         options = {"prm": {"keep_fraction": args.keep_fraction},
                    "parm": {"early_stop": args.early_stop, "refill_rounds": args.refill},
                    "parm++": {"rounds": args.rounds, "refill_rounds": args.refill}}.get(args.verifier, {})
-    return Strategy(args.verifier, gen, verifier, n, sampling, args.seed, options)
+    return Strategy(args.verifier, gen, verifier, n, sampling, args.seed, options, args.seed_stride)
 
 
 def _load_generator(args):

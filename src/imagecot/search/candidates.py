@@ -15,7 +15,7 @@ class SearchOutput:
     images: torch.Tensor          # (P, 3, H, W): the chosen image of each prompt
     tokens: torch.Tensor          # (P, L)
     prompts: list[str]
-    chosen: list[int]             # candidate index within its prompt (>= n for refills)
+    chosen: list[int]             # candidate seed index within its prompt: first + c (refills after first + n)
     compute: Compute              # generator token-forwards over every candidate, dropped ones included
     verifier_images: int = 0      # images and previews the verifiers looked at
     trace: list[dict] = field(default_factory=list)  # per prompt: scores and decisions, for audit

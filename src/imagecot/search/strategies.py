@@ -31,12 +31,16 @@ class Strategy:
     sampling: object = None
     seed: int = 0
     options: dict = field(default_factory=dict)   # early_stop, refill_rounds, rounds, keep_fraction, ...
+    seed_stride: int | None = None   # output j's candidates are seeds j*stride + c (default n); search_scaling's pool
 
     def __post_init__(self):
         if self.name not in NAMES:
             raise ValueError(f"unknown strategy {self.name!r}; expected one of {', '.join(NAMES)}")
         if self.n < 1:
             raise ValueError(f"the number of candidates must be >= 1, got {self.n}")
+        if self.seed_stride is not None and self.seed_stride < self.n:
+            raise ValueError(f"seed_stride ({self.seed_stride}) must be >= the number of candidates ({self.n}), "
+                             "or outputs would share candidates")
         if self.name == "parm++" and not hasattr(self.verifier, "reflect"):
             raise ValueError("parm++ needs a verifier that can reflect (a PARM verifier)")
 
@@ -45,7 +49,7 @@ class Strategy:
         return self.name == "oracle" or getattr(self.verifier, "is_oracle", False)
 
     def __call__(self, prompts: list[str], prompt_ids: list[int], output_index: int = 0) -> SearchOutput:
-        common = dict(sampling=self.sampling, seed=self.seed, first=output_index * self.n, prompt_ids=prompt_ids)
+        common = dict(sampling=self.sampling, seed=self.seed, first=output_index * (self.seed_stride or self.n), prompt_ids=prompt_ids)
         if self.name in ("orm", "oracle"):
             return best_of_n(self.generator, prompts, self.n, self.verifier, **common)
         if self.name == "prm":
