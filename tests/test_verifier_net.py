@@ -1,7 +1,5 @@
 """The learned verifier's data and network: rollout labels are consistent, every role's batch trains."""
 
-import random
-
 import numpy as np
 import pytest
 import torch
@@ -9,8 +7,8 @@ import torch
 from imagecot.evaluation.diagnose import Flaw
 from imagecot.generators.condition import PromptTokenizer
 from imagecot.verifiers.learned import VerifierConfig, VerifierNet, verifier_loss
+from imagecot.verifiers.prompts import training_specs
 from imagecot.verifiers.rollouts import clarity_labels, collect_rollouts, region_cells, to_torch_batch
-from imagecot.world import TASKS, sample_spec
 
 
 def test_region_cells_cover_the_flaw_boxes():
@@ -36,8 +34,7 @@ def rollouts():
     vq = VQModel(VQConfig(channels=(8, 16), codebook_size=32, codebook_dim=4)).eval()
     gen = ARGenerator(ARTransformer(ARConfig(image_vocab=32, text_vocab=PromptTokenizer().vocab_size, d_model=32,
                                              n_layer=1, n_head=4)), vq)
-    rng = random.Random(0)
-    specs = [sample_spec(t, rng) for t in TASKS]
+    specs = training_specs(6, seed=0)   # never a benchmark prompt: training refuses those
     return collect_rollouts(gen, specs, n_per_prompt=2, seed=0, batch_size=5)
 
 
@@ -98,3 +95,16 @@ def test_verifier_training_runs_and_reports_on_held_out_prompts(tmp_path, rollou
     assert v(imgs, prompts).shape == (3,) and v.clarity(imgs, prompts, 2, 8).shape == (3,)
     r = v.reflect(imgs, prompts)
     assert len(r) == 3 and r[0]["cells"].shape == (64,) and isinstance(r[0]["sentence"], str)
+
+
+def test_verifier_training_refuses_rollouts_of_benchmark_prompts(tmp_path, rollouts):
+    from imagecot.train.loop import TrainConfig
+    from imagecot.train.verifier import train_verifier
+    from imagecot.verifiers.prompts import benchmark_prompts
+    leaked = dict(rollouts)
+    leaked["prompt"] = rollouts["prompt"].copy().astype(object)
+    leaked["prompt"][0] = sorted(benchmark_prompts())[0]
+    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size)
+    with pytest.raises(ValueError, match="benchmark prompts"):
+        train_verifier(tmp_path / "v", leaked, cfg, TrainConfig(steps=1, batch_size=4))
+    assert not (tmp_path / "v").exists()

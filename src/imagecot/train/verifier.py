@@ -83,7 +83,14 @@ def evaluate_verifier(net: VerifierNet, data: dict, rollouts: np.ndarray) -> dic
 
 
 def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, cfg: TrainConfig,
-                   held_out: float = 0.1) -> tuple[VerifierNet, dict]:
+                   held_out: float = 0.1, benchmark: set[str] | None = None) -> tuple[VerifierNet, dict]:
+    """Refuses rollouts whose prompts include a benchmark prompt string (`benchmark`: default every prompt of
+    the shipped benchmark): a verifier trained on the test prompts would overstate every search result."""
+    from ..verifiers.prompts import benchmark_prompts
+    leaked = sorted(set(data["prompt"].tolist()) & (benchmark_prompts() if benchmark is None else benchmark))
+    if leaked:
+        raise ValueError(f"{len(leaked)} rollout prompts are benchmark prompts (e.g. {leaked[0]!r}); verifiers "
+                         "train on prompts drawn with `imagecot rollouts`, which excludes them")
     train_idx, val_idx = split_by_prompt(data, held_out, cfg.seed)
     T = data["frames"].shape[1]
     pairs = pairs_for(model_cfg.role, train_idx, T)
