@@ -71,7 +71,10 @@ class VerifierNet(nn.Module, PretrainedMixin):
 
     def forward(self, images_B3HW: torch.Tensor, text_BL: torch.Tensor, progress_B: torch.Tensor) -> dict:
         """Logits: potential (B,), clarity (B,), flaws (B, 4), region (B, grid*grid)."""
-        B = images_B3HW.shape[0]
+        B, r = images_B3HW.shape[0], self.config.resolution
+        if tuple(images_B3HW.shape[1:]) != (3, r, r):
+            raise ValueError(f"this verifier judges (B, 3, {r}, {r}) images, got {tuple(images_B3HW.shape)}: "
+                             "use a verifier trained on this generator's frames")
         cells_BNd = self.stem(images_B3HW).flatten(2).transpose(1, 2) + self.cell_pos
         words_BLd = self.word_emb(text_BL) + self.word_pos
         bins = (progress_B.clamp(0, 1) * PROGRESS_BINS).round().long()
