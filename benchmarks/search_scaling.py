@@ -30,6 +30,7 @@ from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.pipeline import image_seed
 from imagecot.search.reflect import CORRECTION_OFFSET, correct
 from imagecot.search.replay import Record, record_candidates, replay
+from imagecot.train.verifier import auc
 from imagecot.verifiers.oracle import OracleVerifier
 from imagecot.world.benchmark import load_benchmark
 from imagecot.zoo import default_sampling, load_generator, load_verifier
@@ -94,6 +95,27 @@ def parm_plus_plus_replay(gen, recs, keys, specs, n, parm_v, judge, sampling, se
     return [bool(x) for x in ok.tolist()], compute, seen
 
 
+def verifier_auc(recs, keys, specs) -> dict:
+    """AUC of each verifier's score against the evaluator on every recorded candidate, per benchmark task:
+    ORM on final images, PRM on final images, PARM's potential at the first clear step (the step PARM judges).
+    The verifiers never trained on these prompts (nor, for four tasks, on their wording): this is the shift."""
+    rows: dict[str, dict[str, list]] = {}
+    for (i, _), r in zip(keys, recs):
+        clear_C = r.clarity_CT >= 0.5
+        first_C = np.where(clear_C.any(1), clear_C.argmax(1), r.clarity_CT.shape[1] - 1)
+        scores = {"orm": r.orm_C, "prm": r.prm_CT[:, -1],
+                  "parm": r.potential_CT[np.arange(len(first_C)), first_C], "correct": r.correct_C}
+        for task in (specs[i]["tag"], "overall"):
+            for k, v in scores.items():
+                rows.setdefault(task, {}).setdefault(k, []).append(v)
+    out = {}
+    for task, d in rows.items():
+        y = np.concatenate(d["correct"])
+        out[task] = {k: auc(np.concatenate(d[k]), y) for k in ("orm", "prm", "parm")} | {
+            "positive_rate": float(y.mean()), "candidates": int(len(y))}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--generator", choices=("ar", "var", "maskgit"), default="ar")
@@ -151,21 +173,22 @@ def main() -> None:
     for strategy in STRATEGIES:
         for n in (a.ns if strategy != "base" else [1]):
             if strategy == "parm++":
-                ok, compute, seen = parm_plus_plus_replay(gen, recs, keys, specs, n, verifiers["parm"], oracle, sampling,
-                                                    a.seed, a.rounds, a.pool)
+                ok, compute, seen = parm_plus_plus_replay(gen, recs, keys, specs, n, verifiers["parm"], oracle,
+                                                          sampling, a.seed, a.rounds, a.pool)
             else:
                 reps = [replay(r, strategy, n) for r in recs]
-                ok, compute, seen = [x.correct for x in reps], [x.compute for x in reps], [x.verifier_images for x in reps]
+                ok, compute = [x.correct for x in reps], [x.compute for x in reps]
+                seen = [x.verifier_images for x in reps]
             summ = summarize([{"tag": specs[i]["tag"], "correct": c} for (i, _), c in zip(keys, ok)], n_boot=1000)
             results[f"{strategy}@{n}"] = {"strategy": strategy, "n": n, "overall": summ["overall"],
                                           "compute_per_image": float(np.mean(compute)),
                                           "verifier_images_per_image": float(np.mean(seen)), "tasks": summ["tasks"]}
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
-    write_report(a, results, len(keys))
+    write_report(a, results, len(keys), verifier_auc(recs, keys, specs))
 
 
-def write_report(a, results: dict, n_images: int) -> None:
+def write_report(a, results: dict, n_images: int, aucs: dict) -> None:
     N = a.pool if a.pool in a.ns else max(a.ns)
     base = results["base@1"]["overall"]["accuracy"]
     orc = results[f"oracle@{N}"]["overall"]["accuracy"]
@@ -189,10 +212,16 @@ def write_report(a, results: dict, n_images: int) -> None:
         lines.append(f"| {LABELS[s]} | " + " | ".join(
             f"{results[f'{s}@{n}']['overall']['accuracy']:.3f} ({results[f'{s}@{n}']['compute_per_image']:,.0f})"
             for n in a.ns) + " |")
+    lines += ["", "Verifier AUC against the evaluator on every recorded candidate (PARM: potential at the first clear "
+              "step):", "", "| task | candidates | share correct | ORM | PRM | PARM |", "|---|---|---|---|---|---|"]
+    for t in [*tasks, "overall"]:
+        v = aucs[t]
+        lines.append(f"| {t} | {v['candidates']} | {v['positive_rate']:.3f} | {v['orm']:.3f} | {v['prm']:.3f} | "
+                     f"{v['parm']:.3f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     atomic_write_text(a.out / "scaling.md", text)
-    atomic_write_json(a.out / "scaling.json", {"results": results, "pool": a.pool, "ns": a.ns,
+    atomic_write_json(a.out / "scaling.json", {"results": results, "verifier_auc": aucs, "pool": a.pool, "ns": a.ns,
                                                "images": n_images, "generator": a.generator})
     series = {LABELS[s]: [(results[f"{s}@{n}"]["compute_per_image"], results[f"{s}@{n}"]["overall"]["accuracy"])
                           for n in a.ns] for s in STRATEGIES if s != "base"}
