@@ -52,3 +52,24 @@ def test_shipped_multiscale_tokenizer_reconstructs_a_scene_the_evaluator_accepts
     idx = vq.encode(to_tensor(img[None]))
     assert [t.shape[1] for t in idx] == [pn * pn for pn in vq.config.patch_nums]
     assert score_image(spec, to_uint8(vq.decode(idx))[0])["correct"]
+
+
+def test_fmnist_build_ships_float16_copies_that_load_by_zoo_name(tmp_path, tiny_vq, tiny_ar, monkeypatch):
+    import imagecot.zoo as zoo
+    from imagecot.classifiers.cnn import CNNClassifier, CNNClassifierConfig
+    from imagecot.generators.ar import ARTransformer
+    from imagecot.tokenizers.vq import VQModel
+    from imagecot.zoo.build import build_fmnist
+    runs = {"tok": tiny_vq, "ar": tiny_ar.model, "clf": CNNClassifier(CNNClassifierConfig(channels=(4, 8)))}
+    for name, m in runs.items():
+        m.save_pretrained(tmp_path / "runs" / name / "final")
+    build_fmnist(*(tmp_path / "runs" / n / "final" for n in runs), zoo=tmp_path / "zoo")
+    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
+    for name, cls, orig in (("fmnist-tokenizer", VQModel, tiny_vq), ("fmnist-ar", ARTransformer, tiny_ar.model),
+                            ("fmnist-classifier", CNNClassifier, runs["clf"])):
+        shipped = cls.from_pretrained(f"zoo:{name}")
+        for (k, w), v in zip(shipped.state_dict().items(), orig.state_dict().values()):
+            assert w.dtype == v.dtype and torch.equal(w, v.half().to(v.dtype)), (name, k)  # float16, nothing else
+        assert (tmp_path / "zoo" / name / "provenance.json").is_file()
+    with pytest.raises(FileNotFoundError, match="no 'fmnist-var'"):
+        VQModel.from_pretrained("zoo:fmnist-var")

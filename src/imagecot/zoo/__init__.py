@@ -73,6 +73,8 @@ def load_generator(kind: str, path=None, tokenizer_path=None, device: str = "cpu
 def default_sampling(path: str | Path | None = None, kind: str = "ar"):
     """The sampling settings stored beside a generator (sampling.json), else plain sampling."""
     from ..generators.sampling import SamplingConfig
+    if str(path).startswith("zoo:"):
+        path = zoo_path(str(path)[4:])
     if path is not None and str(path).endswith(".pth"):
         from ..generators.var_official import var_recipe
         return var_recipe()

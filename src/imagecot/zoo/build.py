@@ -57,6 +57,16 @@ def _ship_generator(kind: str, run_final: Path, zoo: Path, best: dict | None) ->
         atomic_write_json(zoo / kind / "sampling.json", {k: best[k] for k in SAMPLING_KEYS if k in best})
 
 
+def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DIR) -> None:
+    """The Fashion-MNIST track's tokenizer, AR generator and rejection classifier, all in float16 (the
+    track's 15 MB allowance), as `fmnist-tokenizer`, `fmnist-ar`, `fmnist-classifier`."""
+    from ..classifiers.cnn import CNNClassifier
+    for name, cls, run in (("fmnist-tokenizer", VQModel, tokenizer), ("fmnist-ar", ARTransformer, ar),
+                           ("fmnist-classifier", CNNClassifier, classifier)):
+        cls.from_pretrained(run).save_pretrained(zoo / name, dtype=torch.float16)
+        atomic_write_json(zoo / name / "provenance.json", _provenance(Path(run)))
+
+
 def build(tokenizer: Path | None = None, ar: Path | None = None, sampling: dict | None = None, zoo: Path = ZOO_DIR,
           msvq: Path | None = None, var: Path | None = None, var_sampling: dict | None = None,
           maskgit: Path | None = None, maskgit_sampling: dict | None = None) -> None:
@@ -81,7 +91,11 @@ def main() -> None:
         flag = "--sampling-from" if kind == "ar" else f"--{kind}-sampling-from"
         ap.add_argument(flag, type=Path, default=None, dest=f"{kind}_sweep",
                         help=f"benchmarks/sampling_sweep.py --json output for {kind}: ship its best setting")
+    ap.add_argument("--fmnist", type=Path, nargs=3, default=None, metavar=("TOKENIZER", "AR", "CLASSIFIER"),
+                    help="the Fashion-MNIST track's final/ folders")
     a = ap.parse_args()
+    if a.fmnist:
+        build_fmnist(*a.fmnist)
     best = {k: sweep_best(getattr(a, f"{k}_sweep")) if getattr(a, f"{k}_sweep") else None
             for k in ("ar", "var", "maskgit")}
     build(a.tokenizer, a.ar, best["ar"], msvq=a.msvq, var=a.var, var_sampling=best["var"],
