@@ -7,8 +7,8 @@ Steps (each resumable: folders and stats files are reused when present):
    number through `--reject` (default: threshold 0.5 on the project's classifier);
 3. FID / KID / precision / recall of both against the test set, with the
    classifier's accuracy on both sample sets (does the filter just agree with itself?).
-Usage: python benchmarks/fmnist_fid.py --generator var --checkpoint runs/fmnist-var/final \
-           --tokenizer runs/fmnist-msvq/final --classifier runs/fmnist-classifier/final --out out/fmnist-var
+Usage: python benchmarks/fmnist_fid.py --generator ar --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer \
+           --classifier zoo:fmnist-classifier --out out/fmnist-ar
 """
 
 import argparse
@@ -60,10 +60,12 @@ def classifier_accuracy(clf, folder: Path, n_per_class: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--generator", choices=("ar", "var", "maskgit"), required=True)
-    ap.add_argument("--checkpoint", type=Path, required=True)
-    ap.add_argument("--tokenizer", type=Path, required=True)
-    ap.add_argument("--classifier", type=Path, required=True)
+    ap.add_argument("--generator", choices=("ar", "var", "maskgit"), default="ar")
+    ap.add_argument("--checkpoint", help="the generator's folder, or zoo:fmnist-ar")
+    ap.add_argument("--tokenizer")
+    ap.add_argument("--classifier", help="the rejection classifier's folder, or zoo:fmnist-classifier")
+    ap.add_argument("--reference-only", action="store_true",
+                    help="only the test set's Inception features (step 1; runs beside training)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--n-per-class", type=int, default=1000)
     ap.add_argument("--reject", default="threshold", choices=("threshold", "top_fraction", "tilted"))
@@ -74,12 +76,16 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    if not a.reference_only and None in (a.checkpoint, a.tokenizer, a.classifier):
+        ap.error("--checkpoint, --tokenizer and --classifier are needed (or --reference-only)")
     torch.set_num_threads(a.threads)
     a.out.mkdir(parents=True, exist_ok=True)
     ext = InceptionExtractor(threads=a.threads)
     t0 = time.time()
     ref_feats, ref_mu, ref_sigma = reference(ext, a.out, a.mode)
     print(f"reference: {len(ref_feats)} test images ({time.time() - t0:.0f}s)", flush=True)
+    if a.reference_only:
+        return
     gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
     sampling = default_sampling(a.checkpoint, a.generator)
     clf = CNNClassifier.from_pretrained(a.classifier).eval()
