@@ -27,8 +27,7 @@ from line_plot import line_plot
 
 from imagecot.evaluation.geneval import summarize
 from imagecot.io_utils import atomic_write_json, atomic_write_text
-from imagecot.pipeline import image_seed
-from imagecot.search.reflect import CORRECTION_OFFSET, correct
+from imagecot.search.reflect import reflect_and_correct
 from imagecot.search.replay import Record, record_candidates, replay
 from imagecot.train.verifier import auc
 from imagecot.verifiers.oracle import OracleVerifier
@@ -61,38 +60,19 @@ def save_records(path: Path, recs: list[Record]) -> None:
 
 
 def parm_plus_plus_replay(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds, pool):
-    """PARM-ES choice at N from the records, then reflection rounds online.
-    -> (correct, token-forwards, verifier images) per image, counted as the online `parm_plus_plus` counts.
-    Correction seeds are those of `imagecot geneval generate --verifier parm++ --seed-stride <pool>`."""
+    """PARM-ES choice at N from the records, then reflection rounds online (`reflect_and_correct`, with the seeds
+    of `imagecot geneval generate --verifier parm++ --seed-stride <pool>`).
+    -> (correct, token-forwards, verifier images) per image, counted as the online `parm_plus_plus` counts."""
     chosen = [replay(r, "parm_es", n) for r in recs]
     images = torch.stack([torch.from_numpy(r.images_C[c.chosen]).permute(2, 0, 1).float() / 127.5 - 1
                           for r, c in zip(recs, chosen)])
     tokens = torch.stack([torch.from_numpy(r.tokens_C[c.chosen]) for r, c in zip(recs, chosen)])
     prompts = [specs[i]["prompt"] for i, _ in keys]
-    compute = [c.compute for c in chosen]
-    seen = [c.verifier_images + 1 for c in chosen]   # + the chosen image's score
-    score = parm_v(images, prompts).float()
-    for k in range(rounds):
-        notes = parm_v.reflect(images, prompts)
-        seen = [v + 1 for v in seen]
-        todo = [b for b, r in enumerate(notes) if r["kinds"]]
-        if not todo:
-            break
-        cells = torch.stack([notes[b]["cells"] for b in todo])
-        missing = torch.tensor(["missing" in notes[b]["kinds"] for b in todo])
-        seeds = [image_seed(seed, keys[b][0], CORRECTION_OFFSET + keys[b][1] * pool * rounds + k) for b in todo]
-        for s in range(0, len(todo), 64):
-            part = todo[s:s + 64]
-            new_img, new_tok, c = correct(gen, tokens[part], cells[s:s + 64], missing[s:s + 64],
-                                          [prompts[b] for b in part], sampling, seeds[s:s + 64])
-            new_score = parm_v(new_img, [prompts[b] for b in part]).float()
-            for q, b in enumerate(part):
-                compute[b] += c.token_forwards / len(part)
-                seen[b] += 1
-                if new_score[q] > score[b]:
-                    images[b], tokens[b], score[b] = new_img[q], new_tok[q], new_score[q]
-    ok = judge(images, prompts)
-    return [bool(x) for x in ok.tolist()], compute, seen
+    out = reflect_and_correct(gen, images, tokens, prompts, [i for i, _ in keys], [j * pool for _, j in keys],
+                              parm_v, sampling, seed, rounds)
+    ok = judge(out["images"], prompts)
+    return ([bool(x) for x in ok.tolist()], [c.compute + x for c, x in zip(chosen, out["compute_B"])],
+            [c.verifier_images + x for c, x in zip(chosen, out["seen_B"])])
 
 
 def verifier_auc(recs, keys, specs) -> dict:
@@ -101,8 +81,7 @@ def verifier_auc(recs, keys, specs) -> dict:
     The verifiers never trained on these prompts (nor, for four tasks, on their wording): this is the shift."""
     rows: dict[str, dict[str, list]] = {}
     for (i, _), r in zip(keys, recs):
-        clear_C = r.clarity_CT >= 0.5
-        first_C = np.where(clear_C.any(1), clear_C.argmax(1), r.clarity_CT.shape[1] - 1)
+        first_C = (r.clarity_CT >= 0.5).argmax(1)   # the final image (last column) is always clear
         scores = {"orm": r.orm_C, "prm": r.prm_CT[:, -1],
                   "parm": r.potential_CT[np.arange(len(first_C)), first_C], "correct": r.correct_C}
         for task in (specs[i]["tag"], "overall"):

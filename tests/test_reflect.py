@@ -76,3 +76,39 @@ def test_var_corrections_resample_with_fresh_seeds():
         assert changed == t["corrections"][0]["accepted"]
     refilled = parm_plus_plus(gen, PROMPTS, 2, v, rounds=1, refill_rounds=1)  # PARM's refill passes through
     assert refilled.images.shape[0] == len(PROMPTS)
+
+
+class SomeFlawsVerifier(ScriptedReflectiveVerifier):
+    """Blames only the first prompt's image: the others are done after one reflection."""
+
+    def reflect(self, images, prompts):
+        return [r if p == PROMPTS[0] else {"kinds": [], "cells": torch.zeros(64, dtype=torch.bool),
+                                           "sentence": "nothing wrong"}
+                for r, p in zip(super().reflect(images, prompts), prompts)]
+
+
+def test_search_scaling_replays_parm_plus_plus_as_the_online_search_with_the_pool_stride(generators):
+    """benchmarks/search_scaling.py's PARM++ (PARM-ES from the records, then corrections) equals
+    `geneval generate --verifier parm++ --seed-stride <pool>` at a later output: same images, compute, judgments."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from search_scaling import parm_plus_plus_replay
+
+    from imagecot.search.replay import record_candidates
+    from imagecot.search.strategies import Strategy
+    gen, v, pool, n, j = generators["ar"], SomeFlawsVerifier(), 3, 2, 1
+    recs = record_candidates(gen, PROMPTS, pool, v, v, v, lambda im, p: v(im, p) > 0.5, output_index=j)
+    specs = [{"prompt": p} for p in PROMPTS]
+    judged = []
+    ok, compute, seen = parm_plus_plus_replay(gen, recs, [(i, j) for i in range(3)], specs, n, v,
+                                              lambda im, p: judged.append(im) or v(im, p) > 0.5, None, 0, 2, pool)
+    online = Strategy("parm++", gen, v, n, options={"rounds": 2}, seed_stride=pool)(PROMPTS, [0, 1, 2], j)
+    from imagecot.data.images import to_uint8   # the records keep uint8 images
+    assert abs(to_uint8(judged[0]).astype(int) - to_uint8(online.images).astype(int)).max() <= 1
+    assert sum(compute) == pytest.approx(online.compute.token_forwards)
+    assert sum(seen) == online.verifier_images
+    assert [len(t["corrections"]) for t in online.trace] == [2, 0, 0]
+    base = parm(gen, PROMPTS, n, v, early_stop=True, first=j * pool)
+    # scores of the 3 chosen images, then 2 reflections + 2 re-scores for the first, 1 reflection for the others
+    assert online.verifier_images == base.verifier_images + 3 + 4 + 2

@@ -64,7 +64,6 @@ def test_replays_match_online_on_a_real_generator(tiny_ar):
         assert sum(r.verifier_images for r in reps) == out.verifier_images, name
 
 
-
 def test_seed_stride_reproduces_a_replayed_row_at_a_later_output(tiny_ar):
     """Output j of the table's pool is seeds j*pool + c: an online search with --seed-stride pool and N < pool
     searches its first N candidates, the ones the replay picks from."""
@@ -95,6 +94,7 @@ class _Heads:
 
     def potential(self, previews, prompts, t, T):
         return self.f(previews, prompts)
+
 
 def _record(clarity_CT, potential_CT):
     C, T = potential_CT.shape

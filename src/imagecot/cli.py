@@ -11,9 +11,9 @@ from pathlib import Path
 
 EXAMPLES = {
     "generate": ('imagecot generate --prompt "two red circles" -n 8 --out out/two-red-circles\n'
-                 "  imagecot generate --generator var --checkpoint runs/fmnist-var/final --tokenizer "
-                 "runs/fmnist-msvq/final --class-id all -n 1000 --reject threshold --threshold 0.5 "
-                 "--classifier runs/fmnist-classifier/final --out out/fmnist-var-rs"),
+                 "  imagecot generate --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer "
+                 "--class-id all -n 1000 --reject threshold --threshold 0.5 "
+                 "--classifier zoo:fmnist-classifier --out out/fmnist-ar-rs"),
     "geneval generate": ("imagecot geneval generate --out out/geneval-ar\n"
                          "  imagecot geneval generate --verifier oracle --candidates 8 --out out/geneval-ar-oracle8"),
     "geneval score": "imagecot geneval score out/geneval-ar",

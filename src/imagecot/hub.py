@@ -59,10 +59,8 @@ class PretrainedMixin:
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu"):
         """`path`: a folder, or `zoo:<name>` for a checkpoint the package ships (e.g. zoo:fmnist-ar)."""
-        if str(path).startswith("zoo:"):
-            from .zoo import zoo_path
-            path = zoo_path(str(path)[4:])
-        path = Path(path)
+        from .zoo import resolve
+        path = resolve(path)
         recover_dir(path)
         cfg_file, w_file = path / CONFIG_NAME, path / WEIGHTS_NAME
         for f in (cfg_file, w_file):

@@ -49,9 +49,9 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
     the compute spent and the throughput of this call.
 
     With `search` (a `search.strategies.Strategy`), each image is the strategy's
-    pick among its candidates (image j of prompt i searches candidates j*N ..
-    j*N+N-1 of that prompt's seeds), and `<out>/<i>/search.json` keeps what the
-    verifier said about each.
+    pick among its candidates (image j of prompt i searches candidates j*S ..
+    j*S+N-1 of that prompt's seeds, S = the strategy's seed_stride, default N),
+    and `<out>/<i>/search.json` keeps what the verifier said about each.
     """
     if images_per_prompt < 1:
         raise ValueError(f"images_per_prompt must be >= 1, got {images_per_prompt}")
@@ -96,7 +96,8 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
             "seed": seed}
     if search is not None:
         info["search"] = {"strategy": search.name, "oracle": search.is_oracle, "n": search.n,
-                          "options": search.options, "verifier_images": seen}
+                          "options": search.options, "seed_stride": search.seed_stride or search.n,
+                          "verifier_images": seen}
     atomic_write_json(out_dir / "generation.json", info)
     return info
 

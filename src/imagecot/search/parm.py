@@ -99,7 +99,7 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
                        and k not in done) for g in range(len(prompts))]
         if not any(stopped):
             break
-        firsts = [(r + 1) * REFILL_OFFSET + first * n] * len(prompts)
+        firsts = [(r + 1) * REFILL_OFFSET + first] * len(prompts)   # outputs' firsts are >= n apart
         counts = stopped  # a fresh candidate for every stopped one
     images, tokens, chosen, trace = [], [], [], []
     for g in range(len(prompts)):

@@ -119,7 +119,6 @@ def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
     raise ValueError(f"unknown strategy {strategy!r}; expected base, orm, oracle, prm, parm or parm_es")
 
 
-@torch.no_grad()
 def _parm_heads(parm_verifier, previews, conds, t: int, T: int) -> tuple[torch.Tensor, torch.Tensor]:
     """PARM's clarity and potential of one step's previews: one network pass where the verifier has `heads`."""
     if hasattr(parm_verifier, "heads"):
@@ -129,6 +128,7 @@ def _parm_heads(parm_verifier, previews, conds, t: int, T: int) -> tuple[torch.T
             parm_verifier.potential(previews, conds, t, T).float().cpu())
 
 
+@torch.no_grad()
 def record_candidates(generator, prompts: list[str], pool: int, orm, prm, parm_verifier, judge, sampling=None,
                       seed: int = 0, output_index: int = 0, prompt_ids: list[int] | None = None) -> list[Record]:
     """Run `pool` candidates per prompt to the end, scoring every step's preview with the PRM and PARM heads

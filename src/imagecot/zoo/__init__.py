@@ -11,9 +11,15 @@ ZOO_DIR = Path(__file__).parent
 def zoo_path(name: str) -> Path:
     path = ZOO_DIR / name
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"the zoo has no {name!r} checkpoint at {path}; rebuild the zoo with `make zoo`, "
+        recipe = "make fmnist" if name.startswith("fmnist-") else "make zoo"
+        raise FileNotFoundError(f"the zoo has no {name!r} checkpoint at {path}; rebuild it with `{recipe}`, "
                                 f"or pass a checkpoint folder with --checkpoint/--tokenizer")
     return path
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint folder, or `zoo:<name>` for one the package ships (e.g. zoo:fmnist-ar)."""
+    return zoo_path(str(path)[4:]) if str(path).startswith("zoo:") else Path(path)
 
 
 def load_tokenizer(path: str | Path | None = None, device: str = "cpu"):
@@ -73,8 +79,7 @@ def load_generator(kind: str, path=None, tokenizer_path=None, device: str = "cpu
 def default_sampling(path: str | Path | None = None, kind: str = "ar"):
     """The sampling settings stored beside a generator (sampling.json), else plain sampling."""
     from ..generators.sampling import SamplingConfig
-    if str(path).startswith("zoo:"):
-        path = zoo_path(str(path)[4:])
+    path = None if path is None else resolve(path)
     if path is not None and str(path).endswith(".pth"):
         from ..generators.var_official import var_recipe
         return var_recipe()

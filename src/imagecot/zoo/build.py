@@ -1,7 +1,9 @@
 """Copy trained checkpoints into the zoo (python -m imagecot.zoo.build --tokenizer DIR --ar DIR ...).
 
-Generators are stored in float16 to fit the zoo's size budget and is
-evaluated exactly as shipped (from_pretrained casts it back to float32).
+Generators are stored in float16 to fit the zoo's size budget and are
+evaluated exactly as shipped (from_pretrained casts them back to float32).
+The shapes tokenizers stay float32; the Fashion-MNIST track (`--fmnist`) is
+all float16 to fit its 15 MB allowance, and its FID is measured on those copies.
 Training cost is read from each run's checkpoint/state.json and log.jsonl and
 kept in provenance.json beside the weights.
 """
@@ -19,6 +21,11 @@ from ..io_utils import atomic_write_json
 from ..tokenizers.msvq import MSVQModel
 from ..tokenizers.vq import VQModel
 from . import ZOO_DIR
+
+
+def _ship(model, run_final: Path, dest: Path, dtype: torch.dtype | None = None) -> None:
+    model.save_pretrained(dest, dtype=dtype)
+    atomic_write_json(dest / "provenance.json", _provenance(Path(run_final)))
 
 
 def _provenance(final_dir: Path) -> dict:
@@ -51,8 +58,7 @@ def _ship_generator(kind: str, run_final: Path, zoo: Path, best: dict | None) ->
     if best is not None and kind == "maskgit":  # MaskGIT's sampling knobs live in its config
         model.config.sample_steps = int(best.get("sample_steps", model.config.sample_steps))
         model.config.choice_temperature = float(best.get("choice_temperature", model.config.choice_temperature))
-    model.save_pretrained(zoo / kind, dtype=torch.float16)
-    atomic_write_json(zoo / kind / "provenance.json", _provenance(Path(run_final)))
+    _ship(model, run_final, zoo / kind, torch.float16)
     if best is not None:
         atomic_write_json(zoo / kind / "sampling.json", {k: best[k] for k in SAMPLING_KEYS if k in best})
 
@@ -63,8 +69,7 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
     from ..classifiers.cnn import CNNClassifier
     for name, cls, run in (("fmnist-tokenizer", VQModel, tokenizer), ("fmnist-ar", ARTransformer, ar),
                            ("fmnist-classifier", CNNClassifier, classifier)):
-        cls.from_pretrained(run).save_pretrained(zoo / name, dtype=torch.float16)
-        atomic_write_json(zoo / name / "provenance.json", _provenance(Path(run)))
+        _ship(cls.from_pretrained(run), run, zoo / name, torch.float16)
 
 
 def build(tokenizer: Path | None = None, ar: Path | None = None, sampling: dict | None = None, zoo: Path = ZOO_DIR,
@@ -72,11 +77,9 @@ def build(tokenizer: Path | None = None, ar: Path | None = None, sampling: dict 
           maskgit: Path | None = None, maskgit_sampling: dict | None = None) -> None:
     """Ship what is given: tokenizers in float32, generators in float16 (+ sampling.json from a sweep)."""
     if tokenizer is not None:
-        VQModel.from_pretrained(tokenizer).save_pretrained(zoo / "tokenizer")
-        atomic_write_json(zoo / "tokenizer" / "provenance.json", _provenance(Path(tokenizer)))
+        _ship(VQModel.from_pretrained(tokenizer), tokenizer, zoo / "tokenizer")
     if msvq is not None:
-        MSVQModel.from_pretrained(msvq).save_pretrained(zoo / "msvq")
-        atomic_write_json(zoo / "msvq" / "provenance.json", _provenance(Path(msvq)))
+        _ship(MSVQModel.from_pretrained(msvq), msvq, zoo / "msvq")
     for kind, run, best in (("ar", ar, sampling), ("var", var, var_sampling), ("maskgit", maskgit, maskgit_sampling)):
         if run is not None:
             _ship_generator(kind, Path(run), zoo, best)
