@@ -30,7 +30,7 @@ from imagecot.evaluation.kid import kernel_inception_distance
 from imagecot.evaluation.precision_recall import precision_recall
 from imagecot.io_utils import atomic_write_bytes, atomic_write_json
 from imagecot.search.rejection import AcceptanceRule, ClassifierFilter
-from imagecot.zoo import default_sampling, load_generator
+from imagecot.zoo import default_sampling, load_generator, resolve
 
 
 def reference(ext, out: Path, mode: str):
@@ -111,9 +111,15 @@ def main() -> None:
             "compute_multiplier": info.get("compute_multiplier", 1.0),
             "generation_seconds_this_run": round(gen_s, 1)}
         print(name, json.dumps(results[name]), flush=True)
+    prov = {name: json.loads(f.read_text()) for name, path in (("generator", a.checkpoint), ("tokenizer", a.tokenizer),
+                                                                 ("classifier", a.classifier))
+            if (f := resolve(path) / "provenance.json").is_file()}
     report = {"generator": a.generator, "checkpoint": str(a.checkpoint), "sampling": vars(sampling),
+              "provenance": prov,
               "rule": vars(rule), "mode": a.mode, "reference": "fashion-mnist test (10k)", "results": results}
     atomic_write_json(a.out / "fid_report.json", report)
+    print("clf acc: the filter's own classifier on the samples (after rejection it agrees with itself by "
+          "construction; on plain samples it measures class fidelity)")
     cols = ("FID", "KID", "prec", "recall", "clf acc", "accept", "compute")
     print(f"{'':24s} " + " ".join(f"{c:>8s}" for c in cols))
     for name, r in results.items():

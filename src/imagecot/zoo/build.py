@@ -24,8 +24,12 @@ from . import ZOO_DIR
 
 
 def _ship(model, run_final: Path, dest: Path, dtype: torch.dtype | None = None) -> None:
+    """Weights (+ the run's held-out eval.json, if any) and provenance.json."""
     model.save_pretrained(dest, dtype=dtype)
-    atomic_write_json(dest / "provenance.json", _provenance(Path(run_final)))
+    info = _provenance(Path(run_final))
+    if (Path(run_final) / "eval.json").is_file():
+        info["eval_of_the_float32_run"] = json.loads((Path(run_final) / "eval.json").read_text())
+    atomic_write_json(dest / "provenance.json", info)
 
 
 def _provenance(final_dir: Path) -> dict:
