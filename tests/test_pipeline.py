@@ -64,6 +64,20 @@ def test_a_folder_made_for_other_prompts_is_refused(tmp_path, tiny_ar, specs):
         generate_folder(tiny_ar, specs[1:2], tmp_path, 1, SAMPLING, progress=False)
 
 
+def test_a_folder_made_with_other_settings_is_refused_not_relabelled(tmp_path, tiny_ar, specs):
+    from imagecot.search.strategies import Strategy
+    from imagecot.verifiers.oracle import OracleVerifier
+    generate_folder(tiny_ar, specs, tmp_path, 1, SAMPLING, seed=0, progress=False)
+    before = pngs(tmp_path)
+    for kw, what in (({"seed": 1}, "seed"), ({"sampling": SamplingConfig(cfg_scale=3.0)}, "sampling"),
+                     ({"search": Strategy("oracle", tiny_ar, OracleVerifier(), n=2)}, "search")):
+        args = {"sampling": SAMPLING, "seed": 0, **kw}
+        with pytest.raises(ValueError, match=f"other {what}"):
+            generate_folder(tiny_ar, specs, tmp_path, 1, progress=False, **args)
+    assert pngs(tmp_path) == before
+    assert generate_folder(tiny_ar, specs, tmp_path, 1, SAMPLING, seed=0, progress=False)["generated_now"] == 0
+
+
 def test_zero_images_per_prompt_is_an_error(tmp_path, tiny_ar, specs):
     with pytest.raises(ValueError, match="images_per_prompt"):
         generate_folder(tiny_ar, specs, tmp_path, 0, SAMPLING, progress=False)

@@ -38,6 +38,23 @@ def _check_same_spec(folder: Path, spec: dict) -> None:
                          f"write into another folder or delete it")
 
 
+def _check_same_settings(out_dir: Path, settings: dict) -> None:
+    """Images already in `out_dir` were made with these settings (settings.json), or none are there yet:
+    a resumed run must not mix, and then relabel, images of another sampling, seed or search."""
+    path = out_dir / "settings.json"
+    settings = json.loads(json.dumps(settings))
+    if path.is_file():
+        old = json.loads(path.read_text())
+        if old != settings:
+            diff = sorted(k for k in settings if old.get(k) != settings[k])
+            raise ValueError(f"{out_dir} holds images made with other {', '.join(diff)} ({old}); write into "
+                             "another folder or delete it")
+    elif any(out_dir.glob("[0-9]" * 5)):
+        return  # made before settings.json existed: nothing to compare with
+    else:
+        atomic_write_json(path, settings)
+
+
 def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_per_prompt: int = 4,
                     sampling=None, seed: int = 0, batch_size: int = 64, progress: bool = True,
                     search=None) -> dict:
@@ -59,6 +76,11 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, spec in enumerate(specs):
         _check_same_spec(out_dir / f"{i:05d}", spec)
+    _check_same_settings(out_dir, {
+        "sampling": vars(sampling) if sampling is not None else None, "seed": seed,
+        "search": None if search is None else {
+            "strategy": search.name, "n": search.n, "options": search.options,
+            "seed_stride": search.seed_stride or search.n, "verifier": getattr(search.verifier, "name", None)}})
     todo = [i for i in range(len(specs)) if not _is_complete(out_dir / f"{i:05d}", images_per_prompt)]
     per_batch = max(1, batch_size // (images_per_prompt if search is None else search.n))
     compute, n_images, seen, t0 = Compute(), 0, 0, time.time()
