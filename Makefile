@@ -79,6 +79,8 @@ fmnist: install fashion-mnist
 	$(PY) -m imagecot.zoo.build --fmnist runs/fmnist-tok/final runs/fmnist-ar/final runs/fmnist-classifier/final
 	$(PY) benchmarks/fmnist_fid.py --generator ar --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer \
 		--classifier zoo:fmnist-classifier --out out/fmnist-ar
+	$(PY) benchmarks/fmnist_fid.py --generator ar --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer \
+		--classifier zoo:fmnist-classifier --out out/fmnist-ar --threshold 0.9 --skip-plain
 
 # Fashion-MNIST's IDX files, from Debian (the real-data track; needs root or sudo).
 FMNIST_DIR := /usr/share/datasets/fashion-mnist

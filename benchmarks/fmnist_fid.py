@@ -15,6 +15,7 @@ import argparse
 import io
 import json
 import time
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,20 @@ def reference(ext, out: Path, mode: str):
     return r.features, r.mu, r.sigma
 
 
+def sample_features(folder: Path, ext, mode: str, keep: int):
+    """Inception features of a complete sample folder, cached beside it (a folder's samples never change:
+    generate_class_samples refuses other settings), so another rejection rule does not redo the plain ones."""
+    path = folder / f"features-{mode}-{ext.path.stem}-{str(ext.dtype).removeprefix('torch.')}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return SimpleNamespace(features=f["features"], mu=f["mu"], sigma=f["sigma"], n=int(f["n"]))
+    r = features_of_source(folder / "samples", ext, mode=mode, keep=keep)
+    buf = io.BytesIO()
+    np.savez(buf, features=r.features, mu=r.mu, sigma=r.sigma, n=r.n)
+    atomic_write_bytes(path, buf.getvalue())
+    return r
+
+
 def classifier_accuracy(clf, folder: Path, n_per_class: int) -> float:
     from imagecot.data.images import to_tensor
     correct = total = 0
@@ -64,6 +79,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", help="the generator's folder, or zoo:fmnist-ar")
     ap.add_argument("--tokenizer")
     ap.add_argument("--classifier", help="the rejection classifier's folder, or zoo:fmnist-classifier")
+    ap.add_argument("--skip-plain", action="store_true", help="only the rejection run (another rule)")
     ap.add_argument("--reference-only", action="store_true",
                     help="only the test set's Inception features (step 1; runs beside training)")
     ap.add_argument("--out", type=Path, required=True)
@@ -90,17 +106,20 @@ def main() -> None:
     sampling = default_sampling(a.checkpoint, a.generator)
     clf = CNNClassifier.from_pretrained(a.classifier).eval()
     rule = AcceptanceRule(a.reject, threshold=a.threshold, fraction=a.fraction, alpha=a.alpha)
-    runs = {"plain": None, f"rejection ({a.reject})": (ClassifierFilter(clf), rule)}
+    param = {"threshold": a.threshold, "top_fraction": a.fraction, "tilted": a.alpha}[a.reject]
+    runs = {"plain": None, f"rejection ({a.reject} {param})": (ClassifierFilter(clf), rule)}
+    if a.skip_plain:
+        del runs["plain"]
     results = {}
     for name, rej in runs.items():
-        folder = a.out / ("plain" if rej is None else f"rejection-{a.reject}")
+        folder = a.out / ("plain" if rej is None else f"rejection-{a.reject}-{param}")
         t0 = time.time()
         info = generate_class_samples(gen, list(range(10)), folder, a.n_per_class, sampling, seed=0,
                                       batch_size=a.batch_size, rejection=rej,
                                       source={"checkpoint": a.checkpoint, "tokenizer": a.tokenizer,
                                               "classifier": a.classifier if rej else None})
         gen_s = time.time() - t0
-        f = features_of_source(folder / "samples", ext, mode=a.mode, keep=10 * a.n_per_class)
+        f = sample_features(folder, ext, a.mode, 10 * a.n_per_class)
         kid, kid_std = kernel_inception_distance(f.features, ref_feats)
         precision, recall = precision_recall(real=ref_feats, fake=f.features)
         results[name] = {
@@ -117,7 +136,7 @@ def main() -> None:
     report = {"generator": a.generator, "checkpoint": str(a.checkpoint), "sampling": vars(sampling),
               "provenance": prov,
               "rule": vars(rule), "mode": a.mode, "reference": "fashion-mnist test (10k)", "results": results}
-    atomic_write_json(a.out / "fid_report.json", report)
+    atomic_write_json(a.out / f"fid_report-{a.reject}-{param}.json", report)
     print("clf acc: the filter's own classifier on the samples (after rejection it agrees with itself by "
           "construction; on plain samples it measures class fidelity)")
     cols = ("FID", "KID", "prec", "recall", "clf acc", "accept", "compute")
