@@ -66,7 +66,7 @@ zoo: install
 # Tokenizer and the test set's Inception features side by side (one thread each, ~35 min); then the AR and the
 # classifier one after the other (beside each other they oversubscribe 2 cores: 2.1 s/step instead of 0.83);
 # float16 zoo copies; then FID-10k / KID / P / R of the shipped AR without and with classifier rejection
-# sampling (benchmarks/fmnist_fid.py, ~45 min, most of it Inception features). Each step resumes if rerun.
+# sampling at P >= 0.5 and 0.9 (benchmarks/fmnist_fid.py, ~70 min, most of it Inception features). Each step resumes.
 fmnist: install fashion-mnist
 	OMP_NUM_THREADS=1 $(IMAGECOT) train tokenizer --data fashion-mnist --out runs/fmnist-tok --channels 64 128 \
 		--steps 1400 --lr 1e-3 --log-every 50 --ckpt-every 200 & pid=$$!; \

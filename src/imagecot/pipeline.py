@@ -80,7 +80,7 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
         "sampling": vars(sampling) if sampling is not None else None, "seed": seed,
         "search": None if search is None else {
             "strategy": search.name, "n": search.n, "options": search.options,
-            "seed_stride": search.seed_stride or search.n, "verifier": getattr(search.verifier, "name", None)}})
+            "seed_stride": search.stride, "verifier": getattr(search.verifier, "name", None)}})
     todo = [i for i in range(len(specs)) if not _is_complete(out_dir / f"{i:05d}", images_per_prompt)]
     per_batch = max(1, batch_size // (images_per_prompt if search is None else search.n))
     compute, n_images, seen, t0 = Compute(), 0, 0, time.time()
@@ -118,7 +118,7 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
             "seed": seed}
     if search is not None:
         info["search"] = {"strategy": search.name, "oracle": search.is_oracle, "n": search.n,
-                          "options": search.options, "seed_stride": search.seed_stride or search.n,
+                          "options": search.options, "seed_stride": search.stride,
                           "verifier_images": seen}
     atomic_write_json(out_dir / "generation.json", info)
     return info

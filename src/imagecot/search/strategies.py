@@ -45,12 +45,15 @@ class Strategy:
             raise ValueError("parm++ needs a verifier that can reflect (a PARM verifier)")
 
     @property
+    def stride(self) -> int:
+        return self.seed_stride or self.n
+
+    @property
     def is_oracle(self) -> bool:
         return self.name == "oracle" or getattr(self.verifier, "is_oracle", False)
 
     def __call__(self, prompts: list[str], prompt_ids: list[int], output_index: int = 0) -> SearchOutput:
-        first = output_index * (self.seed_stride or self.n)
-        common = dict(sampling=self.sampling, seed=self.seed, first=first, prompt_ids=prompt_ids)
+        common = dict(sampling=self.sampling, seed=self.seed, first=output_index * self.stride, prompt_ids=prompt_ids)
         if self.name in ("orm", "oracle"):
             return best_of_n(self.generator, prompts, self.n, self.verifier, **common)
         if self.name == "prm":
