@@ -39,6 +39,18 @@ LABELS = {"base": "base (N=1)", "orm": "ORM best-of-N", "prm": "PRM step search"
           "parm_es": "PARM + early stop", "parm++": "PARM++", "oracle": "oracle best-of-N (evaluator)"}
 
 
+def bf16_autocast(model: torch.nn.Module) -> None:
+    """Run this module's forward under CPU bfloat16 autocast (this instance only); a tensor output comes back
+    float32, so sampling (softmax, top-k, confidences) runs in float32."""
+    forward = model.forward
+
+    def autocast_forward(*args, **kwargs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = forward(*args, **kwargs)
+        return out.float() if isinstance(out, torch.Tensor) else out
+    model.forward = autocast_forward
+
+
 def load_records(path: Path) -> list[Record]:
     with np.load(path) as f:
         return [Record(*(f[f"{k}_{i}"] for k in ("cost", "prm", "clarity", "potential", "orm", "correct", "images",
@@ -111,12 +123,19 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=80, help="candidate rows per session")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--shard", default="0/1", help="K/M: record only every M-th chunk from the K-th (run M processes "
+                    "side by side, then once without --shard for the report)")
+    ap.add_argument("--bf16", action="store_true",
+                    help="the generator's network under bfloat16 autocast (verifiers stay float32); MaskGIT ~1.9x")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if max(a.ns) > a.pool:
         ap.error(f"N up to {max(a.ns)} needs --pool >= {max(a.ns)}")
+    shard, shards = (int(x) for x in a.shard.split("/"))
     gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
+    if a.bf16:
+        bf16_autocast(gen.model)
     sampling = default_sampling(a.checkpoint, a.generator)
     verifiers = {role: load_verifier(role, a.verifiers / role if a.verifiers else None, generator=a.generator)
                  for role in ("orm", "prm", "parm")}
@@ -125,7 +144,7 @@ def main() -> None:
     specs = specs[:a.limit] if a.limit else specs
     (a.out / "records").mkdir(parents=True, exist_ok=True)
     setup = {k: str(v) for k, v in vars(a).items() if k in ("generator", "checkpoint", "tokenizer", "verifiers",
-                                                             "pool", "batch_size", "seed")}
+                                                             "pool", "batch_size", "seed", "bf16")}
     setup_file = a.out / "records" / "setup.json"
     if setup_file.is_file() and json.loads(setup_file.read_text()) != setup:
         raise SystemExit(f"{a.out}/records were recorded with {setup_file.read_text()}, not {setup}: "
@@ -134,10 +153,12 @@ def main() -> None:
     per_chunk = max(1, a.batch_size // a.pool)
     records: dict[tuple[int, int], Record] = {}
     t0 = time.time()
-    for start in range(0, len(specs), per_chunk):
+    for chunk, start in enumerate(range(0, len(specs), per_chunk)):
         ids = list(range(start, min(start + per_chunk, len(specs))))
         for j in range(a.images_per_prompt):
             path = a.out / "records" / f"{start:05d}-{j}.npz"
+            if not path.is_file() and chunk % shards != shard:
+                continue   # another shard's
             if not path.is_file():
                 recs = record_candidates(gen, [specs[i]["prompt"] for i in ids], a.pool, verifiers["orm"],
                                          verifiers["prm"], verifiers["parm"], oracle, sampling, a.seed, j, ids)
@@ -146,6 +167,9 @@ def main() -> None:
                 records[(i, j)] = r
         print(f"recorded {len(records)} / {len(specs) * a.images_per_prompt} images "
               f"({time.time() - t0:.0f}s)", flush=True)
+    if len(records) < len(specs) * a.images_per_prompt:
+        print(f"shard {a.shard} done; the report needs every shard's records (rerun without --shard)")
+        return
     keys = sorted(records)
     recs = [records[k] for k in keys]
     results = {}

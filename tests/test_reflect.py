@@ -112,3 +112,29 @@ def test_search_scaling_replays_parm_plus_plus_as_the_online_search_with_the_poo
     base = parm(gen, PROMPTS, n, v, early_stop=True, first=j * pool)
     # scores of the 3 chosen images, then 2 reflections + 2 re-scores for the first, 1 reflection for the others
     assert online.verifier_images == base.verifier_images + 3 + 4 + 2
+
+
+def test_demo_comparison_reports_each_pick_and_every_correction(generators, tmp_path):
+    import json
+
+    import numpy as np
+
+    from imagecot.demo_search import compare_base_and_parm_plus_plus
+    from imagecot.world import parse_prompt
+    specs = [parse_prompt(p) for p in PROMPTS[:2]]
+    base_PJHW3 = np.zeros((2, 3, 32, 32, 3), np.uint8)   # blank base images: the evaluator finds nothing
+    res = compare_base_and_parm_plus_plus(generators["ar"], None, specs, base_PJHW3, ScriptedReflectiveVerifier(),
+                                          tmp_path, n=2, rounds=2)
+    assert res["base"] == 0.0
+    saved = json.loads((tmp_path / "compare.json").read_text())
+    assert [e["prompt"] for e in saved["prompts"]] == PROMPTS[:2]
+    for e in saved["prompts"]:
+        assert len(e["parm++_correct"]) == 3 and [im["j"] for im in e["images"]] == [0, 1, 2]
+        for im in e["images"]:
+            assert im["pick"].startswith("candidate ") and im["base"].startswith("wrong")
+            # the scripted reflection always blames rows 5-6: both rounds ran, each kept or undone
+            assert [c["round"] for c in im["corrections"]] == [0, 1]
+            assert all(c["reflection"] == "wrong colour in rows 5-6" for c in im["corrections"])
+    from PIL import Image
+    w, h = Image.open(tmp_path / "compare.png").size
+    assert w > h  # 3 base | gap | 3 PARM++ per row, 2 rows

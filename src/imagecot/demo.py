@@ -14,12 +14,13 @@ DEMO_PROMPTS = [
 ]
 
 
-def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0) -> int:
+def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare_images: int = 4,
+             candidates: int = 8) -> int:
     from .data.images import save_grid_png
     from .evaluation.geneval import format_summary, score_folder
     from .pipeline import generate_folder
     from .world import parse_prompt
-    from .zoo import default_sampling, load_ar
+    from .zoo import default_sampling, load_ar, load_verifier
 
     out = Path(out)
     t0 = time.time()
@@ -38,7 +39,17 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0) -> int:
     print(format_summary(summary))
     print(f"\n{info['generated_now']} images in {time.time() - t0:.1f}s "
           f"({info['compute']['token_forwards']:,} token-forwards).")
-    print(f"look at: {out / 'grid.png'} (one row per prompt: {'; '.join(DEMO_PROMPTS)})")
+
+    from .demo_search import compare_base_and_parm_plus_plus, print_comparison
+    t1 = time.time()
+    verifier = load_verifier("parm", generator="ar")
+    result = compare_base_and_parm_plus_plus(gen, sampling, specs, np.stack(rows)[:, :compare_images], verifier,
+                                             out, candidates, seed=seed)
+    print_comparison(result, candidates)
+    print(f"  ({time.time() - t1:.1f}s)")
+    print(f"\nlook at: {out / 'grid.png'} (one row per prompt: {'; '.join(DEMO_PROMPTS)})")
     print(f"         {out / 'results.jsonl'} (per image: correct or not, and why)")
+    print(f"         {out / 'compare.png'} (per prompt: {compare_images} base images | the same outputs by PARM++)")
+    print(f"         {out / 'compare.json'} (every verdict, reflection and correction)")
     print("next:    imagecot geneval generate --out out/geneval && imagecot geneval score out/geneval")
     return 0

@@ -76,6 +76,19 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
         _ship(cls.from_pretrained(run), run, zoo / name, torch.float16)
 
 
+def build_verifiers(generator: str, runs: Path, zoo: Path = ZOO_DIR) -> None:
+    """The ORM, PRM and PARM verifiers trained on `generator`'s rollouts (`runs`/orm, prm, parm: training runs or
+    final/ folders), in float16, as `verifier-<generator>-<role>`; each keeps its held-out eval.json."""
+    from ..verifiers.learned import VerifierNet
+    for role in ("orm", "prm", "parm"):
+        final = Path(runs) / role
+        final = final / "final" if (final / "final").is_dir() else final
+        net = VerifierNet.from_pretrained(final)
+        if net.config.role != role:
+            raise ValueError(f"{final} holds a verifier trained as {net.config.role!r}, not {role!r}")
+        _ship(net, final, zoo / f"verifier-{generator}-{role}", torch.float16)
+
+
 def build(tokenizer: Path | None = None, ar: Path | None = None, sampling: dict | None = None, zoo: Path = ZOO_DIR,
           msvq: Path | None = None, var: Path | None = None, var_sampling: dict | None = None,
           maskgit: Path | None = None, maskgit_sampling: dict | None = None) -> None:
@@ -100,7 +113,11 @@ def main() -> None:
                         help=f"benchmarks/sampling_sweep.py --json output for {kind}: ship its best setting")
     ap.add_argument("--fmnist", type=Path, nargs=3, default=None, metavar=("TOKENIZER", "AR", "CLASSIFIER"),
                     help="the Fashion-MNIST track's final/ folders")
+    ap.add_argument("--verifiers", nargs=2, action="append", default=[], metavar=("GENERATOR", "RUNS"),
+                    help="a generator (ar, var, maskgit) and the folder with its orm/, prm/, parm/ verifier runs")
     a = ap.parse_args()
+    for generator, runs in a.verifiers:
+        build_verifiers(generator, Path(runs))
     if a.fmnist:
         build_fmnist(*a.fmnist)
     best = {k: sweep_best(getattr(a, f"{k}_sweep")) if getattr(a, f"{k}_sweep") else None
