@@ -12,7 +12,9 @@ the PARM (early-stop) choice. The oracle reads the evaluator: an upper bound.
 Prints, for N = pool, the table per task with 95% intervals and compute per
 image, and writes `<out>/scaling.json`, `<out>/scaling.md` and `<out>/scaling.png`
 (accuracy vs token-forwards per image). Records are cached in `<out>/records/`
-so a killed run resumes.
+so a killed run resumes; processes started side by side on one --out share the
+recording (each claims a chunk); `--record-only` helpers exit when nothing is left
+to claim, the others wait for every record and write the report.
 Usage: python benchmarks/search_scaling.py --generator ar --verifiers runs/verifiers-ar --out runs/scaling-ar
 """
 
@@ -37,6 +39,26 @@ from imagecot.zoo import default_sampling, load_generator, load_verifier
 STRATEGIES = ("base", "orm", "prm", "parm", "parm_es", "parm++", "oracle")
 LABELS = {"base": "base (N=1)", "orm": "ORM best-of-N", "prm": "PRM step search", "parm": "PARM (reference)",
           "parm_es": "PARM + early stop", "parm++": "PARM++", "oracle": "oracle best-of-N (evaluator)"}
+
+
+def claim(path: Path) -> bool:
+    """Claim a record for this process (a `.claim` file with its PID), so that several processes can record one
+    --out side by side; a claim whose process has died is taken over (a killed run resumes)."""
+    import os
+    lock = path.with_suffix(".claim")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            pid = int(lock.read_text() or 0)
+            os.kill(pid, 0)
+            return pid == os.getpid()
+        except (ValueError, ProcessLookupError):
+            lock.write_text(str(os.getpid()))   # its process is gone: take it over
+            return True
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
 
 
 def bf16_autocast(model: torch.nn.Module) -> None:
@@ -123,8 +145,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=80, help="candidate rows per session")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--shard", default="0/1", help="K/M: record only every M-th chunk from the K-th (run M processes "
-                    "side by side, then once without --shard for the report)")
+    ap.add_argument("--record-only", action="store_true",
+                    help="help another process record its --out: record unclaimed chunks, then exit (no report)")
     ap.add_argument("--bf16", action="store_true",
                     help="the generator's network under bfloat16 autocast (verifiers stay float32); MaskGIT ~1.9x")
     ap.add_argument("--out", type=Path, required=True)
@@ -132,7 +154,6 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     if max(a.ns) > a.pool:
         ap.error(f"N up to {max(a.ns)} needs --pool >= {max(a.ns)}")
-    shard, shards = (int(x) for x in a.shard.split("/"))
     gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
     if a.bf16:
         bf16_autocast(gen.model)
@@ -153,23 +174,27 @@ def main() -> None:
     per_chunk = max(1, a.batch_size // a.pool)
     records: dict[tuple[int, int], Record] = {}
     t0 = time.time()
-    for chunk, start in enumerate(range(0, len(specs), per_chunk)):
-        ids = list(range(start, min(start + per_chunk, len(specs))))
-        for j in range(a.images_per_prompt):
+    pending = [(start, j) for start in range(0, len(specs), per_chunk) for j in range(a.images_per_prompt)]
+    while pending:
+        for start, j in list(pending):
+            ids = list(range(start, min(start + per_chunk, len(specs))))
             path = a.out / "records" / f"{start:05d}-{j}.npz"
-            if not path.is_file() and chunk % shards != shard:
-                continue   # another shard's
             if not path.is_file():
+                if not claim(path):
+                    continue   # another process is recording it
                 recs = record_candidates(gen, [specs[i]["prompt"] for i in ids], a.pool, verifiers["orm"],
                                          verifiers["prm"], verifiers["parm"], oracle, sampling, a.seed, j, ids)
                 save_records(path, recs)
             for i, r in zip(ids, load_records(path)):
                 records[(i, j)] = r
-        print(f"recorded {len(records)} / {len(specs) * a.images_per_prompt} images "
-              f"({time.time() - t0:.0f}s)", flush=True)
-    if len(records) < len(specs) * a.images_per_prompt:
-        print(f"shard {a.shard} done; the report needs every shard's records (rerun without --shard)")
-        return
+            pending.remove((start, j))
+            print(f"recorded {len(records)} / {len(specs) * a.images_per_prompt} images "
+                  f"({time.time() - t0:.0f}s)", flush=True)
+        if pending and a.record_only:
+            print(f"{len(pending)} chunks are another process's; it writes the report")
+            return
+        if pending:
+            time.sleep(10)   # wait for the other processes' records (a dead one's claim is taken over)
     keys = sorted(records)
     recs = [records[k] for k in keys]
     results = {}
