@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 IMAGECOT := $(VENV)/bin/imagecot
 
-.PHONY: install demo test zoo clean fashion-mnist fmnist
+.PHONY: install demo test zoo clean fashion-mnist fmnist search
 
 # torch is pinned and installed first: the CPU build; an unpinned torch pulls GBs of CUDA wheels.
 $(VENV)/.installed: pyproject.toml
@@ -61,6 +61,13 @@ zoo: install
 		--sampling-from runs/sampling_sweep.json --msvq runs/msvq/final \
 		--var runs/var/final --var-sampling-from runs/sweep_var_2.json \
 		--maskgit runs/maskgit/final --maskgit-sampling-from runs/sweep_maskgit_2.json
+
+# Verifiers and test-time search (issue 5): rollouts on training prompts, ORM/PRM/PARM verifiers for the AR and
+# MaskGIT generators, every strategy at every N on the benchmark (benchmarks/search_recipe.sh says how the two
+# lanes share the 2 cores; ~2.3 h), then the verifiers go into the zoo in float16.
+search: install
+	PATH=$(VENV)/bin:$$PATH bash benchmarks/search_recipe.sh runs/search
+	$(PY) -m imagecot.zoo.build --verifiers ar runs/search/verifiers-ar --verifiers maskgit runs/search/verifiers-maskgit
 
 # The Fashion-MNIST track (issue 4): the exact recipe behind the shipped fmnist-* checkpoints and BENCHMARKS.md.
 # Tokenizer and the test set's Inception features side by side (one thread each, ~35 min); then the AR and the

@@ -1,0 +1,39 @@
+#!/bin/bash
+# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`; about 2.3 hours on 2 CPU cores).
+# Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores):
+#   AR:      rollouts (2000 training prompts x 2), the PARM, PRM and ORM verifiers (2000 steps each),
+#            then search_scaling at pool 20; when done it helps record MaskGIT's pool (--record-only).
+#   MaskGIT: rollouts (1500 x 2), its three verifiers, search_scaling at pool 4 with the generator under bf16
+#            autocast (MaskGIT has no KV cache: pool 20 would take ~4 hours here).
+# Every step resumes (rollouts are rewritten; training runs and search records resume).
+# Then `python -m imagecot.zoo.build --verifiers ar OUT/verifiers-ar --verifiers maskgit OUT/verifiers-maskgit`.
+set -euo pipefail
+OUT=${1:-runs/search}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$OUT"
+export OMP_NUM_THREADS=1
+
+verifiers() {  # GEN: rollouts and the three verifiers
+  local g=$1 prompts=$2 seed=$3
+  [ -f "$OUT/rollouts-$g.npz" ] || imagecot rollouts --generator "$g" --prompts "$prompts" --per-prompt 2 \
+      --seed "$seed" --out "$OUT/rollouts-$g.npz"
+  for role in parm prm orm; do
+    imagecot train verifier --role $role --rollouts "$OUT/rollouts-$g.npz" --out "$OUT/verifiers-$g/$role" \
+      --steps 2000 --lr 1e-3 --warmup 100 --weight-decay 0.05 --amp-bf16 true --log-every 100 --ckpt-every 250
+  done
+}
+maskgit_search() {
+  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 4 --ns 1 2 4 \
+    --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
+}
+
+( verifiers ar 2000 0
+  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifiers-ar" --pool 20 --threads 1 \
+    --out "$OUT/scaling-ar"
+  while [ ! -f "$OUT/verifiers-maskgit/orm/final/eval.json" ]; do sleep 20; done
+  maskgit_search --record-only ) > "$OUT/lane-ar.log" 2>&1 &
+lane_ar=$!
+( verifiers maskgit 1500 1
+  maskgit_search ) > "$OUT/lane-maskgit.log" 2>&1
+wait $lane_ar
+echo "reports: $OUT/scaling-ar/scaling.md $OUT/scaling-maskgit/scaling.md"
