@@ -41,24 +41,18 @@ LABELS = {"base": "base (N=1)", "orm": "ORM best-of-N", "prm": "PRM step search"
           "parm_es": "PARM + early stop", "parm++": "PARM++", "oracle": "oracle best-of-N (evaluator)"}
 
 
-def claim(path: Path) -> bool:
-    """Claim a record for this process (a `.claim` file with its PID), so that several processes can record one
-    --out side by side; a claim whose process has died is taken over (a killed run resumes)."""
-    import os
-    lock = path.with_suffix(".claim")
+def claim(path: Path):
+    """An exclusive lock on `<record>.claim` so that several processes can record one --out side by side; the
+    kernel drops it when its process dies (a killed run resumes). -> the open file to close when the record is
+    saved, or None if another process holds it."""
+    import fcntl
+    f = open(path.with_suffix(".claim"), "a")
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        try:
-            pid = int(lock.read_text() or 0)
-            os.kill(pid, 0)
-            return pid == os.getpid()
-        except (ValueError, ProcessLookupError):
-            lock.write_text(str(os.getpid()))   # its process is gone: take it over
-            return True
-    with os.fdopen(fd, "w") as f:
-        f.write(str(os.getpid()))
-    return True
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
 
 
 def bf16_autocast(model: torch.nn.Module) -> None:
@@ -165,7 +159,9 @@ def main() -> None:
     specs = specs[:a.limit] if a.limit else specs
     (a.out / "records").mkdir(parents=True, exist_ok=True)
     setup = {k: str(v) for k, v in vars(a).items() if k in ("generator", "checkpoint", "tokenizer", "verifiers",
-                                                             "pool", "batch_size", "seed", "bf16")}
+                                                             "pool", "batch_size", "seed")}
+    if a.bf16:
+        setup["bf16"] = "True"
     setup_file = a.out / "records" / "setup.json"
     if setup_file.is_file() and json.loads(setup_file.read_text()) != setup:
         raise SystemExit(f"{a.out}/records were recorded with {setup_file.read_text()}, not {setup}: "
@@ -180,21 +176,29 @@ def main() -> None:
             ids = list(range(start, min(start + per_chunk, len(specs))))
             path = a.out / "records" / f"{start:05d}-{j}.npz"
             if not path.is_file():
-                if not claim(path):
+                lock = claim(path)
+                if lock is None:
                     continue   # another process is recording it
-                recs = record_candidates(gen, [specs[i]["prompt"] for i in ids], a.pool, verifiers["orm"],
-                                         verifiers["prm"], verifiers["parm"], oracle, sampling, a.seed, j, ids)
-                save_records(path, recs)
+                with lock:
+                    if not path.is_file():   # (it may have been saved while we waited for the lock)
+                        recs = record_candidates(gen, [specs[i]["prompt"] for i in ids], a.pool, verifiers["orm"],
+                                                 verifiers["prm"], verifiers["parm"], oracle, sampling, a.seed, j,
+                                                 ids)
+                        save_records(path, recs)
+                        if a.record_only:
+                            print(f"recorded {path.name} ({time.time() - t0:.0f}s)", flush=True)
+            pending.remove((start, j))
+            if a.record_only:
+                continue
             for i, r in zip(ids, load_records(path)):
                 records[(i, j)] = r
-            pending.remove((start, j))
             print(f"recorded {len(records)} / {len(specs) * a.images_per_prompt} images "
                   f"({time.time() - t0:.0f}s)", flush=True)
-        if pending and a.record_only:
-            print(f"{len(pending)} chunks are another process's; it writes the report")
+        if a.record_only:
+            print(f"nothing left to claim: {len(pending)} chunks are other processes'; they write the report")
             return
         if pending:
-            time.sleep(10)   # wait for the other processes' records (a dead one's claim is taken over)
+            time.sleep(10)   # wait for the other processes' records (a dead one's lock is free again)
     keys = sorted(records)
     recs = [records[k] for k in keys]
     results = {}
