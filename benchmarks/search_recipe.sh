@@ -33,6 +33,7 @@ maskgit_search() {
   while [ ! -f "$OUT/verifiers-maskgit/orm/final/eval.json" ]; do sleep 20; done
   maskgit_search --record-only ) > "$OUT/lane-ar.log" 2>&1 &
 lane_ar=$!
+trap 'pkill -P $lane_ar 2>/dev/null; kill $lane_ar 2>/dev/null; true' EXIT   # a failed MaskGIT lane stops the AR one
 ( verifiers maskgit 1500 1
   maskgit_search ) > "$OUT/lane-maskgit.log" 2>&1
 wait $lane_ar

@@ -131,7 +131,8 @@ def test_demo_comparison_reports_each_pick_and_every_correction(generators, tmp_
     for e in saved["prompts"]:
         assert len(e["parm++_correct"]) == 3 and [im["j"] for im in e["images"]] == [0, 1, 2]
         for im in e["images"]:
-            assert im["pick"].startswith("candidate ") and im["base"].startswith("wrong")
+            assert im["chosen"] in range(2) and sorted(im["verdicts"]) == ["0", "1"]
+            assert im["base"].startswith("wrong")
             # the scripted reflection always blames rows 5-6: both rounds ran, each kept or undone
             assert [c["round"] for c in im["corrections"]] == [0, 1]
             assert all(c["reflection"] == "wrong colour in rows 5-6" for c in im["corrections"])

@@ -22,9 +22,12 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare
     from .world import parse_prompt
     from .zoo import default_sampling, load_ar, load_verifier
 
+    if not 1 <= compare_images <= images_per_prompt:
+        raise ValueError(f"compare_images must be in 1..{images_per_prompt} (images per prompt), got {compare_images}")
     out = Path(out)
     t0 = time.time()
     gen, sampling = load_ar(), default_sampling()
+    verifier = load_verifier("parm", generator="ar")   # before any work: a missing zoo entry fails at once
     specs = [parse_prompt(p) for p in DEMO_PROMPTS]
     print(f"imagecot demo: {len(specs)} prompts x {images_per_prompt} images with the shipped AR generator "
           f"({sum(p.numel() for p in gen.model.parameters()) / 1e6:.1f}M parameters), {sampling}")
@@ -42,7 +45,6 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare
 
     from .demo_search import compare_base_and_parm_plus_plus, print_comparison
     t1 = time.time()
-    verifier = load_verifier("parm", generator="ar")
     result = compare_base_and_parm_plus_plus(gen, sampling, specs, np.stack(rows)[:, :compare_images], verifier,
                                              out, candidates, seed=seed)
     print_comparison(result, candidates)

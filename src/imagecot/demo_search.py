@@ -25,45 +25,41 @@ def verdict(record: dict) -> str:
     return "correct" if record["correct"] else f"wrong ({record['reason']})"
 
 
-def describe_pick(trace: dict, chosen: int, first: int) -> str:
-    """PARM's reason for its pick, from a search trace."""
-    v = trace["verdicts"].get(chosen, {})
-    how = (f"{trace['n_yes']} of {trace['finished']} finished candidates judged 'yes' at their first clear step; "
-           "it has the best final score" if trace["n_yes"] else
-           "no candidate judged 'yes'; it has the lowest P(no)")
-    return f"candidate {chosen - first} ({how}; P(aligned) {v.get('final', v.get('potential', float('nan'))):.2f})"
+def describe_pick(trace: dict, chosen: int) -> str:
+    """PARM's reason for its pick, from a search trace (`chosen`: the candidate's key in trace['verdicts'])."""
+    v = trace["verdicts"][chosen]
+    if trace["n_yes"]:
+        return (f"{trace['n_yes']} of {len(trace['verdicts'])} candidates judged 'yes' at their first clear step; "
+                f"this one has the best final P(aligned), {v['final']:.2f}")
+    return (f"no candidate of {len(trace['verdicts'])} judged 'yes'; this one has the lowest P(no): "
+            f"potential {v['potential']:.2f}")
 
 
 def compare_base_and_parm_plus_plus(gen, sampling, specs: list[dict], base_PJHW3: np.ndarray, verifier, out: Path,
                                     n: int = 8, rounds: int = 3, seed: int = 0) -> dict:
     """base_PJHW3: uint8, plain sampling's first J images per prompt (made with the same `seed`)."""
     P, J = base_PJHW3.shape[:2]
-    prompts = [s["prompt"] for s in specs]
     search = Strategy("parm++", gen, verifier, n, sampling, seed, {"rounds": rounds})
+    runs = [search([s["prompt"] for s in specs], list(range(P)), j) for j in range(J)]   # output j: seeds j*n + c
+    picks_PJHW3 = np.stack([to_uint8(r.images) for r in runs], 1)
     detector = ShapesDetector()
-    picks_PJ, rows = [], []
-    for j in range(J):
-        res = search(prompts, list(range(P)), j)
-        picks_PJ.append(to_uint8(res.images))
-        for i in range(P):
-            rows.append((i, j, res.trace[i], res.chosen[i]))
-    picks_PJ = np.stack(picks_PJ, 1)
-    base_PJ = base_PJHW3
     report = []
     for i, spec in enumerate(specs):
-        base = [score_image(spec, im, detector) for im in base_PJ[i]]
-        ours = [score_image(spec, im, detector) for im in picks_PJ[i]]
+        base = [score_image(spec, im, detector) for im in base_PJHW3[i]]
+        ours = [score_image(spec, im, detector) for im in picks_PJHW3[i]]
         entry = {"prompt": spec["prompt"], "base_correct": [b["correct"] for b in base],
                  "parm++_correct": [o["correct"] for o in ours], "images": []}
-        for (ii, j, trace, chosen) in (r for r in rows if r[0] == i):
+        for j, r in enumerate(runs):
+            trace = r.trace[i]
             entry["images"].append({
-                "j": j, "base": verdict(base[j]), "parm++": verdict(ours[j]),
-                "pick": describe_pick(trace, chosen, j * n),
+                "j": j, "base": verdict(base[j]), "parm++": verdict(ours[j]), "chosen": r.chosen[i] - j * n,
+                "pick": describe_pick(trace, r.chosen[i]),
+                "verdicts": {c - j * n: v for c, v in trace["verdicts"].items()},
                 "corrections": trace.get("corrections", [])})
         report.append(entry)
-    gap = np.full((P, 1, *picks_PJ.shape[2:]), 255, np.uint8)
-    save_grid_png(out / "compare.png", np.concatenate([base_PJ, gap, picks_PJ], 1).reshape(-1, *picks_PJ.shape[2:]),
-                  cols=2 * J + 1)
+    gap = np.full((P, 1, *picks_PJHW3.shape[2:]), 255, np.uint8)
+    save_grid_png(out / "compare.png", np.concatenate([base_PJHW3, gap, picks_PJHW3], 1).reshape(
+        -1, *picks_PJHW3.shape[2:]), cols=2 * J + 1)
     name = getattr(verifier, "name", type(verifier).__name__)
     atomic_write_json(out / "compare.json", {"n": n, "rounds": rounds, "verifier": name, "prompts": report})
     return {"prompts": report, "base": float(np.mean([e["base_correct"] for e in report])),
@@ -76,7 +72,7 @@ def print_comparison(result: dict, n: int) -> None:
         print(f"  {e['prompt']!r}: base {sum(e['base_correct'])}/{len(e['base_correct'])} correct, "
               f"PARM++ {sum(e['parm++_correct'])}/{len(e['parm++_correct'])}")
         for im in e["images"]:
-            print(f"    image {im['j']}: PARM picked {im['pick']}")
+            print(f"    image {im['j']}: PARM picked candidate {im['chosen']}: {im['pick']}")
             for c in im["corrections"]:
                 print(f"      reflection {c['round']}: {c['reflection']} -> corrected, P(aligned) "
                       f"{c['p_before']:.2f} -> {c['p_after']:.2f}, {'kept' if c['accepted'] else 'undone'}")

@@ -79,14 +79,14 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
 def build_verifiers(generator: str, runs: Path, zoo: Path = ZOO_DIR) -> None:
     """The ORM, PRM and PARM verifiers trained on `generator`'s rollouts (`runs`/orm, prm, parm: training runs or
     final/ folders), in float16, as `verifier-<generator>-<role>`; each keeps its held-out eval.json."""
-    from ..verifiers.learned import VerifierNet
+    from . import LOADERS, load_verifier
+    if generator not in LOADERS:
+        raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(LOADERS)}")
     for role in ("orm", "prm", "parm"):
+        net = load_verifier(role, Path(runs) / role).net   # checks the role it was trained as
         final = Path(runs) / role
-        final = final / "final" if (final / "final").is_dir() else final
-        net = VerifierNet.from_pretrained(final)
-        if net.config.role != role:
-            raise ValueError(f"{final} holds a verifier trained as {net.config.role!r}, not {role!r}")
-        _ship(net, final, zoo / f"verifier-{generator}-{role}", torch.float16)
+        _ship(net, final / "final" if (final / "final").is_dir() else final, zoo / f"verifier-{generator}-{role}",
+              torch.float16)
 
 
 def build(tokenizer: Path | None = None, ar: Path | None = None, sampling: dict | None = None, zoo: Path = ZOO_DIR,
