@@ -106,7 +106,9 @@ def parm_plus_plus_replay(gen, recs, keys, specs, n, parm_v, judge, sampling, se
 def verifier_auc(recs, keys, specs) -> dict:
     """AUC of each verifier's score against the evaluator on every recorded candidate, per benchmark task:
     ORM on final images, PRM on final images, PARM's potential at the first clear step (the step PARM judges).
-    The verifiers never trained on these prompts (nor, for four tasks, on their wording): this is the shift."""
+    The verifiers never trained on these prompts (nor, for four tasks, on their wording): this is the shift.
+    Pooled AUC also rewards knowing which prompts are hard; search only needs the ranking within one image's
+    pool, so `<role>_within` is the mean AUC over the pools that hold both a correct and a wrong candidate."""
     rows: dict[str, dict[str, list]] = {}
     for (i, _), r in zip(keys, recs):
         first_C = (r.clarity_CT >= 0.5).argmax(1)   # the final image (last column) is always clear
@@ -118,8 +120,11 @@ def verifier_auc(recs, keys, specs) -> dict:
     out = {}
     for task, d in rows.items():
         y = np.concatenate(d["correct"])
+        mixed = [q for q, c in enumerate(d["correct"]) if 0 < c.sum() < len(c)]
         out[task] = {k: auc(np.concatenate(d[k]), y) for k in ("orm", "prm", "parm")} | {
-            "positive_rate": float(y.mean()), "candidates": int(len(y))}
+            f"{k}_within": float(np.mean([auc(d[k][q], d["correct"][q]) for q in mixed])) if mixed else float("nan")
+            for k in ("orm", "prm", "parm")} | {
+            "positive_rate": float(y.mean()), "candidates": int(len(y)), "mixed_pools": len(mixed)}
     return out
 
 
@@ -245,11 +250,13 @@ def write_report(a, results: dict, n_images: int, aucs: dict) -> None:
             f"{results[f'{s}@{n}']['overall']['accuracy']:.3f} ({results[f'{s}@{n}']['compute_per_image']:,.0f})"
             for n in a.ns) + " |")
     lines += ["", "Verifier AUC against the evaluator on every recorded candidate (PARM: potential at the first clear "
-              "step):", "", "| task | candidates | share correct | ORM | PRM | PARM |", "|---|---|---|---|---|---|"]
+              "step), pooled over the task and, after the slash, within one image's pool of candidates (mean over the "
+              "pools with both outcomes):", "",
+              "| task | candidates | share correct | mixed pools | ORM | PRM | PARM |", "|---|---|---|---|---|---|---|"]
     for t in [*tasks, "overall"]:
         v = aucs[t]
-        lines.append(f"| {t} | {v['candidates']} | {v['positive_rate']:.3f} | {v['orm']:.3f} | {v['prm']:.3f} | "
-                     f"{v['parm']:.3f} |")
+        lines.append(f"| {t} | {v['candidates']} | {v['positive_rate']:.3f} | {v['mixed_pools']} | "
+                     + " | ".join(f"{v[k]:.3f} / {v[k + '_within']:.3f}" for k in ("orm", "prm", "parm")) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     atomic_write_text(a.out / "scaling.md", text)
