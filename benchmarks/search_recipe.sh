@@ -5,6 +5,7 @@
 #            then search_scaling at pool 20; when done it helps record MaskGIT's pool (--record-only).
 #   MaskGIT: rollouts (1500 x 2), its three verifiers, search_scaling at pool 4 with the generator under bf16
 #            autocast (MaskGIT has no KV cache: pool 20 would take ~4 hours here).
+# PARM++ corrections run online at every N they are reported for: at N = 1, 4, 20 for AR and N = 4 for MaskGIT.
 # Every step resumes (rollouts are rewritten; training runs and search records resume).
 # Then `python -m imagecot.zoo.build --verifiers ar OUT/verifiers-ar --verifiers maskgit OUT/verifiers-maskgit`.
 set -euo pipefail
@@ -23,12 +24,12 @@ verifiers() {  # GEN: rollouts and the three verifiers
   done
 }
 maskgit_search() {
-  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 4 --ns 1 2 4 \
+  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 4 --ns 1 2 4 --parm-plus-plus-ns 4 \
     --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
 }
 
 ( verifiers ar 2000 0
-  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifiers-ar" --pool 20 --threads 1 \
+  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifiers-ar" --pool 20 --parm-plus-plus-ns 1 4 20 --threads 1 \
     --out "$OUT/scaling-ar"
   while [ ! -f "$OUT/verifiers-maskgit/orm/final/eval.json" ]; do sleep 20; done
   maskgit_search --record-only ) > "$OUT/lane-ar.log" 2>&1 &

@@ -140,6 +140,8 @@ def main() -> None:
     ap.add_argument("--ns", type=int, nargs="+", default=[1, 2, 4, 8, 16, 20])
     ap.add_argument("--images-per-prompt", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3, help="PARM++ reflection rounds")
+    ap.add_argument("--parm-plus-plus-ns", type=int, nargs="+", default=None,
+                    help="the Ns at which PARM++ runs its (online, costly) corrections (default: every --ns)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N prompts (smoke tests)")
     ap.add_argument("--batch-size", type=int, default=80, help="candidate rows per session")
     ap.add_argument("--seed", type=int, default=0)
@@ -153,6 +155,9 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     if max(a.ns) > a.pool:
         ap.error(f"N up to {max(a.ns)} needs --pool >= {max(a.ns)}")
+    table_n = a.pool if a.pool in a.ns else max(a.ns)
+    if a.parm_plus_plus_ns is not None and table_n not in a.parm_plus_plus_ns:
+        ap.error(f"--parm-plus-plus-ns must include the table's N = {table_n}")
     gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
     if a.bf16:
         bf16_autocast(gen.model)
@@ -206,9 +211,13 @@ def main() -> None:
             time.sleep(10)   # wait for the other processes' records (a dead one's lock is free again)
     keys = sorted(records)
     recs = [records[k] for k in keys]
-    results = {}
+    results_file = a.out / f"results-rounds{a.rounds}.json"   # finished rows: a killed run resumes
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    pp_ns = a.ns if a.parm_plus_plus_ns is None else a.parm_plus_plus_ns
     for strategy in STRATEGIES:
-        for n in (a.ns if strategy != "base" else [1]):
+        for n in ([1] if strategy == "base" else pp_ns if strategy == "parm++" else a.ns):
+            if f"{strategy}@{n}" in results:
+                continue
             if strategy == "parm++":
                 ok, compute, seen = parm_plus_plus_replay(gen, recs, keys, specs, n, verifiers["parm"], oracle,
                                                           sampling, a.seed, a.rounds, a.pool)
@@ -220,13 +229,14 @@ def main() -> None:
             results[f"{strategy}@{n}"] = {"strategy": strategy, "n": n, "overall": summ["overall"],
                                           "compute_per_image": float(np.mean(compute)),
                                           "verifier_images_per_image": float(np.mean(seen)), "tasks": summ["tasks"]}
+            atomic_write_json(results_file, results)
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
     write_report(a, results, len(keys), verifier_auc(recs, keys, specs))
 
 
 def write_report(a, results: dict, n_images: int, aucs: dict) -> None:
-    N = a.pool if a.pool in a.ns else max(a.ns)
+    N = a.pool if a.pool in a.ns else max(a.ns)   # the table's N
     base = results["base@1"]["overall"]["accuracy"]
     orc = results[f"oracle@{N}"]["overall"]["accuracy"]
     tasks = list(results["base@1"]["tasks"])
@@ -248,7 +258,7 @@ def write_report(a, results: dict, n_images: int, aucs: dict) -> None:
     for s in STRATEGIES[1:]:
         lines.append(f"| {LABELS[s]} | " + " | ".join(
             f"{results[f'{s}@{n}']['overall']['accuracy']:.3f} ({results[f'{s}@{n}']['compute_per_image']:,.0f})"
-            for n in a.ns) + " |")
+            if f"{s}@{n}" in results else "–" for n in a.ns) + " |")
     lines += ["", "Verifier AUC against the evaluator on every recorded candidate (PARM: potential at the first clear "
               "step), pooled over the task and, after the slash, within one image's pool of candidates (mean over the "
               "pools with both outcomes):", "",
@@ -263,7 +273,7 @@ def write_report(a, results: dict, n_images: int, aucs: dict) -> None:
     atomic_write_json(a.out / "scaling.json", {"results": results, "verifier_auc": aucs, "pool": a.pool, "ns": a.ns,
                                                "images": n_images, "generator": a.generator})
     series = {LABELS[s]: [(results[f"{s}@{n}"]["compute_per_image"], results[f"{s}@{n}"]["overall"]["accuracy"])
-                          for n in a.ns] for s in STRATEGIES if s != "base"}
+                          for n in a.ns if f"{s}@{n}" in results] for s in STRATEGIES if s != "base"}
     series[LABELS["base"]] = [(results["base@1"]["compute_per_image"], base)]
     line_plot(a.out / "scaling.png", series, f"{a.generator.upper()}: benchmark accuracy vs compute (N = {a.ns})",
               "token-forwards per image (log2)", "overall accuracy", dashed={LABELS["oracle"]})
