@@ -24,13 +24,13 @@ verifiers() {  # GEN: rollouts and the three verifiers
   done
 }
 maskgit_search() {
-  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 4 --ns 1 2 4 --parm-plus-plus-ns 4 \
-    --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
+  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 4 --ns 1 2 4 \
+    --parm-plus-plus-ns 4 --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
 }
 
 ( verifiers ar 2000 0
-  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifiers-ar" --pool 20 --parm-plus-plus-ns 1 4 20 --threads 1 \
-    --out "$OUT/scaling-ar"
+  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifiers-ar" --pool 20 \
+    --parm-plus-plus-ns 1 4 20 --threads 1 --out "$OUT/scaling-ar"
   while [ ! -f "$OUT/verifiers-maskgit/orm/final/eval.json" ]; do sleep 20; done
   maskgit_search --record-only ) > "$OUT/lane-ar.log" 2>&1 &
 lane_ar=$!
