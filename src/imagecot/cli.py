@@ -252,7 +252,7 @@ def cmd_train(args) -> int:
         data = load_rollouts(args.rollouts)
         cfg = _from_args(cfg_cls, args, text_vocab=PromptTokenizer(args.text_len).vocab_size,
                          resolution=int(data["frames"].shape[2]))
-        _, report = train_verifier(args.out, data, cfg, train_cfg, args.held_out)
+        _, report = train_verifier(args.out, data, cfg, train_cfg, args.held_out, relabel=args.relabel)
         print(json.dumps({k: v for k, v in report.items() if k != "held_out_prompts"}, indent=2))
     elif kind == "classifier":
         from .train.classifier import train_classifier
@@ -412,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
         if kind == "verifier":
             p.add_argument("--rollouts", type=Path, required=True, help="an `imagecot rollouts` .npz")
             p.add_argument("--held-out", type=float, default=0.1, help="share of prompts held out for the report")
+            p.add_argument("--relabel", type=int, default=0,
+                           help="hindsight prompts per training rollout: its final image under near-miss prompts and "
+                                "a description of it, labelled by the evaluator (teaches the verifier to look)")
             _add_dataclass_args(p, cfg_cls, skip=("text_vocab", "resolution"))
         elif tok_help == "":
             _add_dataclass_args(p, cfg_cls, skip=("num_classes", "class_names", "data"))

@@ -3,8 +3,12 @@
 - "orm": final images, label = the evaluator's verdict;
 - "prm": every step's preview, label = the final verdict;
 - "parm": clarity on every step; potential on clear steps only; flaw kinds and region on final images.
-The held-out split is by prompt (no prompt string is in both), and the report gives AUC and accuracy of
-each head there.
+With `relabel` = k, each training rollout also comes with up to k hindsight prompts (`verifiers.relabel`: the
+same image under near-miss prompts and a description of it, labelled by the evaluator): the ORM and PARM see
+them on the final image, the PRM at every step.
+The held-out split is by prompt (no prompt string is in both; relabelled prompts avoid the held-out ones), and
+the report gives AUC and accuracy of each head there, plus grounding: on held-out images paired with hindsight
+prompts, how often the verifier scores the pair the evaluator accepts above the one it rejects for the same image.
 """
 
 from __future__ import annotations
@@ -49,10 +53,12 @@ def split_by_prompt(data: dict, held_out: float, seed: int) -> tuple[np.ndarray,
     return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
 
 
-def pairs_for(role: str, rollouts: np.ndarray, T: int) -> np.ndarray:
-    """(rollout, step) pairs a role trains on: final frames for the ORM, every step otherwise."""
-    steps = [T - 1] if role == "orm" else range(T)
-    return np.array([(s, t) for s in rollouts for t in steps])
+def pairs_for(role: str, rollouts: np.ndarray, T: int, final_only: np.ndarray | None = None) -> np.ndarray:
+    """(rollout, step) pairs a role trains on: final frames for the ORM, every step otherwise; rollouts marked
+    `final_only` (relabelled pairs: their clarity is known only there) give the PARM their final frame only."""
+    def steps(s):
+        return [T - 1] if role == "orm" or (role == "parm" and final_only is not None and final_only[s]) else range(T)
+    return np.array([(s, t) for s in rollouts for t in steps(s)])
 
 
 @torch.no_grad()
@@ -79,11 +85,32 @@ def evaluate_verifier(net: VerifierNet, data: dict, rollouts: np.ndarray) -> dic
     flaws = data["flaws"][rollouts]
     pred = per_step[T - 1]["flaws"].numpy() > 0.5
     report["flaw_kind_accuracy"] = float((pred == flaws).mean())
+    report.update(grounding(v, data, rollouts, final))
     return report
 
 
+def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, own_score: np.ndarray) -> dict:
+    """Held-out images under hindsight prompts: AUC of the outcome score on those pairs, and for every image whose
+    own prompt and a hindsight prompt get different verdicts, how often the accepted pair scores higher (0.5: the
+    verifier does not look at the image)."""
+    from ..verifiers.relabel import relabel_rollouts
+    extra = relabel_rollouts(data, rollouts, per_rollout=2, seed=1)
+    if not len(extra["rollout"]):
+        return {}
+    T = data["frames"].shape[1]
+    imgs = torch.from_numpy(data["frames"][extra["rollout"], -1]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    score = v.heads(imgs, [str(p) for p in extra["prompt"]], T, T)["potential"].numpy()
+    own = dict(zip(rollouts.tolist(), own_score.tolist()))
+    wins = [(sc > own[s]) if ok else (own[s] > sc) for s, sc, ok in zip(extra["rollout"].tolist(), score,
+                                                                        extra["correct"])
+            if ok != data["correct"][s]]
+    return {"relabelled_pairs": int(len(score)), "relabelled_auc": auc(score, extra["correct"]),
+            "grounding_pairs": len(wins), "grounding_accuracy": float(np.mean(wins)) if wins else float("nan")}
+
+
 def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, cfg: TrainConfig,
-                   held_out: float = 0.1, benchmark: set[str] | None = None) -> tuple[VerifierNet, dict]:
+                   held_out: float = 0.1, benchmark: set[str] | None = None,
+                   relabel: int = 0) -> tuple[VerifierNet, dict]:
     """Refuses rollouts whose prompts include a benchmark prompt string (`benchmark`: default every prompt of
     the shipped benchmark): a verifier trained on the test prompts would overstate every search result."""
     from ..verifiers.prompts import benchmark_prompts
@@ -93,12 +120,19 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
                          "train on prompts drawn with `imagecot rollouts`, which excludes them")
     train_idx, val_idx = split_by_prompt(data, held_out, cfg.seed)
     T = data["frames"].shape[1]
-    pairs = pairs_for(model_cfg.role, train_idx, T)
+    train_data, final_only = data, None
+    if relabel:
+        from ..verifiers.relabel import append_relabelled, relabel_rollouts
+        extra = relabel_rollouts(data, train_idx, relabel, cfg.seed, exclude=set(data["prompt"][val_idx].tolist()))
+        train_data = append_relabelled(data, extra)
+        train_idx = np.r_[train_idx, np.arange(len(data["correct"]), len(train_data["correct"]))]
+        final_only = train_data["relabelled"]
+    pairs = pairs_for(model_cfg.role, train_idx, T, final_only)
     pt = PromptTokenizer(model_cfg.text_len)
 
     def loss_fn(model, step: int) -> dict:
         rng = np.random.default_rng([cfg.seed, step])
-        batch = to_torch_batch(data, pairs[rng.integers(0, len(pairs), cfg.batch_size)], model_cfg.role, pt)
+        batch = to_torch_batch(train_data, pairs[rng.integers(0, len(pairs), cfg.batch_size)], model_cfg.role, pt)
         dev = next(model.parameters()).device
         batch = {k: v.to(dev) for k, v in batch.items()}
         out = model(batch["images"], batch["text"], batch["progress"])
@@ -106,7 +140,7 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
 
     torch.manual_seed(cfg.seed)
     net = train(VerifierNet(model_cfg), loss_fn, run_dir, cfg)
-    report = {"role": model_cfg.role, "held_out_prompts": sorted(set(data["prompt"][val_idx].tolist())),
-              **evaluate_verifier(net, data, val_idx)}
+    report = {"role": model_cfg.role, "relabel": relabel,
+              "held_out_prompts": sorted(set(data["prompt"][val_idx].tolist())), **evaluate_verifier(net, data, val_idx)}
     atomic_write_json(Path(run_dir) / "final" / "eval.json", report)
     return net, report
