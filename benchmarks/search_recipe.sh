@@ -5,7 +5,8 @@
 #            then search_scaling at pool 20; when done it helps record MaskGIT's pool (--record-only).
 #   MaskGIT: rollouts (1500 x 2), its three verifiers, search_scaling at pool 4 with the generator under bf16
 #            autocast (MaskGIT has no KV cache: pool 20 would take ~4 hours here).
-# PARM++ corrections run online at every N they are reported for: at N = 1, 4, 20 for AR and N = 4 for MaskGIT.
+# PARM++ corrections run online at every N they are reported for: at N = 1, 4, 20 for AR (3 rounds) and N = 4 for
+# MaskGIT (1 round: each MaskGIT correction is a full 16-step inpainting).
 # Every step resumes (rollouts are rewritten; training runs and search records resume).
 # Then `python -m imagecot.zoo.build --verifiers ar OUT/verifiers-ar --verifiers maskgit OUT/verifiers-maskgit`.
 set -euo pipefail
@@ -25,7 +26,7 @@ verifiers() {  # GEN: rollouts and the three verifiers
 }
 maskgit_search() {
   python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 4 --ns 1 2 4 \
-    --parm-plus-plus-ns 4 --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
+    --parm-plus-plus-ns 4 --rounds 1 --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
 }
 
 ( verifiers ar 2000 0
