@@ -22,7 +22,7 @@ from .search.strategies import Strategy
 
 
 def verdict(record: dict) -> str:
-    return "correct" if record["correct"] else f"wrong ({record['reason']})"
+    return "correct" if record["correct"] else f"wrong ({record['reason'].replace(chr(10), '; ')})"
 
 
 def describe_pick(trace: dict, chosen: int) -> str:
