@@ -7,9 +7,11 @@ that breaks the prompt in exactly one way:
 - wrong_color: one object in another colour;
 - wrong_position: the subject on the opposite side of its reference;
 plus, as a control, a scene that satisfies the prompt. The evaluator confirms
-each plant (a scene it does not judge as planted is redrawn). Reported per kind:
-how often the reflection names that kind, how often it names nothing, and its
-P(aligned); for the control, how often it names nothing.
+each plant (a scene it does not judge as planted is redrawn). Each kind comes
+with its own prompt format, so each kind has a control: correct scenes of that
+same format. Reported per kind: how often the reflection names the kind on the
+planted scenes and on the control (a verifier that names it from the prompt
+alone scores the same on both), how often it names nothing, and P(aligned).
 Usage: python benchmarks/reflection_planted.py --verifier runs/search/verifiers-ar/parm [--per-kind 100]
 """
 
@@ -23,23 +25,25 @@ from imagecot.data.images import to_tensor
 from imagecot.evaluation.detector import ShapesDetector
 from imagecot.evaluation.diagnose import KINDS, diagnose
 from imagecot.world import make_spec, sample_scene
-from imagecot.world.vocab import COLORS, MAX_COUNT, SHAPES
+from imagecot.world.vocab import COLORS, MAX_COUNT, OPPOSITE, SHAPES
 from imagecot.verifiers.prompts import benchmark_prompts
 from imagecot.zoo import load_verifier
 
-OPPOSITE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+def planted(kind: str, rng: random.Random, control: bool = False) -> tuple[dict, dict]:
+    """(the prompt's spec, the spec of the scene drawn instead; with `control`, the prompt's own)."""
+    asked, drawn = _planted(kind, rng)
+    return (asked, asked) if control else (asked, drawn)
 
 
-def planted(kind: str, rng: random.Random) -> tuple[dict, dict]:
-    """(the prompt's spec, the spec of the scene drawn instead)."""
+def _planted(kind: str, rng: random.Random) -> tuple[dict, dict]:
     a, b = rng.sample(SHAPES, 2)
     ca, cb = rng.choice(COLORS), rng.choice(COLORS)
     if kind == "extra":
-        n = rng.randint(1, MAX_COUNT - 1)
+        n = rng.randint(2, MAX_COUNT - 1)
         asked = make_spec([{"class": a, "count": n, "color": ca}])
         return asked, make_spec([{"class": a, "count": n + 1, "color": ca}])
     if kind == "wrong_position":
-        rel = rng.choice(list(OPPOSITE))
+        rel = rng.choice(sorted(OPPOSITE))
         asked = make_spec([{"class": a, "count": 1, "color": ca},
                            {"class": b, "count": 1, "color": cb, "position": [rel, 0]}])
         return asked, make_spec([{"class": a, "count": 1, "color": ca},
@@ -50,8 +54,6 @@ def planted(kind: str, rng: random.Random) -> tuple[dict, dict]:
     if kind == "wrong_color":
         other = rng.choice([c for c in COLORS if c != cb])
         return asked, make_spec([{"class": a, "count": 1, "color": ca}, {"class": b, "count": 1, "color": other}])
-    if kind == "none":
-        return asked, asked
     raise ValueError(kind)
 
 
@@ -64,28 +66,39 @@ def main() -> None:
     a = ap.parse_args()
     verifier = load_verifier("parm", a.verifier)
     detector, rng, bench = ShapesDetector(), random.Random(a.seed), benchmark_prompts()
-    report = {}
-    for kind in (*KINDS, "none"):
+    resolution = verifier.net.config.resolution
+
+    def scenes(kind: str, control: bool):
         prompts, images = [], []
-        while len(images) < a.per_kind:
-            asked, drawn = planted(kind, rng)
+        for _ in range(1000 * a.per_kind):
+            if len(images) == a.per_kind:
+                return prompts, images
+            asked, drawn = planted(kind, rng, control)
             if asked["prompt"] in bench:
                 continue
-            img = sample_scene(drawn, rng).render()
-            kinds = {f.kind for f in diagnose(asked, detector(img), size=img.shape[0])}
-            if kinds != ({kind} if kind != "none" else set()):
-                continue   # the evaluator must see exactly the planted error
+            img = sample_scene(drawn, rng, resolution=resolution).render()
+            if {f.kind for f in diagnose(asked, detector(img), size=resolution)} != (set() if control else {kind}):
+                continue   # the evaluator must see exactly the planted error (none for a control)
             prompts.append(asked["prompt"])
             images.append(img)
-        notes = verifier.reflect(to_tensor(np.stack(images)), prompts)
-        named = [set(n["kinds"]) for n in notes]
-        report[kind] = {"named_it": float(np.mean([kind in s for s in named])) if kind != "none" else None,
-                        "named_nothing": float(np.mean([not s for s in named])),
-                        "p_aligned": float(np.mean([n["p_aligned"] for n in notes])),
-                        "example": {"prompt": prompts[0], "reflection": notes[0]["sentence"]}}
-        print(f"{kind:15s} names it {report[kind]['named_it'] if kind != 'none' else float('nan'):.2f}  "
-              f"names nothing {report[kind]['named_nothing']:.2f}  mean P(aligned) {report[kind]['p_aligned']:.2f}"
-              f"  e.g. {prompts[0]!r}: {notes[0]['sentence']}", flush=True)
+        raise RuntimeError(f"could not draw {a.per_kind} scenes of kind {kind} (control={control})")
+
+    report = {}
+    for kind in KINDS:
+        row = {}
+        for name, control in (("planted", False), ("control", True)):
+            prompts, images = scenes(kind, control)
+            notes = verifier.reflect(to_tensor(np.stack(images)), prompts)
+            row[name] = {"names_it": float(np.mean([kind in n["kinds"] for n in notes])),
+                         "names_nothing": float(np.mean([not n["kinds"] for n in notes])),
+                         "p_aligned": float(np.mean([n["p_aligned"] for n in notes])),
+                         "example": {"prompt": prompts[0], "reflection": notes[0]["sentence"]}}
+        report[kind] = row
+        pl, co = row["planted"], row["control"]
+        print(f"{kind:15s} names it: planted {pl['names_it']:.2f}, control {co['names_it']:.2f}   names nothing: "
+              f"planted {pl['names_nothing']:.2f}, control {co['names_nothing']:.2f}   P(aligned): planted "
+              f"{pl['p_aligned']:.2f}, control {co['p_aligned']:.2f}   e.g. {pl['example']['prompt']!r}: "
+              f"{pl['example']['reflection']}", flush=True)
     if a.json:
         from imagecot.io_utils import atomic_write_json
         atomic_write_json(a.json, report)

@@ -61,9 +61,14 @@ def test_relabelled_correct_scenes_accept_their_description_and_reject_every_nea
     assert 0 < extra["correct"].mean() < 1   # descriptions right, near misses of a right image wrong
     merged = append_relabelled(rendered, extra)
     K = len(extra["rollout"])
-    assert merged["frames"].shape[0] == len(rows) + K and merged["relabelled"][-K:].all()
-    assert (merged["frames"][len(rows):] == rendered["frames"][extra["rollout"]]).all()
-    assert merged["clear_known"][-K:].tolist() == [[False, True]] * K
+    assert len(merged["prompt"]) == len(rows) + K and merged["relabelled"][-K:].all()
+    assert (merged["frame_row"][len(rows):] == extra["rollout"]).all() and merged["clear"][-K:, -1].all()
+    from imagecot.generators.condition import PromptTokenizer
+    from imagecot.verifiers.rollouts import to_torch_batch
+    batch = to_torch_batch(merged, np.array([[len(rows), 1]]), "parm", PromptTokenizer())   # the first pair
+    src = rendered["frames"][extra["rollout"][0], 1]
+    assert (batch["images"][0].permute(1, 2, 0).add(1).mul(127.5).round().byte().numpy() == src).all()
+    assert bool(batch["potential"][0]) == extra["correct"][0] and set(extra["source"]) <= {"description", "near_miss"}
 
 
 def test_training_with_relabelled_pairs_reports_grounding(tmp_path):
@@ -82,6 +87,7 @@ def test_training_with_relabelled_pairs_reports_grounding(tmp_path):
     _, report = train_verifier(tmp_path / "v", data, cfg, TrainConfig(steps=2, batch_size=8, log_every=1),
                                held_out=0.3, relabel=1)
     assert report["relabel"] == 1 and report["relabelled_pairs"] > 0 and 0 <= report["grounding_accuracy"] <= 1
+    assert 0 <= report["grounding_accuracy_shuffled"] <= 1
     # the PARM sees a relabelled pair only on its final frame (its clarity is unknown before)
     pairs = pairs_for("parm", np.arange(4), 2, np.array([False, True, False, True]))
     assert pairs.tolist() == [[0, 0], [0, 1], [1, 1], [2, 0], [2, 1], [3, 1]]

@@ -252,6 +252,8 @@ def cmd_train(args) -> int:
         data = load_rollouts(args.rollouts)
         cfg = _from_args(cfg_cls, args, text_vocab=PromptTokenizer(args.text_len).vocab_size,
                          resolution=int(data["frames"].shape[2]))
+        if args.relabel < 0:
+            raise ValueError(f"--relabel is a number of hindsight prompts per rollout (>= 0), got {args.relabel}")
         _, report = train_verifier(args.out, data, cfg, train_cfg, args.held_out, relabel=args.relabel)
         print(json.dumps({k: v for k, v in report.items() if k != "held_out_prompts"}, indent=2))
     elif kind == "classifier":

@@ -85,27 +85,50 @@ def evaluate_verifier(net: VerifierNet, data: dict, rollouts: np.ndarray) -> dic
     flaws = data["flaws"][rollouts]
     pred = per_step[T - 1]["flaws"].numpy() > 0.5
     report["flaw_kind_accuracy"] = float((pred == flaws).mean())
-    report.update(grounding(v, data, rollouts, final))
+    report.update(grounding(v, data, rollouts))
     return report
 
 
-def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, own_score: np.ndarray) -> dict:
-    """Held-out images under hindsight prompts: AUC of the outcome score on those pairs, and for every image whose
-    own prompt and a hindsight prompt get different verdicts, how often the accepted pair scores higher (0.5: the
-    verifier does not look at the image)."""
+def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, seed: int = 1) -> dict:
+    """Held-out images under hindsight prompts (`verifiers.relabel`). For every image whose own prompt and a
+    hindsight prompt get different verdicts: how often the accepted pair scores higher (ties half), overall and
+    per source (description, near_miss); and the same with the images shuffled among the held-out rollouts — a
+    verifier that reads only the prompts scores the same there, one that looks drops to ~0.5 or below."""
     from ..verifiers.relabel import relabel_rollouts
-    extra = relabel_rollouts(data, rollouts, per_rollout=2, seed=1)
+    extra = relabel_rollouts(data, rollouts, per_rollout=2, seed=seed)
     if not len(extra["rollout"]):
         return {}
     T = data["frames"].shape[1]
-    imgs = torch.from_numpy(data["frames"][extra["rollout"], -1]).permute(0, 3, 1, 2).float() / 127.5 - 1
-    score = v.heads(imgs, [str(p) for p in extra["prompt"]], T, T)["potential"].numpy()
-    own = dict(zip(rollouts.tolist(), own_score.tolist()))
-    wins = [(sc > own[s]) if ok else (own[s] > sc) for s, sc, ok in zip(extra["rollout"].tolist(), score,
-                                                                        extra["correct"])
-            if ok != data["correct"][s]]
-    return {"relabelled_pairs": int(len(score)), "relabelled_auc": auc(score, extra["correct"]),
-            "grounding_pairs": len(wins), "grounding_accuracy": float(np.mean(wins)) if wins else float("nan")}
+    own_prompts = [str(p) for p in data["prompt"][rollouts]]
+    position = {s: q for q, s in enumerate(rollouts.tolist())}
+
+    def scores(frame_rows_own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(own-prompt score per held-out rollout, hindsight-prompt score per pair) with these frames."""
+        frames = torch.from_numpy(data["frames"][frame_rows_own, -1]).permute(0, 3, 1, 2).float() / 127.5 - 1
+        own = v.heads(frames, own_prompts, T, T)["potential"].numpy()
+        pair_frames = frames[[position[s] for s in extra["rollout"].tolist()]]
+        return own, v.heads(pair_frames, [str(p) for p in extra["prompt"]], T, T)["potential"].numpy()
+
+    def wins(own: np.ndarray, pair: np.ndarray, mask: np.ndarray) -> list[float]:
+        out = []
+        for k in np.nonzero(mask)[0]:
+            q = position[int(extra["rollout"][k])]
+            hi, lo = (pair[k], own[q]) if extra["correct"][k] else (own[q], pair[k])
+            out.append(1.0 if hi > lo else 0.5 if hi == lo else 0.0)
+        return out
+
+    differ = extra["correct"] != data["correct"][extra["rollout"]]
+    shuffled = np.random.default_rng(seed).permutation(rollouts)
+    report = {"relabelled_pairs": int(len(differ)), "grounding_pairs": int(differ.sum())}
+    real = scores(rollouts)
+    for name, (own, pair) in (("", real), ("_shuffled", scores(shuffled))):
+        w = wins(own, pair, differ)
+        report[f"grounding_accuracy{name}"] = float(np.mean(w)) if w else float("nan")
+        for src in ("description", "near_miss"):
+            w = wins(own, pair, differ & (extra["source"] == src))
+            report[f"grounding_accuracy{name}_{src}"] = float(np.mean(w)) if w else float("nan")
+    report["relabelled_auc"] = auc(real[1], extra["correct"])
+    return report
 
 
 def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, cfg: TrainConfig,
@@ -123,7 +146,8 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
     train_data, final_only = data, None
     if relabel:
         from ..verifiers.relabel import append_relabelled, relabel_rollouts
-        extra = relabel_rollouts(data, train_idx, relabel, cfg.seed, exclude=set(data["prompt"][val_idx].tolist()))
+        extra = relabel_rollouts(data, train_idx, relabel, cfg.seed, exclude=set(data["prompt"][val_idx].tolist()),
+                                 benchmark=benchmark)
         train_data = append_relabelled(data, extra)
         train_idx = np.r_[train_idx, np.arange(len(data["correct"]), len(train_data["correct"]))]
         final_only = train_data["relabelled"]

@@ -32,7 +32,7 @@ EDITS = ("color", "class", "count", "relation")
 
 
 def near_miss(spec: dict, rng: random.Random) -> dict | None:
-    """The spec with one random edit that keeps it a valid prompt of the same shape, or None."""
+    """The spec with one random edit (a count edit can turn "a red circle" into "two red circles"), or None."""
     include = [dict(r) for r in spec["include"]]
     edit = rng.choice(EDITS)
     i = rng.randrange(len(include))
@@ -78,29 +78,32 @@ def describe(detections, rng: random.Random) -> dict | None:
 
 
 def relabel_rollouts(data: dict, rows: np.ndarray, per_rollout: int = 2, seed: int = 0,
-                     exclude: set[str] = frozenset(), detector=None) -> dict:
+                     exclude: set[str] = frozenset(), detector=None, benchmark: set[str] | None = None) -> dict:
     """For each rollout in `rows`, up to `per_rollout` other prompts for its final image (a description when
-    one exists, then near misses), labelled by the evaluator. -> arrays over K pairs: `rollout` (index into
-    data), `prompt`, `tag`, `correct`, `flaws` (K, 4), `region` (K, cells)."""
+    one exists, then near misses), labelled by the evaluator. `exclude`: prompts never to pair (the benchmark's
+    are always excluded; `benchmark` replaces the shipped benchmark's set). -> arrays over K pairs: `rollout`
+    (index into data), `prompt`, `tag`, `correct`, `flaws` (K, 4), `region` (K, cells), `source`."""
     from .prompts import benchmark_prompts
     from .rollouts import region_cells
-    exclude = set(exclude) | benchmark_prompts()
+    exclude = set(exclude) | (benchmark_prompts() if benchmark is None else set(benchmark))
     detector = detector or ShapesDetector()
     rng = random.Random(f"relabel-{seed}")
     H = data["frames"].shape[2]
     grid = int(round(np.sqrt(data["region"].shape[1])))
-    out: dict[str, list] = {k: [] for k in ("rollout", "prompt", "tag", "correct", "flaws", "region")}
+    out: dict[str, list] = {k: [] for k in ("rollout", "prompt", "tag", "correct", "flaws", "region", "source")}
     for s in rows.tolist():
         dets = detector(data["frames"][s, -1])
         own = parse_prompt(str(data["prompt"][s]))
-        candidates = [describe(dets, rng)] + [near_miss(own, rng) for _ in range(3 * per_rollout)]
+        candidates = [("description", describe(dets, rng))] + [("near_miss", near_miss(own, rng))
+                                                               for _ in range(3 * per_rollout)]
         seen = {own["prompt"]}
-        for spec in candidates:
+        for source, spec in candidates:
             if spec is None or spec["prompt"] in seen or spec["prompt"] in exclude:
                 continue
             seen.add(spec["prompt"])
             flaws = diagnose(spec, dets, size=H)
             out["rollout"].append(s)
+            out["source"].append(source)
             out["prompt"].append(spec["prompt"])
             out["tag"].append(spec["tag"])
             out["correct"].append(evaluate(spec, dets)[0])
@@ -110,26 +113,25 @@ def relabel_rollouts(data: dict, rows: np.ndarray, per_rollout: int = 2, seed: i
                 break
     K = len(out["rollout"])
     return {"rollout": np.array(out["rollout"], np.int64), "prompt": np.array(out["prompt"], dtype=str),
+            "source": np.array(out["source"], dtype=str),
             "tag": np.array(out["tag"], dtype=str), "correct": np.array(out["correct"], bool),
             "flaws": np.array(out["flaws"], bool).reshape(K, len(KINDS)),
             "region": np.array(out["region"], bool).reshape(K, grid * grid)}
 
 
 def append_relabelled(data: dict, extra: dict) -> dict:
-    """The rollouts plus one row per relabelled pair (its frames repeated; `relabelled` marks them). A pair's
-    clarity is known only at the last step (the final image is clear by definition); earlier steps are
-    marked unknown in `clear_known`."""
-    src, T = extra["rollout"], data["frames"].shape[1]
-    K = len(src)
+    """Training data: the rollouts plus one row per relabelled pair, `relabelled` marking them. A pair reads its
+    rollout's frames through `frame_row` (no copy). Its clarity is known only at the last step (the final image
+    is clear by definition), which is the only step the PARM trains it on (`train.verifier.pairs_for`). For
+    `to_torch_batch` only: it lacks the per-step labels a rollouts file has, so it is not one."""
+    T, S, K = data["frames"].shape[1], len(data["correct"]), len(extra["rollout"])
     clear = np.zeros((K, T), bool)
     clear[:, -1] = True
-    merged = {"frames": np.concatenate([data["frames"], data["frames"][src]]),
-              "prompt": np.concatenate([data["prompt"].astype(str), extra["prompt"]]),
-              "tag": np.concatenate([data["tag"].astype(str), extra["tag"]]),
-              "correct": np.concatenate([data["correct"], extra["correct"]]),
-              "clear": np.concatenate([data["clear"], clear]),
-              "flaws": np.concatenate([data["flaws"], extra["flaws"]]),
-              "region": np.concatenate([data["region"], extra["region"]]),
-              "relabelled": np.r_[np.zeros(len(data["correct"]), bool), np.ones(K, bool)]}
-    merged["clear_known"] = ~merged["relabelled"][:, None] | (np.arange(T) == T - 1)[None, :]
-    return merged
+    return {"frames": data["frames"], "frame_row": np.r_[np.arange(S), extra["rollout"]],
+            "prompt": np.concatenate([data["prompt"].astype(str), extra["prompt"]]),
+            "tag": np.concatenate([data["tag"].astype(str), extra["tag"]]),
+            "correct": np.concatenate([data["correct"], extra["correct"]]),
+            "clear": np.concatenate([data["clear"], clear]),
+            "flaws": np.concatenate([data["flaws"], extra["flaws"]]),
+            "region": np.concatenate([data["region"], extra["region"]]),
+            "relabelled": np.r_[np.zeros(S, bool), np.ones(K, bool)]}

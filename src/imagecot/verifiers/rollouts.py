@@ -92,10 +92,12 @@ def clarity_labels(step_correct_ST: np.ndarray, objects_ST: np.ndarray) -> np.nd
 
 
 def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer) -> dict:
-    """A training batch for `role` from rollout rows × steps. idx: (B, 2) of (rollout, step)."""
+    """A training batch for `role` from rollout rows × steps. idx: (B, 2) of (rollout, step). A row's frames are
+    `frames[frame_row[row]]` when the data has `frame_row` (relabelled pairs share their rollout's frames)."""
     s, t = idx[:, 0], idx[:, 1]
     T = data["frames"].shape[1]
-    imgs = torch.from_numpy(data["frames"][s, t]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    rows = data["frame_row"][s] if "frame_row" in data else s
+    imgs = torch.from_numpy(data["frames"][rows, t]).permute(0, 3, 1, 2).float() / 127.5 - 1
     batch = {"images": imgs, "text": prompt_tokenizer.encode([str(p) for p in data["prompt"][s]]),
              "progress": torch.from_numpy((t + 1) / T).float()}
     correct = torch.from_numpy(data["correct"][s])
