@@ -62,6 +62,7 @@ def load_verifier(role: str, path: str | Path | None = None, device: str = "cpu"
     from ..verifiers.learned import LearnedVerifier, VerifierNet
     if role not in ("orm", "prm", "parm"):
         raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
+    path = None if path is None else resolve(path)
     if path is not None and not (Path(path) / "config.json").is_file() and (Path(path) / "final").is_dir():
         path = Path(path) / "final"  # a training run's folder: its final checkpoint
     net = VerifierNet.from_pretrained(path or zoo_path(f"verifier-{generator}-{role}"), device=device)
