@@ -9,7 +9,7 @@
 # PARM++ corrections run online at every N they are reported for: at N = 1, 4, 20 for AR (3 rounds) and N = 4 for
 # MaskGIT (1 round: each MaskGIT correction is a full 16-step inpainting).
 # Every step resumes (rollouts are rewritten; training runs and search records resume).
-# Then `python -m imagecot.zoo.build --verifiers ar OUT/verifiers-ar --verifiers maskgit OUT/verifiers-maskgit`.
+# Then `python -m imagecot.zoo.build --verifiers ar OUT/verifiers-ar` ships the AR PARM (the zoo's budget).
 set -euo pipefail
 OUT=${1:-runs/search}
 HERE=$(cd "$(dirname "$0")" && pwd)

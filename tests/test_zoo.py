@@ -8,7 +8,7 @@ from imagecot.zoo import ZOO_DIR, default_sampling, load_ar
 
 def test_zoo_fits_its_budget():
     total = sum(p.stat().st_size for p in ZOO_DIR.rglob("*.safetensors"))
-    assert 0 < total <= 70 * 2**20, total
+    assert 0 < total <= 60 * 2**20, total
 
 
 @pytest.mark.parametrize("kind", ["var", "maskgit"])
@@ -88,10 +88,10 @@ def test_shipped_fashion_mnist_ar_draws_the_class_the_shipped_classifier_sees():
     assert agree >= 0.6, agree  # ~0.9 on 10k samples (BENCHMARKS.md); an untrained or mismatched pair gets ~0.1
 
 
-def test_shipped_ar_verifiers_rank_fresh_ar_images_of_training_prompts():
+def test_shipped_ar_parm_ranks_fresh_ar_images_of_training_prompts():
     """New images from the shipped AR for training-format prompts (never benchmark strings), judged by the
-    evaluator: each shipped verifier's outcome score separates right from wrong (0.70-0.78 here before shipping,
-    held-out AUC 0.81-0.85; a broken load gives ~0.5)."""
+    evaluator: the shipped PARM's outcome score separates right from wrong (0.71 here before shipping, held-out
+    AUC 0.82; a broken load gives ~0.5), and its reflection says something about each image."""
     import numpy as np
 
     from imagecot.data.images import to_uint8
@@ -103,18 +103,9 @@ def test_shipped_ar_verifiers_rank_fresh_ar_images_of_training_prompts():
     out = load_ar().generate([s["prompt"] for s in specs], default_sampling(), seed=1)
     correct = np.array([score_image(s, im)["correct"] for s, im in zip(specs, to_uint8(out.images))])
     assert 10 < correct.sum() < 118
-    for role in ("orm", "prm", "parm"):
-        score = load_verifier(role, generator="ar")(out.images, out.prompts).numpy()
-        assert auc(score, correct) > 0.65, (role, auc(score, correct))
-
-
-def test_shipped_maskgit_verifiers_load_and_reflect():
-    from imagecot.zoo import load_verifier
-    images = torch.zeros(2, 3, 32, 32)
-    for role in ("orm", "prm", "parm"):
-        v = load_verifier(role, generator="maskgit")
-        assert v.net.config.role == role and v(images, ["a red circle", "two squares"]).shape == (2,)
-    notes = load_verifier("parm", generator="maskgit").reflect(images, ["a red circle and a blue square"] * 2)
+    v = load_verifier("parm", generator="ar")
+    assert auc(v(out.images, out.prompts).numpy(), correct) > 0.65
+    notes = v.reflect(out.images[:4], out.prompts[:4])
     assert all(n["sentence"] and n["cells"].shape == (64,) for n in notes)
 
 
@@ -124,7 +115,7 @@ def test_build_verifiers_ships_float16_copies_under_the_generators_name(tmp_path
     torch.manual_seed(0)
     for role in ("orm", "prm", "parm"):
         VerifierNet(VerifierConfig(d_model=32, n_layer=1, role=role)).save_pretrained(tmp_path / "runs" / role / "final")
-    build_verifiers("maskgit", tmp_path / "runs", zoo=tmp_path / "zoo")
+    build_verifiers("maskgit", tmp_path / "runs", zoo=tmp_path / "zoo", roles=("orm", "prm", "parm"))
     for role in ("orm", "prm", "parm"):
         net = VerifierNet.from_pretrained(tmp_path / "zoo" / f"verifier-maskgit-{role}")
         assert net.config.role == role

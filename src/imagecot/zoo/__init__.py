@@ -11,7 +11,8 @@ ZOO_DIR = Path(__file__).parent
 def zoo_path(name: str) -> Path:
     path = ZOO_DIR / name
     if not (path / "config.json").is_file():
-        recipe = "make fmnist" if name.startswith("fmnist-") else "make zoo"
+        recipe = ("make fmnist" if name.startswith("fmnist-") else
+                  "make search (the zoo ships only verifier-ar-parm)" if name.startswith("verifier-") else "make zoo")
         raise FileNotFoundError(f"the zoo has no {name!r} checkpoint at {path}; rebuild it with `{recipe}`, "
                                 f"or pass a checkpoint folder with --checkpoint/--tokenizer")
     return path

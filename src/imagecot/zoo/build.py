@@ -76,13 +76,14 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
         _ship(cls.from_pretrained(run), run, zoo / name, torch.float16)
 
 
-def build_verifiers(generator: str, runs: Path, zoo: Path = ZOO_DIR) -> None:
-    """The ORM, PRM and PARM verifiers trained on `generator`'s rollouts (`runs`/orm, prm, parm: training runs or
-    final/ folders), in float16, as `verifier-<generator>-<role>`; each keeps its held-out eval.json."""
+def build_verifiers(generator: str, runs: Path, zoo: Path = ZOO_DIR, roles=("orm", "prm", "parm")) -> None:
+    """The verifiers trained on `generator`'s rollouts (`runs`/<role>: training runs or final/ folders), in
+    float16, as `verifier-<generator>-<role>`; each keeps its held-out eval.json. The zoo's 60 MiB budget holds
+    the AR PARM only (the demo's); the others load with --verifier-path."""
     from . import LOADERS, load_verifier
     if generator not in LOADERS:
         raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(LOADERS)}")
-    for role in ("orm", "prm", "parm"):
+    for role in roles:
         net = load_verifier(role, Path(runs) / role).net   # checks the role it was trained as
         final = Path(runs) / role
         _ship(net, final / "final" if (final / "final").is_dir() else final, zoo / f"verifier-{generator}-{role}",
@@ -115,9 +116,11 @@ def main() -> None:
                     help="the Fashion-MNIST track's final/ folders")
     ap.add_argument("--verifiers", nargs=2, action="append", default=[], metavar=("GENERATOR", "RUNS"),
                     help="a generator (ar, var, maskgit) and the folder with its orm/, prm/, parm/ verifier runs")
+    ap.add_argument("--verifier-roles", nargs="+", default=["parm"], choices=("orm", "prm", "parm"),
+                    help="which of them to ship (default: parm, what fits the zoo's budget)")
     a = ap.parse_args()
     for generator, runs in a.verifiers:
-        build_verifiers(generator, Path(runs))
+        build_verifiers(generator, Path(runs), roles=a.verifier_roles)
     if a.fmnist:
         build_fmnist(*a.fmnist)
     best = {k: sweep_best(getattr(a, f"{k}_sweep")) if getattr(a, f"{k}_sweep") else None
