@@ -30,7 +30,7 @@ from line_plot import line_plot
 from imagecot.evaluation.geneval import summarize
 from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.search.reflect import reflect_and_correct
-from imagecot.search.replay import Record, record_candidates, replay
+from imagecot.search.replay import Record, record_candidates, replay, rescore_records
 from imagecot.train.verifier import auc
 from imagecot.verifiers.oracle import OracleVerifier
 from imagecot.world.benchmark import load_benchmark
@@ -150,6 +150,10 @@ def main() -> None:
                     help="help another process record its --out: record unclaimed chunks, then exit (no report)")
     ap.add_argument("--bf16", action="store_true",
                     help="the generator's network under bfloat16 autocast (verifiers stay float32); MaskGIT ~1.9x")
+    ap.add_argument("--rescore-from", type=Path, default=None,
+                    help="another --out recorded with the same generator, pool and seed: score its candidates with "
+                         "these --verifiers instead of sampling them again (AR only: its previews follow from the "
+                         "final tokens)")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -172,6 +176,12 @@ def main() -> None:
                                                              "pool", "batch_size", "seed")}
     if a.bf16:
         setup["bf16"] = "True"
+    if a.rescore_from:
+        source = json.loads((a.rescore_from / "records" / "setup.json").read_text())
+        differ = {k: (source.get(k), v) for k, v in setup.items() if k != "verifiers" and source.get(k) != v}
+        if differ:
+            raise SystemExit(f"--rescore-from {a.rescore_from} was recorded with another setup (theirs, ours): {differ}")
+        setup["rescored_from"] = str(a.rescore_from)
     setup_file = a.out / "records" / "setup.json"
     if setup_file.is_file() and json.loads(setup_file.read_text()) != setup:
         raise SystemExit(f"{a.out}/records were recorded with {setup_file.read_text()}, not {setup}: "
@@ -191,9 +201,16 @@ def main() -> None:
                     continue   # another process is recording it
                 with lock:
                     if not path.is_file():   # (it may have been saved while we waited for the lock)
-                        recs = record_candidates(gen, [specs[i]["prompt"] for i in ids], a.pool, verifiers["orm"],
-                                                 verifiers["prm"], verifiers["parm"], oracle, sampling, a.seed, j,
-                                                 ids)
+                        prompts = [specs[i]["prompt"] for i in ids]
+                        if a.rescore_from:
+                            source = a.rescore_from / "records" / path.name
+                            if not source.is_file():
+                                raise SystemExit(f"{source} is missing: record {a.rescore_from} first")
+                            recs = rescore_records(gen, load_records(source), prompts, verifiers["orm"],
+                                                   verifiers["prm"], verifiers["parm"])
+                        else:
+                            recs = record_candidates(gen, prompts, a.pool, verifiers["orm"], verifiers["prm"],
+                                                     verifiers["parm"], oracle, sampling, a.seed, j, ids)
                         save_records(path, recs)
                         if a.record_only:
                             print(f"recorded {path.name} ({time.time() - t0:.0f}s)", flush=True)
@@ -211,7 +228,9 @@ def main() -> None:
             time.sleep(10)   # wait for the other processes' records (a dead one's lock is free again)
     keys = sorted(records)
     recs = [records[k] for k in keys]
-    results_file = a.out / f"results-rounds{a.rounds}.json"   # finished rows: a killed run resumes
+    # finished rows, per image set and PARM++ rounds: a killed run resumes, a larger run starts its own rows
+    results_file = a.out / (f"results-rounds{a.rounds}-images{a.images_per_prompt}"
+                            + (f"-limit{a.limit}" if a.limit else "") + ".json")
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     pp_ns = a.ns if a.parm_plus_plus_ns is None else a.parm_plus_plus_ns
     for strategy in STRATEGIES:

@@ -85,6 +85,33 @@ def test_seed_stride_reproduces_a_replayed_row_at_a_later_output(tiny_ar):
         Strategy("orm", tiny_ar, orm, n=4, seed_stride=2)
 
 
+def test_rescoring_a_recorded_ar_pool_equals_recording_it_with_the_new_verifiers(tiny_ar):
+    """AR previews are a function of the final tokens: other verifiers score a recorded pool without sampling."""
+    from imagecot.generators.sampling import SamplingConfig
+    from imagecot.search.replay import rescore_records
+    s, pool = SamplingConfig(cfg_scale=2.0), 3
+
+    def old(images, prompts, t=None, T=None):
+        return (images[:, 0, :16].mean((1, 2)) + 1) / 2
+
+    def new(images, prompts, t=None, T=None):   # reads the bottom rows, where late steps differ
+        return torch.sigmoid(images[:, 2, -8:].mean((1, 2)) * 5 + (0 if t is None else t / 10))
+
+    def judge(images, prompts):
+        return old(images, prompts) > 0.5
+
+    recorded = record_candidates(tiny_ar, PROMPTS[:2], pool, old, old, _Heads(old), judge, s, seed=2)
+    rescored = rescore_records(tiny_ar, recorded, PROMPTS[:2], new, new, _Heads(new))
+    direct = record_candidates(tiny_ar, PROMPTS[:2], pool, new, new, _Heads(new), judge, s, seed=2)
+    for a, b in zip(rescored, direct):
+        for k in ("prm_CT", "clarity_CT", "potential_CT", "orm_C"):
+            np.testing.assert_allclose(getattr(a, k), getattr(b, k), atol=1e-5, err_msg=k)
+        assert np.array_equal(a.correct_C, b.correct_C) and np.array_equal(a.tokens_C, b.tokens_C)
+    assert not np.allclose(recorded[0].prm_CT, rescored[0].prm_CT)   # the new verifier did score them
+    with pytest.raises(ValueError, match="previews depend on more"):
+        rescore_records(object(), recorded, PROMPTS[:2], new, new, _Heads(new))
+
+
 class _Heads:
     def __init__(self, f):
         self.f = f

@@ -114,6 +114,15 @@ class ARGenerator(GridGenerator):
                  use_cache: bool = True) -> GenerationOutput:
         return run_to_end(self.start(prompts, sampling, seed, use_cache))
 
+    @torch.no_grad()
+    def preview_of(self, tokens_BN: torch.Tensor, t: int, tokens_per_step: int | None = None) -> torch.Tensor:
+        """The preview a session showed after step t of these finished samples: their first t steps' tokens
+        over a blank image, decoded (B, 3, H, W). A raster preview depends on the final tokens alone, so a
+        recorded pool can be scored by other verifiers without sampling again (`replay.rescore_records`)."""
+        n = min(t * (tokens_per_step or self.model.config.grid), tokens_BN.shape[1])
+        fill = self.blank_tokens_N[n:].to(tokens_BN.device).expand(tokens_BN.shape[0], -1)
+        return self.decode(torch.cat([tokens_BN[:, :n], fill], dim=1))
+
     def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         """Sum of log p(token_i | prompt, tokens_<i) per sample (B,), differentiable (for DPO)."""
         cond = self.prompt_tokenizer.encode(prompts).to(tokens_BN.device)

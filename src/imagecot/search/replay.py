@@ -128,6 +128,23 @@ def _parm_heads(parm_verifier, previews, conds, t: int, T: int) -> tuple[torch.T
             parm_verifier.potential(previews, conds, t, T).float().cpu())
 
 
+def _score_steps(previews_T: list[torch.Tensor], final: torch.Tensor, conds: list[str], orm, prm,
+                 parm_verifier) -> tuple[np.ndarray, ...]:
+    """Verifier scores of each step's previews (steps 1..T-1) and the final image (step T), one row per
+    candidate -> (prm_RT, clarity_RT, potential_RT, orm_R)."""
+    T = len(previews_T) + 1
+    prm_s, clar_s, pot_s = [], [], []
+    for t, previews in enumerate(previews_T, 1):
+        prm_s.append(prm(previews, conds, t, T).float().cpu())
+        clarity, potential = _parm_heads(parm_verifier, previews, conds, t, T)
+        clar_s.append(clarity)
+        pot_s.append(potential)
+    prm_s.append(prm(final, conds, T, T).float().cpu())
+    clar_s.append(torch.ones(len(conds)))
+    pot_s.append(parm_verifier.potential(final, conds, T, T).float().cpu())
+    return (*(torch.stack(x, 1).numpy() for x in (prm_s, clar_s, pot_s)), orm(final, conds).float().cpu().numpy())
+
+
 @torch.no_grad()
 def record_candidates(generator, prompts: list[str], pool: int, orm, prm, parm_verifier, judge, sampling=None,
                       seed: int = 0, output_index: int = 0, prompt_ids: list[int] | None = None) -> list[Record]:
@@ -135,29 +152,46 @@ def record_candidates(generator, prompts: list[str], pool: int, orm, prm, parm_v
     and the final images with the ORM and `judge` (the evaluator: images, prompts -> 0/1). One Record per prompt."""
     session, keys, conds = start_candidates(generator, prompts, pool, sampling, seed, output_index * pool, prompt_ids)
     T, rows = session.num_steps, len(keys)
-    cost, before = [], 0
-    prm_s, clar_s, pot_s = [], [], []
+    cost, before, previews_T = [], 0, []
     while session.t < T:
         session.step()
         cost.append((session.compute.token_forwards - before) / rows)
         before = session.compute.token_forwards
         if session.t < T:
-            previews = session.preview()
-            prm_s.append(prm(previews, conds, session.t, T).float().cpu())
-            clarity, potential = _parm_heads(parm_verifier, previews, conds, session.t, T)
-            clar_s.append(clarity)
-            pot_s.append(potential)
+            previews_T.append(session.preview())
     out = session.finish()
-    prm_s.append(prm(out.images, conds, T, T).float().cpu())
-    clar_s.append(torch.ones(rows))
-    pot_s.append(parm_verifier.potential(out.images, conds, T, T).float().cpu())
-    orm_s, correct = orm(out.images, conds).float().cpu(), judge(out.images, conds).float().cpu()
-    prm_RT, clar_RT, pot_RT = (torch.stack(x, 1).numpy() for x in (prm_s, clar_s, pot_s))
+    prm_RT, clar_RT, pot_RT, orm_R = _score_steps(previews_T, out.images, conds, orm, prm, parm_verifier)
+    correct = judge(out.images, conds).float().cpu().numpy() > 0.5
     cost_T = np.asarray(cost)
     images_u8 = to_uint8(out.images)
     recs = []
     for g in range(len(prompts)):
         r = [k for k, key in enumerate(keys) if key[0] == g]
-        recs.append(Record(cost_T, prm_RT[r], clar_RT[r], pot_RT[r], orm_s[r].numpy(), correct[r].numpy() > 0.5,
-                           images_u8[r], out.tokens[r].cpu().numpy()))
+        recs.append(Record(cost_T, prm_RT[r], clar_RT[r], pot_RT[r], orm_R[r], correct[r], images_u8[r],
+                           out.tokens[r].cpu().numpy()))
     return recs
+
+
+@torch.no_grad()
+def rescore_records(generator, records: list[Record], prompts: list[str], orm, prm, parm_verifier) -> list[Record]:
+    """The same candidates scored by other verifiers, without sampling again: for generators whose step-t
+    preview is a function of the final tokens (`generator.preview_of`, the raster AR). Costs, images, tokens
+    and the evaluator's verdicts are kept; PRM, PARM and ORM scores are recomputed as `record_candidates`
+    computes them."""
+    if not hasattr(generator, "preview_of"):
+        raise ValueError(f"{type(generator).__name__} has no preview_of: its previews depend on more than the "
+                         "final tokens (e.g. MaskGIT's per-step predictions); record the pool again instead")
+    if len(records) != len(prompts):
+        raise ValueError(f"{len(records)} records but {len(prompts)} prompts")
+    tokens_RL = torch.from_numpy(np.concatenate([r.tokens_C for r in records])).long()
+    conds = [p for p, r in zip(prompts, records) for _ in range(len(r.tokens_C))]
+    T = len(records[0].cost_T)
+    final = generator.decode(tokens_RL)
+    prm_RT, clar_RT, pot_RT, orm_R = _score_steps([generator.preview_of(tokens_RL, t) for t in range(1, T)], final,
+                                                   conds, orm, prm, parm_verifier)
+    out, start = [], 0
+    for r in records:
+        s = slice(start, start + len(r.tokens_C))
+        out.append(Record(r.cost_T, prm_RT[s], clar_RT[s], pot_RT[s], orm_R[s], r.correct_C, r.images_C, r.tokens_C))
+        start = s.stop
+    return out
