@@ -1,11 +1,11 @@
 #!/bin/bash
-# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`; about 2.3 hours on 2 CPU cores).
+# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`; about 3 hours on 2 CPU cores).
 # Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores):
 #   AR:      rollouts (2000 training prompts x 2), the PARM, PRM and ORM verifiers (2000 steps each),
 #            then search_scaling at pool 20; when done it helps record MaskGIT's pool (--record-only).
-#   MaskGIT: rollouts (1500 x 2), its three verifiers, search_scaling at pool 4 and 2 images per prompt with the
-#            generator under bf16 autocast (MaskGIT has no KV cache: pool 20 x 4 images would take ~8 hours here;
-#            rerun with --images-per-prompt 4 to add images 2-3, the records of 0-1 are reused).
+#   MaskGIT: rollouts (1500 x 2), its three verifiers, search_scaling at pool 4 and 4 images per prompt with the
+#            generator under bf16 autocast (MaskGIT has no KV cache: ~1.75 s per image per thread at pool 4, so a
+#            pool of 20 would take ~8 hours here).
 # PARM++ corrections run online at every N they are reported for: at N = 1, 4, 20 for AR (3 rounds) and N = 4 for
 # MaskGIT (1 round: each MaskGIT correction is a full 16-step inpainting).
 # Every step resumes (rollouts are rewritten; training runs and search records resume).
@@ -27,7 +27,7 @@ verifiers() {  # GEN: rollouts and the three verifiers
 }
 maskgit_search() {
   python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 4 --ns 1 2 4 \
-    --parm-plus-plus-ns 4 --rounds 1 --images-per-prompt 2 --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
+    --parm-plus-plus-ns 4 --rounds 1 --images-per-prompt 4 --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
 }
 
 ( verifiers ar 2000 0

@@ -91,3 +91,25 @@ def test_training_with_relabelled_pairs_reports_grounding(tmp_path):
     # the PARM sees a relabelled pair only on its final frame (its clarity is unknown before)
     pairs = pairs_for("parm", np.arange(4), 2, np.array([False, True, False, True]))
     assert pairs.tolist() == [[0, 0], [0, 1], [1, 1], [2, 0], [2, 1], [3, 1]]
+
+
+def test_aux_heads_give_the_orm_and_prm_the_image_tasks_on_final_frames_only(rendered, tmp_path):
+    from imagecot.generators.condition import PromptTokenizer
+    from imagecot.train.loop import TrainConfig
+    from imagecot.train.verifier import train_verifier
+    from imagecot.verifiers.learned import VerifierConfig
+    from imagecot.verifiers.rollouts import to_torch_batch
+    data = dict(rendered, flaws=rendered["flaws"].copy())
+    data["flaws"][1, 2] = True
+    idx = np.array([[0, 0], [1, 1]])   # an early preview and a final frame
+    for role in ("orm", "prm"):
+        assert "flaws" not in to_torch_batch(data, idx, role, PromptTokenizer())
+        batch = to_torch_batch(data, idx, role, PromptTokenizer(), aux_heads=True)
+        assert batch["flaws_mask"].tolist() == batch["region_mask"].tolist() == [False, True]
+        assert batch["flaws"][1].tolist() == [False, False, True, False] and "clarity" not in batch
+    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size, role="orm")
+    _, report = train_verifier(tmp_path / "v", data, cfg, TrainConfig(steps=2, batch_size=8, log_every=1),
+                               held_out=0.3, relabel=1, aux_heads=True)
+    import json
+    logged = [json.loads(line) for line in (tmp_path / "v" / "log.jsonl").read_text().splitlines()]
+    assert report["aux_heads"] and {"flaws", "region", "potential"} <= set(logged[-1])

@@ -254,7 +254,8 @@ def cmd_train(args) -> int:
                          resolution=int(data["frames"].shape[2]))
         if args.relabel < 0:
             raise ValueError(f"--relabel is a number of hindsight prompts per rollout (>= 0), got {args.relabel}")
-        _, report = train_verifier(args.out, data, cfg, train_cfg, args.held_out, relabel=args.relabel)
+        _, report = train_verifier(args.out, data, cfg, train_cfg, args.held_out, relabel=args.relabel,
+                                   aux_heads=args.aux_heads)
         print(json.dumps({k: v for k, v in report.items() if k != "held_out_prompts"}, indent=2))
     elif kind == "classifier":
         from .train.classifier import train_classifier
@@ -417,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--relabel", type=int, default=0,
                            help="hindsight prompts per training rollout: its final image under near-miss prompts and "
                                 "a description of it, labelled by the evaluator (teaches the verifier to look)")
+            p.add_argument("--aux-heads", action="store_true",
+                           help="ORM/PRM: also learn the flaw kinds and region of final images (the PARM's image "
+                                "tasks), which keeps the score from collapsing onto the prompt under --relabel")
             _add_dataclass_args(p, cfg_cls, skip=("text_vocab", "resolution"))
         elif tok_help == "":
             _add_dataclass_args(p, cfg_cls, skip=("num_classes", "class_names", "data"))

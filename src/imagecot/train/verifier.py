@@ -5,7 +5,9 @@
 - "parm": clarity on every step; potential on clear steps only; flaw kinds and region on final images.
 With `relabel` = k, each training rollout also comes with up to k hindsight prompts (`verifiers.relabel`: the
 same image under near-miss prompts and a description of it, labelled by the evaluator): the ORM and PARM see
-them on the final image, the PRM at every step.
+them on the final image, the PRM at every step. On relabelled pairs the AR ORM's image pathway collapsed (its
+score ignored the image: a prompt-only answer fits pairs whose label needs image and prompt together);
+`aux_heads` gives the ORM and PRM the PARM's flaw-kind and region losses on final images, which need the image.
 The held-out split is by prompt (no prompt string is in both; relabelled prompts avoid the held-out ones), and
 the report gives AUC and accuracy of each head there, plus grounding: on held-out images paired with hindsight
 prompts, how often the verifier scores the pair the evaluator accepts above the one it rejects for the same image.
@@ -133,7 +135,7 @@ def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, seed: int = 
 
 def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, cfg: TrainConfig,
                    held_out: float = 0.1, benchmark: set[str] | None = None,
-                   relabel: int = 0) -> tuple[VerifierNet, dict]:
+                   relabel: int = 0, aux_heads: bool = False) -> tuple[VerifierNet, dict]:
     """Refuses rollouts whose prompts include a benchmark prompt string (`benchmark`: default every prompt of
     the shipped benchmark): a verifier trained on the test prompts would overstate every search result."""
     from ..verifiers.prompts import benchmark_prompts
@@ -156,7 +158,8 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
 
     def loss_fn(model, step: int) -> dict:
         rng = np.random.default_rng([cfg.seed, step])
-        batch = to_torch_batch(train_data, pairs[rng.integers(0, len(pairs), cfg.batch_size)], model_cfg.role, pt)
+        batch = to_torch_batch(train_data, pairs[rng.integers(0, len(pairs), cfg.batch_size)], model_cfg.role, pt,
+                               aux_heads)
         dev = next(model.parameters()).device
         batch = {k: v.to(dev) for k, v in batch.items()}
         out = model(batch["images"], batch["text"], batch["progress"])
@@ -164,7 +167,7 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
 
     torch.manual_seed(cfg.seed)
     net = train(VerifierNet(model_cfg), loss_fn, run_dir, cfg)
-    report = {"role": model_cfg.role, "relabel": relabel,
+    report = {"role": model_cfg.role, "relabel": relabel, "aux_heads": aux_heads,
               "held_out_prompts": sorted(set(data["prompt"][val_idx].tolist())), **evaluate_verifier(net, data, val_idx)}
     atomic_write_json(Path(run_dir) / "final" / "eval.json", report)
     return net, report

@@ -91,9 +91,11 @@ def clarity_labels(step_correct_ST: np.ndarray, objects_ST: np.ndarray) -> np.nd
     return np.flip(np.cumprod(np.flip(same, 1), 1), 1).astype(bool)
 
 
-def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer) -> dict:
+def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer, aux_heads: bool = False) -> dict:
     """A training batch for `role` from rollout rows × steps. idx: (B, 2) of (rollout, step). A row's frames are
-    `frames[frame_row[row]]` when the data has `frame_row` (relabelled pairs share their rollout's frames)."""
+    `frames[frame_row[row]]` when the data has `frame_row` (relabelled pairs share their rollout's frames).
+    `aux_heads`: the ORM and PRM also learn the flaw kinds and region on final images (as the PARM does), tasks
+    that can only be solved by looking at the image."""
     s, t = idx[:, 0], idx[:, 1]
     T = data["frames"].shape[1]
     rows = data["frame_row"][s] if "frame_row" in data else s
@@ -104,6 +106,9 @@ def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer) -> 
     final = torch.from_numpy(t == T - 1)
     if role in ("orm", "prm"):
         batch["potential"] = correct
+        if aux_heads:
+            batch.update(flaws=torch.from_numpy(data["flaws"][s]), flaws_mask=final,
+                         region=torch.from_numpy(data["region"][s]), region_mask=final)
     elif role == "parm":
         clear = torch.from_numpy(data["clear"][s, t])
         batch.update(potential=correct, potential_mask=clear, clarity=clear,
