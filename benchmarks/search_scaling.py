@@ -178,7 +178,8 @@ def main() -> None:
         setup["bf16"] = "True"
     if a.rescore_from:
         source = json.loads((a.rescore_from / "records" / "setup.json").read_text())
-        differ = {k: (source.get(k), v) for k, v in setup.items() if k != "verifiers" and source.get(k) != v}
+        differ = {k: (source.get(k), v) for k, v in setup.items()   # (rescoring never runs the generator's net)
+                  if k not in ("verifiers", "bf16") and source.get(k) != v}
         if differ:
             raise SystemExit(f"--rescore-from {a.rescore_from} was recorded with another setup (theirs, ours): {differ}")
         setup["rescored_from"] = str(a.rescore_from)
@@ -217,7 +218,11 @@ def main() -> None:
             pending.remove((start, j))
             if a.record_only:
                 continue
-            for i, r in zip(ids, load_records(path)):
+            recs = load_records(path)
+            if len(recs) != len(ids):
+                raise SystemExit(f"{path} holds {len(recs)} prompts, not {len(ids)}: it was recorded by a --limit run; "
+                                 "use another --out")
+            for i, r in zip(ids, recs):
                 records[(i, j)] = r
             print(f"recorded {len(records)} / {len(specs) * a.images_per_prompt} images "
                   f"({time.time() - t0:.0f}s)", flush=True)

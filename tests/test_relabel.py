@@ -107,9 +107,21 @@ def test_aux_heads_give_the_orm_and_prm_the_image_tasks_on_final_frames_only(ren
         batch = to_torch_batch(data, idx, role, PromptTokenizer(), aux_heads=True)
         assert batch["flaws_mask"].tolist() == batch["region_mask"].tolist() == [False, True]
         assert batch["flaws"][1].tolist() == [False, False, True, False] and "clarity" not in batch
+    # a relabelled pair carries its own diagnosis (under its prompt), not its source rollout's
+    extra = relabel_rollouts(rendered, np.arange(len(rendered["prompt"])), per_rollout=2)
+    merged = append_relabelled(rendered, extra)
+    k = int(np.argmax(extra["flaws"].any(1)))   # a near miss the evaluator rejects
+    row = len(rendered["prompt"]) + k
+    batch = to_torch_batch(merged, np.array([[row, 1]]), "orm", PromptTokenizer(), aux_heads=True)
+    assert batch["flaws"][0].tolist() == extra["flaws"][k].tolist() and extra["flaws"][k].any()
+    assert batch["region"][0].tolist() == extra["region"][k].tolist()
     cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size, role="orm")
     _, report = train_verifier(tmp_path / "v", data, cfg, TrainConfig(steps=2, batch_size=8, log_every=1),
                                held_out=0.3, relabel=1, aux_heads=True)
     import json
     logged = [json.loads(line) for line in (tmp_path / "v" / "log.jsonl").read_text().splitlines()]
     assert report["aux_heads"] and {"flaws", "region", "potential"} <= set(logged[-1])
+    with pytest.raises(ValueError, match="PARM always learns"):
+        train_verifier(tmp_path / "p", data, VerifierConfig(d_model=32, n_layer=1, n_head=4, role="parm",
+                                                            text_vocab=PromptTokenizer().vocab_size),
+                       TrainConfig(steps=1), aux_heads=True)

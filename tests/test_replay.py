@@ -94,8 +94,9 @@ def test_rescoring_a_recorded_ar_pool_equals_recording_it_with_the_new_verifiers
     def old(images, prompts, t=None, T=None):
         return (images[:, 0, :16].mean((1, 2)) + 1) / 2
 
-    def new(images, prompts, t=None, T=None):   # reads the bottom rows, where late steps differ
-        return torch.sigmoid(images[:, 2, -8:].mean((1, 2)) * 5 + (0 if t is None else t / 10))
+    def new(images, prompts, t=None, T=None):   # reads every row, weighted: each step's preview scores differently
+        rows = torch.arange(1, images.shape[2] + 1, dtype=images.dtype)
+        return torch.sigmoid((images[:, 2].mean(2) * rows).mean(1))
 
     def judge(images, prompts):
         return old(images, prompts) > 0.5
@@ -103,6 +104,7 @@ def test_rescoring_a_recorded_ar_pool_equals_recording_it_with_the_new_verifiers
     recorded = record_candidates(tiny_ar, PROMPTS[:2], pool, old, old, _Heads(old), judge, s, seed=2)
     rescored = rescore_records(tiny_ar, recorded, PROMPTS[:2], new, new, _Heads(new))
     direct = record_candidates(tiny_ar, PROMPTS[:2], pool, new, new, _Heads(new), judge, s, seed=2)
+    assert len(rescored) == len(direct) == 2
     for a, b in zip(rescored, direct):
         for k in ("prm_CT", "clarity_CT", "potential_CT", "orm_C"):
             np.testing.assert_allclose(getattr(a, k), getattr(b, k), atol=1e-5, err_msg=k)

@@ -183,7 +183,7 @@ def rescore_records(generator, records: list[Record], prompts: list[str], orm, p
                          "final tokens (e.g. MaskGIT's per-step predictions); record the pool again instead")
     if len(records) != len(prompts):
         raise ValueError(f"{len(records)} records but {len(prompts)} prompts")
-    tokens_RL = torch.from_numpy(np.concatenate([r.tokens_C for r in records])).long()
+    tokens_RL = torch.from_numpy(np.concatenate([r.tokens_C for r in records])).long().to(generator.device)
     conds = [p for p, r in zip(prompts, records) for _ in range(len(r.tokens_C))]
     T = len(records[0].cost_T)
     final = generator.decode(tokens_RL)

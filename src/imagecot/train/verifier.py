@@ -139,6 +139,8 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
     """Refuses rollouts whose prompts include a benchmark prompt string (`benchmark`: default every prompt of
     the shipped benchmark): a verifier trained on the test prompts would overstate every search result."""
     from ..verifiers.prompts import benchmark_prompts
+    if aux_heads and model_cfg.role == "parm":
+        raise ValueError("aux_heads is for the ORM and PRM: the PARM always learns the flaw kinds and region")
     leaked = sorted(set(data["prompt"].tolist()) & (benchmark_prompts() if benchmark is None else benchmark))
     if leaked:
         raise ValueError(f"{len(leaked)} rollout prompts are benchmark prompts (e.g. {leaked[0]!r}); verifiers "
