@@ -1,5 +1,5 @@
 #!/bin/bash
-# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`; about 3 hours on 2 CPU cores).
+# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`; about 4 hours on 2 CPU cores).
 # Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores):
 #   AR:      rollouts (2000 training prompts x 2), the PARM, PRM and ORM verifiers (2000 steps each),
 #            then search_scaling at pool 20; when done it helps record MaskGIT's pool (--record-only).
@@ -8,6 +8,7 @@
 #            pool of 20 would take ~8 hours here).
 # PARM++ corrections run online at every N they are reported for: at N = 1, 4, 20 for AR (3 rounds) and N = 4 for
 # MaskGIT (1 round: each MaskGIT correction is a full 16-step inpainting).
+# Then the AR hindsight verifiers (--relabel 2) and the AR pools rescored with them (`--rescore-from`).
 # Every step resumes (rollouts are rewritten; training runs and search records resume).
 # Then `python -m imagecot.zoo.build --verifiers ar OUT/verifiers-ar` ships the AR PARM (the zoo's budget).
 set -euo pipefail
@@ -40,4 +41,23 @@ trap 'pkill -P $lane_ar 2>/dev/null; kill $lane_ar 2>/dev/null; true' EXIT   # a
 ( verifiers maskgit 1500 1
   maskgit_search ) > "$OUT/lane-maskgit.log" 2>&1
 wait $lane_ar
-echo "reports: $OUT/scaling-ar/scaling.md $OUT/scaling-maskgit/scaling.md"
+trap - EXIT
+
+# Hindsight verifiers for AR (--relabel 2; --aux-heads keeps the ORM's and PRM's scores on the image), and the AR
+# pools rescored with them: previews follow from the final tokens, so nothing is sampled again (~1 hour more).
+hindsight() {  # ROLE [--aux-heads]
+  imagecot train verifier --role "$1" --rollouts "$OUT/rollouts-ar.npz" --out "$OUT/verifiers-ar-relabel/$1" \
+    --relabel 2 ${2:-} --steps 2000 --lr 1e-3 --warmup 100 --weight-decay 0.05 --amp-bf16 true --log-every 100 \
+    --ckpt-every 250
+}
+rescore() {
+  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifiers-ar-relabel" --pool 20 --threads 1 \
+    --rescore-from "$OUT/scaling-ar" --out "$OUT/scaling-ar-relabel" "$@"
+}
+( hindsight parm; hindsight prm --aux-heads ) > "$OUT/lane-hindsight.log" 2>&1 &
+hindsight orm --aux-heads >> "$OUT/lane-ar.log" 2>&1
+wait
+rescore --record-only >> "$OUT/lane-hindsight.log" 2>&1 &
+rescore --parm-plus-plus-ns 1 4 20 >> "$OUT/lane-ar.log" 2>&1
+wait
+echo "reports: $OUT/scaling-ar/scaling.md $OUT/scaling-maskgit/scaling.md $OUT/scaling-ar-relabel/scaling.md"
