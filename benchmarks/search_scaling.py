@@ -128,6 +128,14 @@ def verifier_auc(recs, keys, specs) -> dict:
     return out
 
 
+def within_pool_auc_by_step(recs) -> dict:
+    """Mean within-pool AUC of the PRM and of PARM's potential on each step's previews (the last: the final image),
+    over the pools with both outcomes: where pruning on a step's score can beat a coin flip."""
+    mixed = [r for r in recs if 0 < r.correct_C.sum() < len(r.correct_C)]
+    return {k: [float(np.mean([auc(getattr(r, k)[:, t], r.correct_C) for r in mixed])) if mixed else float("nan")
+                for t in range(len(recs[0].cost_T))] for k in ("prm_CT", "potential_CT")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--generator", choices=("ar", "var", "maskgit"), default="ar")
@@ -256,10 +264,10 @@ def main() -> None:
             atomic_write_json(results_file, results)
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
-    write_report(a, results, len(keys), verifier_auc(recs, keys, specs))
+    write_report(a, results, len(keys), verifier_auc(recs, keys, specs), within_pool_auc_by_step(recs))
 
 
-def write_report(a, results: dict, n_images: int, aucs: dict) -> None:
+def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> None:
     N = a.pool if a.pool in a.ns else max(a.ns)   # the table's N
     base = results["base@1"]["overall"]["accuracy"]
     orc = results[f"oracle@{N}"]["overall"]["accuracy"]
@@ -291,10 +299,16 @@ def write_report(a, results: dict, n_images: int, aucs: dict) -> None:
         v = aucs[t]
         lines.append(f"| {t} | {v['candidates']} | {v['positive_rate']:.3f} | {v['mixed_pools']} | "
                      + " | ".join(f"{v[k]:.3f} / {v[k + '_within']:.3f}" for k in ("orm", "prm", "parm")) + " |")
+    lines += ["", "Within-pool AUC by step (the step-t preview's score; the last step is the final image):", "",
+              "| verifier | " + " | ".join(f"t={t + 1}" for t in range(len(by_step["prm_CT"]))) + " |",
+              "|---|" + "---|" * len(by_step["prm_CT"])]
+    for name, k in (("PRM", "prm_CT"), ("PARM potential", "potential_CT")):
+        lines.append(f"| {name} | " + " | ".join(f"{x:.3f}" for x in by_step[k]) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     atomic_write_text(a.out / "scaling.md", text)
-    atomic_write_json(a.out / "scaling.json", {"results": results, "verifier_auc": aucs, "pool": a.pool, "ns": a.ns,
+    atomic_write_json(a.out / "scaling.json", {"results": results, "verifier_auc": aucs,
+                                               "within_pool_auc_by_step": by_step, "pool": a.pool, "ns": a.ns,
                                                "images": n_images, "generator": a.generator})
     series = {LABELS[s]: [(results[f"{s}@{n}"]["compute_per_image"], results[f"{s}@{n}"]["overall"]["accuracy"])
                           for n in a.ns if f"{s}@{n}" in results] for s in STRATEGIES if s != "base"}
