@@ -104,16 +104,15 @@ def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer, aux
              "progress": torch.from_numpy((t + 1) / T).float()}
     correct = torch.from_numpy(data["correct"][s])
     final = torch.from_numpy(t == T - 1)
+    image_tasks = {"flaws": torch.from_numpy(data["flaws"][s]), "flaws_mask": final,
+                   "region": torch.from_numpy(data["region"][s]), "region_mask": final}
     if role in ("orm", "prm"):
         batch["potential"] = correct
         if aux_heads:
-            batch.update(flaws=torch.from_numpy(data["flaws"][s]), flaws_mask=final,
-                         region=torch.from_numpy(data["region"][s]), region_mask=final)
+            batch.update(image_tasks)
     elif role == "parm":
         clear = torch.from_numpy(data["clear"][s, t])
-        batch.update(potential=correct, potential_mask=clear, clarity=clear,
-                     flaws=torch.from_numpy(data["flaws"][s]), flaws_mask=final,
-                     region=torch.from_numpy(data["region"][s]), region_mask=final)
+        batch.update(potential=correct, potential_mask=clear, clarity=clear, **image_tasks)
     else:
         raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
     return batch
