@@ -64,8 +64,8 @@ zoo: install
 
 # Verifiers and test-time search (issue 5): rollouts on training prompts, ORM/PRM/PARM verifiers for the AR and
 # MaskGIT generators, every strategy at every N on the benchmark (benchmarks/search_recipe.sh says how the two
-# lanes share the 2 cores), the AR hindsight verifiers and their rescored search (~4 h in all), then the AR PARM
-# verifier goes into the zoo in float16 (the 60 MiB budget).
+# lanes share the 2 cores), the AR hindsight verifiers and their rescored search, MaskGIT to N = 20 (~5 h in all),
+# then the AR PARM verifier goes into the zoo in float16 (the 60 MiB budget).
 search: install
 	PATH=$(VENV)/bin:$$PATH bash benchmarks/search_recipe.sh runs/search
 	$(PY) -m imagecot.zoo.build --verifiers ar runs/search/verifiers-ar

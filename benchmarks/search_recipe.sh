@@ -1,5 +1,5 @@
 #!/bin/bash
-# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`; about 4 hours on 2 CPU cores).
+# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`; about 5 hours on 2 CPU cores).
 # Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores):
 #   AR:      rollouts (2000 training prompts x 2), the PARM, PRM and ORM verifiers (2000 steps each),
 #            then search_scaling at pool 20; when done it helps record MaskGIT's pool (--record-only).
@@ -8,7 +8,8 @@
 #            pool of 20 would take ~8 hours here).
 # PARM++ corrections run online at every N they are reported for: at N = 1, 4, 20 for AR (3 rounds) and N = 4 for
 # MaskGIT (1 round: each MaskGIT correction is a full 16-step inpainting).
-# Then the AR hindsight verifiers (--relabel 2) and the AR pools rescored with them (`--rescore-from`).
+# Then the AR hindsight verifiers (--relabel 2) and the AR pools rescored with them (`--rescore-from`), and MaskGIT's
+# curve to N = 20 on one image per prompt.
 # Every step resumes (rollouts are rewritten; training runs and search records resume).
 # Then `python -m imagecot.zoo.build --verifiers ar OUT/verifiers-ar` ships the AR PARM (the zoo's budget).
 set -euo pipefail
@@ -60,4 +61,13 @@ wait
 rescore --record-only >> "$OUT/lane-hindsight.log" 2>&1 &
 rescore --parm-plus-plus-ns 1 4 20 >> "$OUT/lane-ar.log" 2>&1
 wait
-echo "reports: $OUT/scaling-ar/scaling.md $OUT/scaling-maskgit/scaling.md $OUT/scaling-ar-relabel/scaling.md"
+
+# MaskGIT's scaling curve to N = 20 on one image per prompt (pool 20; ~45 minutes on the two lanes).
+maskgit_pool20() {
+  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 20 \
+    --parm-plus-plus-ns 20 --rounds 1 --images-per-prompt 1 --bf16 --threads 1 --out "$OUT/scaling-maskgit-pool20" "$@"
+}
+maskgit_pool20 --record-only >> "$OUT/lane-hindsight.log" 2>&1 &
+maskgit_pool20 >> "$OUT/lane-maskgit.log" 2>&1
+wait
+echo "reports: $OUT/scaling-{ar,maskgit,ar-relabel,maskgit-pool20}/scaling.md"
