@@ -6,13 +6,12 @@ Nothing is ever unpickled: weights are safetensors, the config is JSON.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .io_utils import atomic_write_json, make_temp_dir, normal_file_mode, recover_dir, replace_dir
+from .io_utils import atomic_write_json, brief, make_temp_dir, normal_file_mode, read_json, recover_dir, replace_dir
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -32,6 +31,33 @@ def _config_from_dict(config_cls, d: dict):
         default = fields[k].default
         kwargs[k] = tuple(v) if isinstance(v, list) and isinstance(default, tuple) else v
     return config_cls(**kwargs)
+
+
+def load_safetensors(path: str | Path, expected: str = "weights written by save_pretrained") -> dict:
+    """The tensors of a safetensors file; a truncated or corrupt file is a ValueError that names it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; expected {expected}")
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as e:  # safetensors raises its own error kinds for short or malformed files
+        raise ValueError(f"{path} is not a readable safetensors file ({brief(e)}); expected {expected}. "
+                         "Was it truncated by a copy or a full disk?") from None
+
+
+def load_state_strict(model: torch.nn.Module, state: dict, source: str | Path) -> None:
+    """load_state_dict(strict=True) whose mismatch error is one line naming `source` and what differs."""
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in sorted(set(own) & set(state))
+              if tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = [f"{len(missing)} missing (e.g. {', '.join(missing[:3])})" if missing else "",
+                 f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})" if unexpected else "",
+                 f"{len(shapes)} of another shape (e.g. {'; '.join(shapes[:2])}, file vs model)" if shapes else ""]
+        raise ValueError(f"{source} does not fit {type(model).__name__}: "
+                         f"{', '.join(x for x in parts if x)} parameter(s)")
+    model.load_state_dict(state, strict=True)
 
 
 class PretrainedMixin:
@@ -67,14 +93,19 @@ class PretrainedMixin:
             if not f.is_file():
                 raise FileNotFoundError(f"{f} not found: a pretrained {cls.__name__} is a folder with "
                                         f"{CONFIG_NAME} and {WEIGHTS_NAME}")
-        d = json.loads(cfg_file.read_text())
+        d = read_json(cfg_file, f"the config of {cls.__name__}")
+        if not isinstance(d, dict):
+            raise ValueError(f"{cfg_file} holds a JSON {type(d).__name__}; expected an object of config fields")
         model_type = d.pop("model_type", None)
         if model_type != cls.model_type:
             raise ValueError(f"{path} holds a {model_type!r} model, not a {cls.model_type!r} "
                              f"({cls.__name__})")
-        model = cls(_config_from_dict(cls.config_class, d))
-        state = load_file(str(w_file), device="cpu")
+        try:
+            model = cls(_config_from_dict(cls.config_class, d))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{cfg_file}: not a valid {cls.config_class.__name__} ({e})") from None
+        state = load_safetensors(w_file, f"the weights of {cls.__name__}")
         own = model.state_dict()
         state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
-        model.load_state_dict(state, strict=True)
+        load_state_strict(model, state, w_file)
         return model.to(device).eval()

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from imagecot.io_utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+from imagecot.io_utils import atomic_write_bytes, atomic_write_json, atomic_write_text, to_json
 from imagecot.world.vocab import TASKS
 
 from .detector import Detector, ShapesDetector, to_rgb_array
@@ -58,7 +58,7 @@ def write_sample_folder(out_dir: str | os.PathLike, index: int, metadata: dict,
     for j, image in enumerate(images):
         atomic_write_bytes(prompt_dir / "samples" / f"{j:04d}.png", _png_bytes(image))
     # metadata last: a folder with metadata.jsonl has all its samples
-    atomic_write_text(prompt_dir / "metadata.jsonl", json.dumps(metadata) + "\n")
+    atomic_write_text(prompt_dir / "metadata.jsonl", to_json(metadata) + "\n")
     return prompt_dir
 
 
@@ -174,7 +174,7 @@ def score_folder(folder: str | os.PathLike, detector: Detector | None = None,
             record["metadata"] = metadata
             records.append(record)
     summary = summarize(records, n_boot=n_boot, seed=seed)
-    atomic_write_text(folder / "results.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    atomic_write_text(folder / "results.jsonl", "".join(to_json(r) + "\n" for r in records))
     atomic_write_json(folder / "summary.json", summary)
     return summary
 

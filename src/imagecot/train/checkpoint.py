@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from ..io_utils import atomic_write_json, make_temp_dir, normal_file_mode, replace_dir
+from ..hub import load_safetensors
+from ..io_utils import atomic_write_json, make_temp_dir, normal_file_mode, read_json, replace_dir
 
 
 def save_training_state(path: Path, model, optimizer: torch.optim.Optimizer, step: int, extra: dict) -> None:
@@ -37,8 +37,11 @@ def load_training_state(path: Path, model_cls, optimizer_fn) -> tuple[torch.nn.M
     model = model_cls.from_pretrained(path / "model")
     model.train()
     optimizer = optimizer_fn(model)
-    meta = json.loads((path / "state.json").read_text())
-    tensors = load_file(str(path / "optimizer.safetensors"))
+    meta = read_json(path / "state.json", "the training state (step, optimizer param groups) save_training_state wrote")
+    if not isinstance(meta, dict) or not {"step", "param_groups", "optimizer_scalars"} <= set(meta):
+        raise ValueError(f"{path / 'state.json'} lacks step, param_groups or optimizer_scalars; "
+                         "expected the training state save_training_state wrote")
+    tensors = load_safetensors(path / "optimizer.safetensors", "the optimizer state save_training_state wrote")
     state: dict[int, dict] = {}
     for key, v in tensors.items():
         pid, name = key.split(".", 1)
@@ -46,5 +49,8 @@ def load_training_state(path: Path, model_cls, optimizer_fn) -> tuple[torch.nn.M
     for key, v in meta["optimizer_scalars"].items():
         pid, name = key.split(".", 1)
         state.setdefault(int(pid), {})[name] = v
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path / 'optimizer.safetensors'} does not fit the model in {path / 'model'} ({e})") from None
     return model, optimizer, meta
