@@ -21,8 +21,18 @@ from tqdm import tqdm
 
 from .data.images import save_grid_png, to_uint8
 from .generators.base import Compute
-from .io_utils import atomic_save_png, atomic_write_json, make_temp_dir, replace_dir
+from .io_utils import (
+    atomic_save_png,
+    atomic_write_json,
+    check_writable,
+    clean_stale_temporaries,
+    make_temp_dir,
+    read_json,
+    replace_dir,
+    to_json,
+)
 from .pipeline import image_seed
+from .provenance import differences, identity, refusal
 
 
 def _png(out_dir: Path, k: int, j: int) -> Path:
@@ -39,24 +49,27 @@ def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path,
                            seed: int = 0, batch_size: int = 64, rejection=None, progress: bool = True,
                            source: dict | None = None) -> dict:
     """`n_per_class` images of each class; `rejection` = (ClassifierFilter, AcceptanceRule) filters them.
-    `source` names what made them (checkpoint, tokenizer, classifier paths): a folder resumes only for the same."""
+    A folder resumes only for the same generator and classifier (content fingerprints) and settings; `source`
+    (checkpoint, tokenizer, classifier paths) is recorded for people to read."""
     if n_per_class < 1:
         raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
-    out_dir = Path(out_dir)
+    out_dir = check_writable(out_dir, "folder")
     settings = {"classes": list(class_ids), "n_per_class": n_per_class, "seed": seed,
                 "sampling": vars(sampling) if sampling is not None else None,
-                "rejection": vars(rejection[1]) if rejection else None, "source": source}
+                "rejection": vars(rejection[1]) if rejection else None,
+                "generator": identity(generator), "classifier": identity(rejection[0].classifier) if rejection else None}
     info_path = out_dir / "generation.json"
     if out_dir.is_dir() and any(out_dir.iterdir()) and not info_path.is_file():
         raise ValueError(f"{out_dir} exists and holds files that are not class samples; choose an empty folder")
     if info_path.is_file():
-        old = json.loads(info_path.read_text())
-        if {k: old.get(k) for k in settings} != json.loads(json.dumps(settings)):
-            raise ValueError(f"{out_dir} holds samples made with other settings ({old.get('rejection')}, "
-                             f"{old.get('n_per_class')} per class, from {old.get('source')}); write into another "
-                             "folder or delete it")
+        old = read_json(info_path, "the settings of the class samples in this folder")
+        diff = differences({k: old.get(k) for k in settings}, json.loads(to_json(settings)))
+        if diff:
+            raise refusal(out_dir, "samples", diff, old.get("source"))
         if rejection or old.get("complete"):
             return old
+    clean_stale_temporaries(out_dir)
+    settings["source"] = source
     t0 = time.time()
     if rejection:
         from .search.rejection import rejection_sample

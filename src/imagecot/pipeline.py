@@ -12,7 +12,8 @@ from tqdm import tqdm
 from .data.images import to_uint8
 from .evaluation.geneval import write_sample_folder
 from .generators.base import Compute
-from .io_utils import atomic_write_json
+from .io_utils import atomic_write_json, check_writable, clean_stale_temporaries, read_json, to_json
+from .provenance import differences, identity, refusal
 
 
 def image_seed(base_seed: int, prompt_index: int, sample_index: int) -> int:
@@ -39,30 +40,45 @@ def _check_same_spec(folder: Path, spec: dict) -> None:
 
 
 def _check_same_settings(out_dir: Path, settings: dict) -> None:
-    """Images already in `out_dir` were made with these settings (settings.json), or none are there yet:
-    a resumed run must not mix, and then relabel, images of another sampling, seed or search."""
+    """Images already in `out_dir` were made with these settings (settings.json: the generator's and verifier's
+    identity, sampling, seed, search), or none are there yet: a resumed run must not mix, and then relabel,
+    images of another model, sampling, seed or search. More images per prompt extend a folder (image j keeps its
+    seed); fewer are refused, since the folder would hold more than its summary says."""
     path = out_dir / "settings.json"
-    settings = json.loads(json.dumps(settings))
+    settings = json.loads(to_json(settings))
     if path.is_file():
-        old = json.loads(path.read_text())
-        if old != settings:
-            diff = sorted(k for k in settings if old.get(k) != settings[k])
-            raise ValueError(f"{out_dir} holds images made with other {', '.join(diff)} ({old}); write into "
-                             "another folder or delete it")
+        old = read_json(path, "the settings of the images in this folder")
+        if not isinstance(old, dict) or "generator" not in old:
+            raise ValueError(f"{path} records no generator identity (written by an older imagecot), so its images "
+                             "cannot be matched to this model; write into another folder or delete it")
+        diff = differences(old, settings, ignore=("source", "images_per_prompt"))
+        if diff:
+            raise refusal(out_dir, "images", diff, old.get("source"))
+        n_old, n_new = old.get("images_per_prompt"), settings["images_per_prompt"]
+        if n_old is not None and n_new < n_old:
+            raise ValueError(f"{out_dir} holds {n_old} images per prompt, this run asks for {n_new}: pass {n_old} "
+                             "or more (more extends every prompt, each image keeping its seed), or write into "
+                             "another folder")
+        if n_old != n_new:
+            atomic_write_json(path, settings)
     elif any(out_dir.glob("[0-9]" * 5)):
-        return  # made before settings.json existed: nothing to compare with
+        raise ValueError(f"{out_dir} holds prompt folders but no settings.json, so its images cannot be matched "
+                         "to this model; write into another folder or delete it")
     else:
         atomic_write_json(path, settings)
 
 
 def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_per_prompt: int = 4,
                     sampling=None, seed: int = 0, batch_size: int = 64, progress: bool = True,
-                    search=None) -> dict:
+                    search=None, source: dict | None = None) -> dict:
     """Generate `images_per_prompt` images for every spec into `<out>/<00000>/samples/<0000>.png`.
 
     Prompts whose folder is already complete are skipped, so a killed run
     resumes where it stopped; a prompt folder written for a different spec
-    raises ValueError instead of being kept. Returns (and writes to `<out>/generation.json`)
+    raises ValueError instead of being kept, and so does a folder made by
+    another model (`<out>/settings.json` holds the generator's and verifier's
+    content fingerprints; `source`, e.g. the checkpoint paths, is kept there
+    for people to read). Returns (and writes to `<out>/generation.json`)
     the compute spent and the throughput of this call.
 
     With `search` (a `search.strategies.Strategy`), each image is the strategy's
@@ -72,15 +88,22 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
     """
     if images_per_prompt < 1:
         raise ValueError(f"images_per_prompt must be >= 1, got {images_per_prompt}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_writable(out_dir, "folder")
     for i, spec in enumerate(specs):
         _check_same_spec(out_dir / f"{i:05d}", spec)
-    _check_same_settings(out_dir, {
-        "sampling": vars(sampling) if sampling is not None else None, "seed": seed,
-        "search": None if search is None else {
-            "strategy": search.name, "n": search.n, "options": search.options,
-            "seed_stride": search.stride, "verifier": getattr(search.verifier, "name", None)}})
+    settings = {"generator": identity(generator), "images_per_prompt": images_per_prompt,
+                "sampling": vars(sampling) if sampling is not None else None, "seed": seed,
+                "search": None if search is None else {
+                    "strategy": search.name, "n": search.n, "options": search.options,
+                    "seed_stride": search.stride, "verifier": getattr(search.verifier, "name", None),
+                    "verifier_identity": identity(search.verifier)},
+                "source": source}
+    if out_dir.is_dir():
+        _check_same_settings(out_dir, settings)
+        clean_stale_temporaries(out_dir)  # a killed run's half-written files
+    else:
+        out_dir.mkdir(parents=True)
+        _check_same_settings(out_dir, settings)
     todo = [i for i in range(len(specs)) if not _is_complete(out_dir / f"{i:05d}", images_per_prompt)]
     per_batch = max(1, batch_size // (images_per_prompt if search is None else search.n))
     compute, n_images, seen, t0 = Compute(), 0, 0, time.time()
@@ -96,10 +119,13 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
             for k, i in enumerate(chunk):
                 write_sample_folder(out_dir, i, specs[i], images[k * images_per_prompt:(k + 1) * images_per_prompt])
         else:
-            per_image = [search([specs[i]["prompt"] for i in chunk], chunk, j) for j in range(images_per_prompt)]
-            for res in per_image:
+            per_image = []
+            for j in range(images_per_prompt):  # one search call per output image: the bar moves with each
+                res = search([specs[i]["prompt"] for i in chunk], chunk, j)
+                per_image.append(res)
                 compute += res.compute
                 seen += res.verifier_images
+                bar.update(len(chunk))
             for k, i in enumerate(chunk):
                 images = [to_uint8(res.images[k:k + 1])[0] for res in per_image]
                 atomic_write_json(out_dir / f"{i:05d}" / "search.json",
@@ -108,7 +134,8 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
                                    "trace": [res.trace[k] for res in per_image]})
                 write_sample_folder(out_dir, i, specs[i], images)
         n_images += len(chunk) * images_per_prompt
-        bar.update(len(chunk) * images_per_prompt)
+        if search is None:
+            bar.update(len(chunk) * images_per_prompt)
     bar.close()
     elapsed = time.time() - t0
     info = {"prompts": len(specs), "images_per_prompt": images_per_prompt, "generated_now": n_images,

@@ -10,6 +10,16 @@ from ..world.vocab import vocabulary
 PAD, NULL = 0, 1
 
 
+def class_space(model_config) -> tuple[tuple[str, ...], int]:
+    """(class names, number of classes) a model is conditioned on; (( ), 0) for a text-conditional model."""
+    names = tuple(getattr(model_config, "class_names", ()) or ())
+    if names:
+        return names, len(names)
+    if getattr(model_config, "condition", "class") == "class" and getattr(model_config, "num_classes", 0):
+        return (), int(model_config.num_classes)
+    return (), 0
+
+
 class PromptTokenizer:
     """Word-level tokenizer over the shapes world's vocabulary, fixed length `length`.
 

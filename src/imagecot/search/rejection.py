@@ -27,6 +27,7 @@ import torch
 
 from ..data.images import to_uint8
 from ..generators.base import Compute
+from ..generators.condition import class_space
 from ..pipeline import image_seed
 
 RULES = ("threshold", "top_fraction", "tilted")
@@ -55,10 +56,26 @@ class ClassifierFilter:
     [-1, 1]) to the classifier's input (resize, normalisation)."""
 
     def __init__(self, classifier: torch.nn.Module, preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 batch_size: int = 256):
+                 batch_size: int = 256, num_classes: int | None = None, class_names: tuple[str, ...] = ()):
         self.classifier = classifier.eval()
         self.preprocess = preprocess or (lambda x: x)
         self.batch_size = batch_size
+        config = getattr(classifier, "config", None)
+        self.class_names = tuple(class_names or getattr(config, "class_names", ()) or ())
+        heads = [m.out_features for m in classifier.modules() if isinstance(m, torch.nn.Linear)]
+        self.num_classes = num_classes or getattr(config, "num_classes", None) or (heads[-1] if heads else None)
+
+    def check_covers(self, names: tuple[str, ...], n: int) -> None:
+        """Refuse a classifier whose classes are not the generator's (`names`, `n`): each sample would be scored
+        against another class, and rejection would keep noise (e.g. ImageNet's 1000 classes on Fashion-MNIST)."""
+        if self.num_classes is not None and self.num_classes != n:
+            raise ValueError(f"the classifier has {self.num_classes} classes, the generator {n}: rejection would "
+                             "score every sample against another class; pass a classifier trained on the "
+                             "generator's classes (imagecot train classifier --data ...)")
+        if names and self.class_names and tuple(n.lower() for n in names) != tuple(
+                c.lower() for c in self.class_names):
+            raise ValueError(f"the classifier's classes {list(self.class_names)[:4]}... are not the generator's "
+                             f"{list(names)[:4]}...; pass a classifier trained on the generator's classes")
 
     @torch.no_grad()
     def probs(self, images_B3HW: torch.Tensor) -> torch.Tensor:
@@ -103,7 +120,7 @@ class RejectionResult:
                 "acceptance_rate": self.acceptance_rate, "compute_multiplier": self.compute_multiplier,
                 "sequential_multiplier": self.sequential_multiplier,
                 "filled_without_acceptance": int(sum(self.filled.values())),
-                "mean_target_prob": float(self.target_probs.mean()) if len(self.target_probs) else float("nan"),
+                "mean_target_prob": float(self.target_probs.mean()) if len(self.target_probs) else None,
                 "compute": self.compute.to_dict(),
                 "per_class": {k: {"drawn": self.drawn[k], "accepted": self.accepted[k], "filled": self.filled[k]}
                               for k in self.drawn}}
@@ -135,6 +152,9 @@ def rejection_sample(generator, class_ids: list[int], n_per_class: int, filt: Cl
     """
     if n_per_class < 1:
         raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    config = getattr(getattr(generator, "model", None), "config", None)
+    if config is not None:
+        filt.check_covers(*class_space(config))
     max_draws = max_draws_per_class or 20 * n_per_class
     compute = Compute()
     drawn = {k: 0 for k in class_ids}
