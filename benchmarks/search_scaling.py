@@ -122,7 +122,7 @@ def verifier_auc(recs, keys, specs) -> dict:
         y = np.concatenate(d["correct"])
         mixed = [q for q, c in enumerate(d["correct"]) if 0 < c.sum() < len(c)]
         out[task] = {k: auc(np.concatenate(d[k]), y) for k in ("orm", "prm", "parm")} | {
-            f"{k}_within": float(np.mean([auc(d[k][q], d["correct"][q]) for q in mixed])) if mixed else float("nan")
+            f"{k}_within": float(np.mean([auc(d[k][q], d["correct"][q]) for q in mixed])) if mixed else None
             for k in ("orm", "prm", "parm")} | {
             "positive_rate": float(y.mean()), "candidates": int(len(y)), "mixed_pools": len(mixed)}
     return out
@@ -132,7 +132,7 @@ def within_pool_auc_by_step(recs) -> dict:
     """Mean within-pool AUC of the PRM and of PARM's potential on each step's previews (the last: the final image),
     over the pools with both outcomes: where pruning on a step's score can beat a coin flip."""
     mixed = [r for r in recs if 0 < r.correct_C.sum() < len(r.correct_C)]
-    return {k: [float(np.mean([auc(getattr(r, k)[:, t], r.correct_C) for r in mixed])) if mixed else float("nan")
+    return {k: [float(np.mean([auc(getattr(r, k)[:, t], r.correct_C) for r in mixed])) if mixed else None
                 for t in range(len(recs[0].cost_T))] for k in ("prm_CT", "potential_CT")}
 
 
@@ -267,6 +267,10 @@ def main() -> None:
     write_report(a, results, len(keys), verifier_auc(recs, keys, specs), within_pool_auc_by_step(recs))
 
 
+def _f(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
 def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> None:
     N = a.pool if a.pool in a.ns else max(a.ns)   # the table's N
     base = results["base@1"]["overall"]["accuracy"]
@@ -298,12 +302,12 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
     for t in [*tasks, "overall"]:
         v = aucs[t]
         lines.append(f"| {t} | {v['candidates']} | {v['positive_rate']:.3f} | {v['mixed_pools']} | "
-                     + " | ".join(f"{v[k]:.3f} / {v[k + '_within']:.3f}" for k in ("orm", "prm", "parm")) + " |")
+                     + " | ".join(f"{_f(v[k])} / {_f(v[k + '_within'])}" for k in ("orm", "prm", "parm")) + " |")
     lines += ["", "Within-pool AUC by step (the step-t preview's score; the last step is the final image):", "",
               "| verifier | " + " | ".join(f"t={t + 1}" for t in range(len(by_step["prm_CT"]))) + " |",
               "|---|" + "---|" * len(by_step["prm_CT"])]
     for name, k in (("PRM", "prm_CT"), ("PARM potential", "potential_CT")):
-        lines.append(f"| {name} | " + " | ".join(f"{x:.3f}" for x in by_step[k]) + " |")
+        lines.append(f"| {name} | " + " | ".join(_f(x) for x in by_step[k]) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     atomic_write_text(a.out / "scaling.md", text)

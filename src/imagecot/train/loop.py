@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..io_utils import atomic_write_text, recover_dir
+from ..io_utils import atomic_write_json, atomic_write_text, clean_stale_temporaries, read_json, recover_dir, to_json
 from .checkpoint import load_training_state, save_training_state
 
 
@@ -32,6 +32,20 @@ class TrainConfig:
     ckpt_every: int = 250
     amp_bf16: bool = False       # bf16 autocast (about 1.7x faster on CPUs with avx512_bf16)
 
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "log_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        checks = {"lr": 0 < self.lr < 1e3 and math.isfinite(self.lr), "warmup": self.warmup >= 0,
+                  "min_lr_ratio": 0 <= self.min_lr_ratio <= 1, "weight_decay": 0 <= self.weight_decay < 1e3,
+                  "betas": len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+                  "grad_clip": 0 < self.grad_clip < math.inf}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"{bad[0]} = {getattr(self, bad[0])} is out of range; expected lr in (0, 1000), "
+                             "warmup >= 0, min_lr_ratio in [0, 1], weight_decay in [0, 1000), betas in [0, 1), "
+                             "grad_clip > 0 (all finite)")
+
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Linear warmup, then cosine decay to min_lr_ratio * lr at the last step."""
@@ -45,10 +59,52 @@ def _truncate_log(path: Path, start: int) -> None:
     """Drop log rows past the checkpoint we resume from (they will be logged again)."""
     if not path.exists():
         return
+
+    def step_of(line: str) -> float:
+        try:
+            return json.loads(line).get("step", 0)
+        except json.JSONDecodeError:  # a row cut short by a kill
+            return math.inf
     rows = [line for line in path.read_text().splitlines() if line.strip()]
-    kept = [line for line in rows if json.loads(line).get("step", 0) <= start]
+    kept = [line for line in rows if step_of(line) <= start]
     if len(kept) != len(rows):
         atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
+def _flat_config(config) -> dict:
+    return json.loads(json.dumps(asdict(config)))
+
+
+def check_resume(run_dir: Path, saved_model_config, wanted_model_config, cfg: TrainConfig) -> dict:
+    """Before a resumed run trains: the same architecture (else ValueError naming the fields), and the training
+    settings that changed since `train_config.json` (recorded there and in the log, with a warning)."""
+    old_m, new_m = _flat_config(saved_model_config), _flat_config(wanted_model_config)
+    arch = [f"{k} {old_m.get(k)!r} -> {new_m.get(k)!r}" for k in sorted(set(old_m) | set(new_m))
+            if old_m.get(k) != new_m.get(k)]
+    if arch:
+        raise ValueError(f"{run_dir} was trained with another architecture ({type(saved_model_config).__name__} "
+                         f"{'; '.join(arch)}): resuming would train the old model. Pass the same options to "
+                         "resume, or a new --out")
+    cfg_file = run_dir / "train_config.json"
+    if not cfg_file.is_file():
+        return {}
+    old = read_json(cfg_file, "the TrainConfig this run started with")
+    new = _flat_config(cfg)
+    return {k: [old.get(k), new[k]] for k in new if old.get(k) != new[k]}
+
+
+def _record_changes(run_dir: Path, cfg: TrainConfig, changed: dict, start: int) -> None:
+    """Training settings that changed on resume: a warning, the new settings in train_config.json (with a
+    history of changes), and a log row at the resume step."""
+    text = "; ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in changed.items())
+    print(f"warning: {run_dir} resumes at step {start} with other training settings ({text}); recorded in "
+          f"train_config.json and log.jsonl", file=sys.stderr)
+    old = read_json(run_dir / "train_config.json", "the TrainConfig this run started with")
+    history = old.get("resumed_with", []) + [{"at_step": start, "changed": changed}]
+    atomic_write_json(run_dir / "train_config.json", {**_flat_config(cfg), "resumed_with": history})
+    with (run_dir / "log.jsonl").open("a") as log:
+        log.write(to_json({"step": start, "event": "resumed with other training settings", "changed": changed})
+                  + "\n")
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -70,26 +126,33 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
     the optimizer is built, fresh or resumed (e.g. to freeze parameters).
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"{run_dir} is a file; expected a run folder (a new one, or a run to resume)")
     ckpt = run_dir / "checkpoint"
     recover_dir(ckpt)  # a kill between the two renames of a checkpoint swap
-    for leftover in run_dir.glob(".checkpoint.*"):  # a kill while a checkpoint was being written
-        shutil.rmtree(leftover, ignore_errors=True)
     model_cls = model_cls or type(model)
-    start = 0
+    start, changed = 0, {}
     if (ckpt / "state.json").exists():
         def build_optimizer(m):
             if prepare:
                 prepare(m)
             return make_optimizer(m, cfg)
+        wanted = getattr(model, "config", None)
         model, optimizer, meta = load_training_state(ckpt, model_cls, build_optimizer)
         start = meta["step"]
+        if wanted is not None:
+            changed = check_resume(run_dir, model.config, wanted, cfg)
+        clean_stale_temporaries(run_dir)  # a kill while a checkpoint or a log was being written
+        if changed:
+            _record_changes(run_dir, cfg, changed, start)
         print(f"resuming {run_dir} from step {start}")
     else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(run_dir)
         if prepare:
             prepare(model)
         optimizer = make_optimizer(model, cfg)
-        (run_dir / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        atomic_write_json(run_dir / "train_config.json", asdict(cfg))
     model.train()
     _truncate_log(run_dir / "log.jsonl", start)
     log = (run_dir / "log.jsonl").open("a")
@@ -102,6 +165,11 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
         device_type = next(model.parameters()).device.type
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.amp_bf16):
             metrics = loss_fn(model, step)
+        if not torch.isfinite(metrics["loss"].detach()).all():
+            log.close()
+            raise ValueError(f"{run_dir}: the loss is {float(metrics['loss'].detach())} at step {step + 1}: training "
+                             f"diverged. The last checkpoint stays in {ckpt}; resume with a lower --lr or a "
+                             "longer --warmup (the change is recorded in train_config.json)")
         optimizer.zero_grad(set_to_none=True)
         metrics["loss"].backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -111,13 +179,13 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
             row = {"step": step + 1, "lr": lr_at(step, cfg), "grad_norm": float(gnorm),
                    "sec_per_step": (time.time() - t0) / seen,
                    **{k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in metrics.items()}}
-            log.write(json.dumps(row) + "\n")
+            log.write(to_json(row) + "\n")
             log.flush()
             bar.set_postfix(loss=f"{row['loss']:.4f}")
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
             extra = on_checkpoint(model, step + 1) if on_checkpoint else {}
             if extra:
-                log.write(json.dumps({"step": step + 1, **extra}) + "\n")
+                log.write(to_json({"step": step + 1, **extra}) + "\n")
                 log.flush()
             save_training_state(ckpt, model, optimizer, step + 1, {"elapsed_s": time.time() - t0})
             model.train()

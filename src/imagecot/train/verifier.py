@@ -27,12 +27,12 @@ from ..verifiers.rollouts import to_torch_batch
 from .loop import TrainConfig, train
 
 
-def auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties counted half); nan if one class is absent."""
+def auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties counted half); None (undefined) if one class is absent."""
     scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
     pos, neg = scores[labels], scores[~labels]
     if not len(pos) or not len(neg):
-        return float("nan")
+        return None
     order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
     ranks = np.empty(len(order))
     allv = np.concatenate([pos, neg])[order]
@@ -125,10 +125,10 @@ def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, seed: int = 
     real = scores(rollouts)
     for name, (own, pair) in (("", real), ("_shuffled", scores(shuffled))):
         w = wins(own, pair, differ)
-        report[f"grounding_accuracy{name}"] = float(np.mean(w)) if w else float("nan")
+        report[f"grounding_accuracy{name}"] = float(np.mean(w)) if w else None
         for src in ("description", "near_miss"):
             w = wins(own, pair, differ & (extra["source"] == src))
-            report[f"grounding_accuracy{name}_{src}"] = float(np.mean(w)) if w else float("nan")
+            report[f"grounding_accuracy{name}_{src}"] = float(np.mean(w)) if w else None
     report["relabelled_auc"] = auc(real[1], extra["correct"])
     return report
 
