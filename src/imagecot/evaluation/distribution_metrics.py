@@ -8,7 +8,7 @@ from .fid import SourceFeatures, features_of_source, frechet_distance
 from .image_sources import source_kind
 from .inception import InceptionExtractor
 from .inception_score import inception_score
-from .kid import kernel_inception_distance
+from .kid import SUBSET_SIZE, kernel_inception_distance
 from .precision_recall import precision_recall
 
 
@@ -36,10 +36,14 @@ def compare_sources(a: str | Path, b: str | Path, extractor: InceptionExtractor 
                                             keep=keep if want_feats else 0, probs=want_is, progress=progress)
     fb: SourceFeatures = features_of_source(b, extractor, limit=limit, mode=mode, batch_size=batch_size,
                                             keep=keep if want_feats else 0, progress=progress)
-    out.update(n_a=fa.n, n_b=fb.n, fid=frechet_distance(fa.mu, fa.sigma, fb.mu, fb.sigma))
+    out.update(n_a="unknown" if fa.n is None else fa.n, n_b="unknown" if fb.n is None else fb.n,
+               fid=frechet_distance(fa.mu, fa.sigma, fb.mu, fb.sigma))
     if want_feats:
         if kid:
             out["kid"], out["kid_std"] = kernel_inception_distance(fa.features, fb.features)
+            if out["kid_std"] is None:
+                out["kid_std_unavailable"] = (f"both inputs have at most {SUBSET_SIZE} images, so every KID subset is "
+                                              "the whole set and the subsets cannot vary")
         if pr:
             out["precision"], out["recall"] = precision_recall(real=fb.features, fake=fa.features)
     elif kid or pr:

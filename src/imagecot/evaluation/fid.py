@@ -51,6 +51,9 @@ class FeatureStats:
         x = np.asarray(feats_BD, dtype=np.float64)
         if x.ndim != 2:
             raise ValueError(f"features must be (B, D), got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"features {self.n}..{self.n + len(x) - 1} hold NaN or infinite values; the feature "
+                             "extractor is broken or was given non-finite images")
         if self._sum is None:
             self._shift = x.mean(0)  # sums of shifted rows keep the covariance free of cancellation
             self._sum = np.zeros(x.shape[1])
@@ -102,6 +105,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.shape[0], mu1.shape[0]):
         raise ValueError(f"statistics do not match: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
+    if not all(np.isfinite(x).all() for x in (mu1, mu2, s1, s2)):
+        raise ValueError("the statistics hold NaN or infinite values; FID is defined for finite mu and sigma only")
     s1 = (s1 + s1.T) / 2
     try:  # S1 = L L^T: S1 S2 is similar to L^T S2 L; a Cholesky is ~10x cheaper than S1's eigenvectors
         root1 = np.linalg.cholesky(s1)
@@ -114,10 +119,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
 
 
-def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray) -> None:
-    """Write `mu`, `sigma` as pytorch-fid and clean-fid do (np.savez keys), atomically."""
+def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray, n: int | None = None) -> None:
+    """Write `mu`, `sigma` as pytorch-fid and clean-fid do (np.savez keys), atomically; `n`, the number of images,
+    goes in as an extra key that their readers ignore."""
     buf = io.BytesIO()
-    np.savez(buf, mu=mu, sigma=sigma)
+    np.savez(buf, mu=mu, sigma=sigma, **({} if n is None else {"n": np.int64(n)}))
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -137,7 +143,7 @@ class SourceFeatures:
     """What one input gives: its statistics, the kept features (KID, precision/recall) and class probs (IS)."""
 
     name: str
-    n: int
+    n: int | None         # None: a stats file that does not record it
     mu: np.ndarray
     sigma: np.ndarray
     features: np.ndarray | None = None   # (min(n, keep), D) float32
@@ -171,8 +177,8 @@ def features_of_source(path: str | Path, extractor: InceptionExtractor | None = 
     if source_kind(path) == "stats":
         if kw.get("keep") or kw.get("probs"):
             raise ImageSourceError(f"{path} holds only statistics; KID, precision/recall and IS need images")
-        mu, sigma = load_stats(path)
-        return SourceFeatures(str(path), -1, mu, sigma)
+        mu, sigma, n = load_stats(path)
+        return SourceFeatures(str(path), n, mu, sigma)
     if extractor is None:
         extractor = InceptionExtractor()
     n = count_images(path)

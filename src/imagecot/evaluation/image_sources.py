@@ -121,12 +121,17 @@ def iter_images(path: str | Path, limit: int | None = None) -> Iterator[np.ndarr
             yield np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img[..., :3]
 
 
-def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(mu (D,), sigma (D, D)) in float64 from a pytorch-fid / clean-fid stats npz."""
+def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """(mu (D,), sigma (D, D), n) in float64 from a pytorch-fid / clean-fid stats npz; n is the number of images
+    where the file records it (ours do, as an extra key other readers ignore), else None."""
     with np.load(path, allow_pickle=False) as f:
         if "mu" not in f or "sigma" not in f:
             raise ImageSourceError(f"{path} holds {sorted(f.keys())}; expected 'mu' and 'sigma'")
         mu, sigma = f["mu"].astype(np.float64), f["sigma"].astype(np.float64)
+        n = int(f["n"]) if "n" in f and f["n"].shape == () else None
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise ImageSourceError(f"{path}: mu {mu.shape} and sigma {sigma.shape} do not fit; expected (D,) and (D, D)")
-    return mu, sigma
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise ImageSourceError(f"{path} holds NaN or infinite values in mu or sigma; expected the finite statistics "
+                               "of real features (recompute them with imagecot fid --stats)")
+    return mu, sigma, n

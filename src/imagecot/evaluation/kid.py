@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SUBSET_SIZE = 1000  # clean-fid's and torch-fidelity's
+
 
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     d, m = x.shape[1], x.shape[0]
@@ -21,8 +23,9 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def kernel_inception_distance(feats_a: np.ndarray, feats_b: np.ndarray, subsets: int = 100,
-                              subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """(mean, std) of the unbiased MMD^2 over random subsets (features in float64)."""
+                              subset_size: int = SUBSET_SIZE, seed: int = 0) -> tuple[float, float | None]:
+    """(mean, std) of the unbiased MMD^2 over random subsets (features in float64). The std is None where both
+    sides have at most `subset_size` features: every subset is then the whole set, and they do not vary."""
     a, b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
@@ -32,4 +35,5 @@ def kernel_inception_distance(feats_a: np.ndarray, feats_b: np.ndarray, subsets:
     rng = np.random.default_rng(seed)
     vals = [_mmd2_unbiased(a[rng.choice(a.shape[0], m, replace=False)], b[rng.choice(b.shape[0], m, replace=False)])
             for _ in range(subsets)]
-    return float(np.mean(vals)), float(np.std(vals))
+    whole = m == a.shape[0] and m == b.shape[0]
+    return float(np.mean(vals)), None if whole else float(np.std(vals))
