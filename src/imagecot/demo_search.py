@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from .data.images import save_grid_png, to_uint8
 from .evaluation.detector import ShapesDetector
@@ -40,8 +41,15 @@ def compare_base_and_parm_plus_plus(gen, sampling, specs: list[dict], base_PJHW3
     """base_PJHW3: uint8, plain sampling's first J images per prompt (made with the same `seed`)."""
     P, J = base_PJHW3.shape[:2]
     search = Strategy("parm++", gen, verifier, n, sampling, seed, {"rounds": rounds})
-    runs = [search([s["prompt"] for s in specs], list(range(P)), j) for j in range(J)]   # output j: seeds j*n + c
-    picks_PJHW3 = np.stack([to_uint8(r.images) for r in runs], 1)
+    # one search per (prompt, output image j: seeds j*n + c), so the bar moves every few seconds; a candidate's
+    # seed depends on its prompt's index and j alone, so this batching gives the same images as one big batch
+    runs = [[None] * P for _ in range(J)]
+    with tqdm(total=P * J, desc=f"PARM++ ({n} candidates, reflection, correction)", unit="img") as bar:
+        for i, spec in enumerate(specs):
+            for j in range(J):
+                runs[j][i] = search([spec["prompt"]], [i], j)
+                bar.update(1)
+    picks_PJHW3 = np.stack([np.concatenate([to_uint8(r.images) for r in row]) for row in runs], 1)
     detector = ShapesDetector()
     report = []
     for i, spec in enumerate(specs):
@@ -49,11 +57,12 @@ def compare_base_and_parm_plus_plus(gen, sampling, specs: list[dict], base_PJHW3
         ours = [score_image(spec, im, detector) for im in picks_PJHW3[i]]
         entry = {"prompt": spec["prompt"], "base_correct": [b["correct"] for b in base],
                  "parm++_correct": [o["correct"] for o in ours], "images": []}
-        for j, r in enumerate(runs):
-            trace = r.trace[i]
+        for j, row in enumerate(runs):
+            r = row[i]
+            trace = r.trace[0]
             entry["images"].append({
-                "j": j, "base": verdict(base[j]), "parm++": verdict(ours[j]), "chosen": r.chosen[i] - j * n,
-                "pick": describe_pick(trace, r.chosen[i]),
+                "j": j, "base": verdict(base[j]), "parm++": verdict(ours[j]), "chosen": r.chosen[0] - j * n,
+                "pick": describe_pick(trace, r.chosen[0]),
                 "verdicts": {c - j * n: v for c, v in trace["verdicts"].items()},
                 "corrections": trace.get("corrections", [])})
         report.append(entry)

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 import torch
 
 
+MAX_CFG = 100.0
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 1e3
+
+
 @dataclass
 class SamplingConfig:
     cfg_scale: float = 1.0       # classifier-free guidance; 1.0 = conditional only
@@ -15,14 +19,16 @@ class SamplingConfig:
     top_p: float = 1.0           # 1.0 = off
 
     def __post_init__(self):
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        # bounds that keep logits finite in float32: a scale of 1e30 or a temperature of 1e-30 turns them into
+        # inf - inf = NaN, and sampling from NaN makes garbage without an error
+        if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:
+            raise ValueError(f"temperature must be in [{MIN_TEMPERATURE}, {MAX_TEMPERATURE}], got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0:
             raise ValueError(f"top_k must be >= 0, got {self.top_k}")
-        if self.cfg_scale < 0:
-            raise ValueError(f"cfg_scale must be >= 0, got {self.cfg_scale}")
+        if not 0 <= self.cfg_scale <= MAX_CFG:
+            raise ValueError(f"cfg_scale must be in [0, {MAX_CFG}] (the field uses 1-10), got {self.cfg_scale}")
 
 
 def guide(logits_cond_BV: torch.Tensor, logits_uncond_BV: torch.Tensor, scale: float) -> torch.Tensor:

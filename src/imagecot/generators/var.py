@@ -14,7 +14,7 @@ embedding. CFG ramps over scales: t = cfg * k / (K-1), logits = (1+t) cond - t u
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -32,8 +32,8 @@ class VARConfig:
     z_channels: int = 8                       # Cvae of the tokenizer
     patch_nums: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8)
     depth: int = 6
-    embed_dim: int = 0                        # 0: 64 * depth (VAR's rule)
-    num_heads: int = 0                        # 0: depth (VAR's rule)
+    embed_dim: int = field(default=0, metadata={"help": "width; 0 = 64 x depth (VAR's rule)"})
+    num_heads: int = field(default=0, metadata={"help": "attention heads; 0 = depth (VAR's rule)"})
     mlp_ratio: float = 4.0
     condition: str = "text"                   # "class" (num_classes + a null class) or "text" (prompt prefix)
     num_classes: int = 1000

@@ -11,10 +11,14 @@ ZOO_DIR = Path(__file__).parent
 def zoo_path(name: str) -> Path:
     path = ZOO_DIR / name
     if not (path / "config.json").is_file():
-        recipe = ("make fmnist" if name.startswith("fmnist-") else
-                  "make search (the zoo ships only verifier-ar-parm)" if name.startswith("verifier-") else "make zoo")
+        shipped = sorted(p.name for p in ZOO_DIR.iterdir() if (p / "config.json").is_file())
+        if name.startswith("verifier-"):
+            raise FileNotFoundError(f"the zoo ships no {name!r} (it ships {', '.join(shipped)}); train one with "
+                                    "`make search` and pass its folder with --verifier-path, e.g. "
+                                    "--verifier-path runs/search/verifiers-ar/orm")
+        recipe = "make fmnist" if name.startswith("fmnist-") else "make zoo"
         raise FileNotFoundError(f"the zoo has no {name!r} checkpoint at {path}; rebuild it with `{recipe}`, "
-                                f"or pass a checkpoint folder with --checkpoint/--tokenizer")
+                                "or pass a checkpoint folder with --checkpoint/--tokenizer")
     return path
 
 
