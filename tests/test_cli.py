@@ -1,30 +1,12 @@
 import json
 
 import pytest
+from conftest import run
 
 from imagecot.cli import main
 
-SUBCOMMANDS = [["generate"], ["geneval", "generate"], ["geneval", "score"],
-               ["train", "tokenizer"], ["train", "ar"], ["demo"]]
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    """main(argv) in-process -> (exit code, stdout, stderr); argparse's SystemExit counts as an exit code."""
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:
-        rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-@pytest.fixture
-def checkpoints(tmp_path, tiny_ar):
-    """A tiny AR generator and its tokenizer saved as folders: (ar_dir, vq_dir)."""
-    ar_dir, vq_dir = tmp_path / "ckpt" / "ar", tmp_path / "ckpt" / "vq"
-    tiny_ar.model.save_pretrained(ar_dir)
-    tiny_ar.vq.save_pretrained(vq_dir)
-    return ar_dir, vq_dir
+SUBCOMMANDS = [["generate"], ["geneval"], ["geneval", "generate"], ["geneval", "score"], ["train"],
+               ["train", "tokenizer"], ["train", "ar"], ["train", "var"], ["preview"], ["fid"], ["rollouts"], ["demo"]]
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS, ids=" ".join)

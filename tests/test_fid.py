@@ -159,7 +159,7 @@ def test_stats_round_trip_in_pytorch_fid_format(tmp_path):
     save_stats(tmp_path / "s.npz", mu, sigma)
     with np.load(tmp_path / "s.npz") as f:
         assert sorted(f.keys()) == ["mu", "sigma"]
-    mu2, sigma2 = load_stats(tmp_path / "s.npz")
+    mu2, sigma2, _ = load_stats(tmp_path / "s.npz")
     np.testing.assert_array_equal(mu, mu2)
     np.testing.assert_array_equal(sigma, sigma2)
     assert source_kind(tmp_path / "s.npz") == "stats"
@@ -304,6 +304,7 @@ def test_cli_stats_and_compare(tmp_path, fake_inception, capsys):
                  "-o", str(tmp_path / "m.json")]) == 0
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["fid"] > 0 and {"kid", "precision", "recall"} <= m.keys()
+    assert m["kid_std"] is None and "whole set" in m["kid_std_unavailable"]  # 40 images: every subset is all
     capsys.readouterr()
     assert main(["fid", str(a), str(tmp_path / "b.npz"), "--inception", str(fake_inception)]) == 0
     assert json.loads(capsys.readouterr().out)["fid"] == pytest.approx(m["fid"], rel=1e-9)

@@ -83,7 +83,7 @@ def test_kill_between_the_two_renames_of_a_checkpoint_swap_loses_nothing(tmp_pat
     train_ar(tmp_path / "r", tiny_vq, tiny_ar_config, TrainConfig(**{**vars(cfg), "steps": 2}))
     ckpt = tmp_path / "r" / "checkpoint"
     ckpt.rename(tmp_path / "r" / "checkpoint.old")  # the state a kill after the first rename leaves
-    (tmp_path / "r" / ".checkpoint.half").mkdir()   # and a half-written temp folder
+    (tmp_path / "r" / ".checkpoint.ab12cd34.tmp").mkdir()   # and a half-written temp folder
     train_ar(tmp_path / "r", tiny_vq, tiny_ar_config, cfg)
     assert json.loads((ckpt / "state.json").read_text())["step"] == 4
     assert _log_steps(tmp_path / "r") == [1, 2, 3, 4]
