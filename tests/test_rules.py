@@ -101,3 +101,26 @@ def test_grouping_sorts_and_caps():
     spec = make_spec([{"class": "circle", "count": 1}], tag="single_object")
     spec["exclude"] = [{"class": "circle", "count": 17}]
     assert evaluate(spec, dets)[0]
+
+
+def test_verdicts_do_not_depend_on_the_detectors_palette_order():
+    """Two circles of equal confidence and size: which one 'a red circle' checks goes by the blobs (box), not by
+    the order the detector lists colours in, so permuting its palette changes no verdict."""
+    import numpy as np
+
+    from imagecot.evaluation.detector import ShapesDetector
+    from imagecot.world.scene import Scene, SceneObject, render_scene
+    from imagecot.world.vocab import COLORS
+    plain, permuted = ShapesDetector(), ShapesDetector()
+    order = list(reversed(range(len(COLORS))))
+    permuted._colors = [COLORS[i] for i in order]
+    permuted._refs_K3 = np.concatenate([plain._refs_K3[:-1][order], plain._refs_K3[-1:]])
+    for left, right in (("red", "blue"), ("blue", "red"), ("green", "yellow")):
+        img = render_scene(Scene(32, (SceneObject("circle", left, (2, 10, 12, 20)),
+                                      SceneObject("circle", right, (18, 10, 28, 20)))))
+        dets = plain(img), permuted(img)
+        assert [d.color for d in dets[0]] != [d.color for d in dets[1]]  # the lists do come in other orders
+        for color in (left, right):
+            spec = parse_prompt(f"a {color} circle")
+            verdicts = [evaluate(spec, d)[0] for d in dets]
+            assert verdicts[0] == verdicts[1] == (color == left)  # the leftmost of equals is checked

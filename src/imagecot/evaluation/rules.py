@@ -28,9 +28,12 @@ MAX_OBJECTS = 16
 
 def group_detections(detections: Iterable[Detection], threshold: float,
                      max_objects: int = MAX_OBJECTS) -> dict[str, list[Detection]]:
-    """Detections with confidence > threshold, per class, most confident first, at most max_objects."""
+    """Detections with confidence > threshold, per class, most confident first, at most max_objects.
+
+    Equal confidences (two clean renders both score 1.0) go by area, then by box: properties of the blobs, so
+    the order, and with it which objects are checked for colour, never depends on the detector's palette order."""
     groups: dict[str, list[Detection]] = {}
-    for det in sorted(detections, key=lambda d: -d.confidence):  # stable: ties keep input order
+    for det in sorted(detections, key=lambda d: (-d.confidence, -d.area, d.box)):
         if det.confidence > threshold:
             groups.setdefault(det.cls, []).append(det)
     return {cls: dets[:max_objects] for cls, dets in groups.items()}
