@@ -15,8 +15,8 @@ import argparse
 import io
 import json
 import time
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch

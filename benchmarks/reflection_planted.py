@@ -16,7 +16,6 @@ Usage: python benchmarks/reflection_planted.py --verifier runs/search/verifiers-
 """
 
 import argparse
-import json
 import random
 
 import numpy as np
@@ -24,10 +23,11 @@ import numpy as np
 from imagecot.data.images import to_tensor
 from imagecot.evaluation.detector import ShapesDetector
 from imagecot.evaluation.diagnose import KINDS, diagnose
+from imagecot.verifiers.prompts import benchmark_prompts
 from imagecot.world import make_spec, sample_scene
 from imagecot.world.vocab import COLORS, MAX_COUNT, OPPOSITE, SHAPES
-from imagecot.verifiers.prompts import benchmark_prompts
 from imagecot.zoo import load_verifier
+
 
 def planted(kind: str, rng: random.Random, control: bool = False) -> tuple[dict, dict]:
     """(the prompt's spec, the spec of the scene drawn instead; with `control`, the prompt's own)."""

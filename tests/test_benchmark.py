@@ -8,7 +8,12 @@ import pytest
 
 from imagecot.world import all_specs, parse_prompt, validate_spec
 from imagecot.world.benchmark import (
-    BENCHMARK_VERSION, METADATA_PATH, TASK_COUNTS, build_benchmark, contrast_spec, load_benchmark,
+    BENCHMARK_VERSION,
+    METADATA_PATH,
+    TASK_COUNTS,
+    build_benchmark,
+    contrast_spec,
+    load_benchmark,
     write_metadata_jsonl,
 )
 

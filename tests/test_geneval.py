@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from imagecot.evaluation import (
-    GenEvalFolderError, format_summary, score_folder, score_images, summarize, write_sample_folder,
+    GenEvalFolderError,
+    format_summary,
+    score_folder,
+    score_images,
+    summarize,
+    write_sample_folder,
 )
 from imagecot.world import TASKS, sample_scene
 from imagecot.world.benchmark import contrast_spec, load_benchmark

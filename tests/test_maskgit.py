@@ -3,7 +3,10 @@ import torch
 
 from imagecot.generators.condition import PromptTokenizer
 from imagecot.generators.maskgit import (
-    MaskGITConfig, MaskGITGenerator, MaskGITTransformer, mask_schedule,
+    MaskGITConfig,
+    MaskGITGenerator,
+    MaskGITTransformer,
+    mask_schedule,
 )
 from imagecot.generators.sampling import SamplingConfig
 

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from imagecot.generators.sampling import SamplingConfig
-from imagecot.pipeline import generate_folder, image_seed, read_jsonl
+from imagecot.pipeline import generate_folder, read_jsonl
+from imagecot.seeds import image_seed
 from imagecot.world import parse_prompt
 
 PROMPTS = ["a circle", "two red squares", "a triangle left of a diamond"]

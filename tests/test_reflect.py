@@ -104,7 +104,7 @@ def test_search_scaling_replays_parm_plus_plus_as_the_online_search_with_the_poo
     ok, compute, seen = parm_plus_plus_replay(gen, recs, [(i, j) for i in range(3)], specs, n, v,
                                               lambda im, p: judged.append(im) or v(im, p) > 0.5, None, 0, 2, pool)
     online = Strategy("parm++", gen, v, n, options={"rounds": 2}, seed_stride=pool)(PROMPTS, [0, 1, 2], j)
-    from imagecot.data.images import to_uint8   # the records keep uint8 images
+    from imagecot.data.images import to_uint8  # the records keep uint8 images
     assert abs(to_uint8(judged[0]).astype(int) - to_uint8(online.images).astype(int)).max() <= 1
     assert sum(compute) == pytest.approx(online.compute.token_forwards)
     assert sum(seen) == online.verifier_images

@@ -8,10 +8,10 @@ import pytest
 import torch
 from scripted_generator import ScriptedGenerator, ScriptedORM, ScriptedPARM, ScriptedPRM
 
-from imagecot.pipeline import image_seed
 from imagecot.search.best_of_n import best_of_n
 from imagecot.search.parm import parm
 from imagecot.search.step_search import keep_top_per_group, step_search
+from imagecot.seeds import image_seed
 from imagecot.verifiers import OracleVerifier
 from imagecot.world import parse_prompt, sample_scene
 from imagecot.world.benchmark import contrast_spec

@@ -16,8 +16,15 @@ WORDS = ["[PAD]", "[UNK]", "<image>", "USER", "ASSISTANT", ":", "yes", "no", "a"
 @pytest.fixture(scope="module")
 def tiny_vlm():
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (CLIPImageProcessorPil, CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
+    from transformers import (
+        CLIPImageProcessorPil,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
     vocab = {w: i for i, w in enumerate(WORDS)}
     tk = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tk.pre_tokenizer = pre_tokenizers.Whitespace()

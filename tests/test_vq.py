@@ -35,9 +35,10 @@ def test_dead_codes_are_restarted_from_encoder_outputs():
 
 
 def test_training_lowers_reconstruction_error():
+    import tempfile
+
     from imagecot.train.loop import TrainConfig
     from imagecot.train.tokenizer import train_tokenizer
-    import tempfile
     with tempfile.TemporaryDirectory() as d:
         cfg = VQConfig(channels=(8, 16), codebook_size=32, codebook_dim=4)
         train_tokenizer(d, cfg, TrainConfig(steps=40, batch_size=8, lr=3e-3, warmup=5, log_every=10,

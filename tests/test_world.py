@@ -3,8 +3,15 @@ import random
 import pytest
 
 from imagecot.world import (
-    TASKS, PromptParseError, all_specs, make_spec, parse_prompt, relative_position, sample_scene,
-    sample_spec, spec_to_text,
+    TASKS,
+    PromptParseError,
+    all_specs,
+    make_spec,
+    parse_prompt,
+    relative_position,
+    sample_scene,
+    sample_spec,
+    spec_to_text,
 )
 from imagecot.world.shapes import shape_mask
 from imagecot.world.vocab import BACKGROUND, PALETTE

@@ -31,8 +31,8 @@ from .io_utils import (
     replace_dir,
     to_json,
 )
-from .pipeline import image_seed
 from .provenance import differences, identity, refusal
+from .seeds import image_seed
 
 
 def _png(out_dir: Path, k: int, j: int) -> Path:
@@ -57,7 +57,8 @@ def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path,
     settings = {"classes": list(class_ids), "n_per_class": n_per_class, "seed": seed,
                 "sampling": vars(sampling) if sampling is not None else None,
                 "rejection": vars(rejection[1]) if rejection else None,
-                "generator": identity(generator), "classifier": identity(rejection[0].classifier) if rejection else None}
+                "generator": identity(generator),
+                "classifier": identity(rejection[0].classifier) if rejection else None}
     info_path = out_dir / "generation.json"
     if out_dir.is_dir() and any(out_dir.iterdir()) and not info_path.is_file():
         raise ValueError(f"{out_dir} exists and holds files that are not class samples; choose an empty folder")

@@ -140,7 +140,8 @@ def _add_search_args(p: argparse.ArgumentParser, n_flag: str) -> None:
                         "PARM++ (reflection + self-correction), or the evaluator as an oracle upper bound")
     p.add_argument("--verifier-path", type=Path, default=None, help="verifier folder (default: the zoo's)")
     p.add_argument("--early-stop", action="store_true", help="PARM: stop a candidate judged 'no' at once")
-    p.add_argument("--refill", type=int_at_least(0), default=0, help="PARM with --early-stop: rounds of fresh candidates")
+    p.add_argument("--refill", type=int_at_least(0), default=0,
+                   help="PARM with --early-stop: rounds of fresh candidates")
     p.add_argument("--rounds", type=int_at_least(0), default=3, help="PARM++: reflection and correction rounds")
     p.add_argument("--keep-fraction", type=finite_float, default=0.5, help="PRM: share kept at each checkpoint")
     p.add_argument("--seed-stride", type=int_at_least(1), default=None,
@@ -452,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="more than a folder holds extends it (each image keeps its seed); fewer is refused")
     p.add_argument("--metadata", type=Path, default=None, help="an evaluation_metadata.jsonl (default: shipped set)")
     p.add_argument("--limit", type=int_at_least(1), default=None, help="only the first N prompts")
-    p.add_argument("--candidates", type=int_at_least(1), default=4, help="with --verifier: candidates searched per image")
+    p.add_argument("--candidates", type=int_at_least(1), default=4,
+                   help="with --verifier: candidates searched per image")
     _add_sampling_args(p)
     _add_search_args(p, "--candidates")
     p.set_defaults(func=cmd_geneval_generate)
@@ -489,7 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder of the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)")
         if kind == "verifier":
             p.add_argument("--rollouts", type=Path, required=True, help="an `imagecot rollouts` .npz")
-            p.add_argument("--held-out", type=finite_float, default=0.1, help="share of prompts held out for the report")
+            p.add_argument("--held-out", type=finite_float, default=0.1,
+                           help="share of prompts held out for the report")
             p.add_argument("--relabel", type=int_at_least(0), default=0,
                            help="hindsight prompts per training rollout: its final image under near-miss prompts and "
                                 "a description of it, labelled by the evaluator (teaches the verifier to look)")
@@ -514,7 +517,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "An input is an image folder, an ADM-style .npz (arr_0: uint8 NHWC) or a mu/sigma stats .npz.")
     p.add_argument("inputs", nargs="+", type=Path, help="generated then reference; one input with --stats")
     p.add_argument("--stats", action="store_true", help="write the input's statistics (pytorch-fid npz) to -o")
-    p.add_argument("-o", type=out_path("file"), default=None, help="stats .npz with --stats; else a JSON of the metrics")
+    p.add_argument("-o", type=out_path("file"), default=None,
+                   help="stats .npz with --stats; else a JSON of the metrics")
     p.add_argument("--mode", choices=("clean", "legacy_tensorflow", "legacy_pytorch"), default="clean",
                    help="resize to 299: clean-fid's 'clean' (default), TF1 bilinear (ADM/TTUR numbers), torch bilinear")
     p.add_argument("--kid", action="store_true", help="also the Kernel Inception Distance")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from pathlib import Path
 
 from tqdm import tqdm
@@ -14,11 +13,7 @@ from .evaluation.geneval import write_sample_folder
 from .generators.base import Compute
 from .io_utils import atomic_write_json, check_writable, clean_stale_temporaries, read_json, to_json
 from .provenance import differences, identity, refusal
-
-
-def image_seed(base_seed: int, prompt_index: int, sample_index: int) -> int:
-    """A seed per image, independent of batching (so a resumed run makes the same images)."""
-    return zlib.crc32(f"{base_seed}/{prompt_index}/{sample_index}".encode())
+from .seeds import image_seed
 
 
 def _is_complete(folder: Path, n: int) -> bool:

@@ -6,7 +6,12 @@ measures results (and labels training data for learned verifiers).
 
 from .detector import Detection, Detector, ShapesDetector, to_rgb_array
 from .geneval import (
-    GenEvalFolderError, format_summary, score_folder, score_image, score_images, summarize,
+    GenEvalFolderError,
+    format_summary,
+    score_folder,
+    score_image,
+    score_images,
+    summarize,
     write_sample_folder,
 )
 from .rules import COUNTING_THRESHOLD, MAX_OBJECTS, THRESHOLD, evaluate, group_detections

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import torch
 
-
 MAX_CFG = 100.0
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 1e3
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..generators.base import Compute, GenerationOutput
-from ..pipeline import image_seed
+from ..seeds import image_seed
 
 
 @dataclass

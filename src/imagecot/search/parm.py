@@ -20,10 +20,8 @@ from __future__ import annotations
 import torch
 
 from ..generators.base import Compute
+from ..seeds import REFILL_OFFSET
 from .candidates import SearchOutput, start_candidates
-
-
-REFILL_OFFSET = 1_000_000  # refill round r draws candidates from r * REFILL_OFFSET on: never an output's own
 
 
 def no_to_stop(verdicts_g: dict, alive: list) -> set:

@@ -20,11 +20,9 @@ import torch
 from ..generators.ar import ARGenerator
 from ..generators.base import Compute, run_to_end
 from ..generators.maskgit import MaskGITGenerator
-from ..pipeline import image_seed
+from ..seeds import CORRECTION_OFFSET, image_seed
 from .candidates import SearchOutput
 from .parm import parm
-
-CORRECTION_OFFSET = 2_000_000_000  # correction seeds: never a candidate's or a refill's
 
 
 def correct(generator, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_B: torch.Tensor,

@@ -28,7 +28,7 @@ import torch
 from ..data.images import to_uint8
 from ..generators.base import Compute
 from ..generators.condition import class_space
-from ..pipeline import image_seed
+from ..seeds import image_seed
 
 RULES = ("threshold", "top_fraction", "tilted")
 

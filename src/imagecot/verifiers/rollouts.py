@@ -26,7 +26,7 @@ from ..data.images import to_uint8
 from ..evaluation.detector import ShapesDetector
 from ..evaluation.diagnose import KINDS, diagnose
 from ..evaluation.rules import THRESHOLD, evaluate
-from ..pipeline import image_seed
+from ..seeds import image_seed
 
 
 def region_cells(flaws, grid: int, size: int) -> np.ndarray:

@@ -3,7 +3,13 @@
 from .geometry import relative_position
 from .scene import Scene, SceneObject, SceneSamplingError, render_scene, sample_scene
 from .spec import (
-    PromptParseError, Spec, all_specs, make_spec, parse_prompt, sample_spec, spec_to_text,
+    PromptParseError,
+    Spec,
+    all_specs,
+    make_spec,
+    parse_prompt,
+    sample_spec,
+    spec_to_text,
     validate_spec,
 )
 from .vocab import BACKGROUND, COLORS, PALETTE, RELATIONS, SHAPES, TASKS

@@ -17,7 +17,15 @@ from __future__ import annotations
 import random
 
 from .vocab import (
-    ARTICLES, COLORS, MAX_COUNT, NUMBER_WORDS, NUMBERS, PLURALS, RELATIONS, SHAPES, TASKS,
+    ARTICLES,
+    COLORS,
+    MAX_COUNT,
+    NUMBER_WORDS,
+    NUMBERS,
+    PLURALS,
+    RELATIONS,
+    SHAPES,
+    TASKS,
     vocabulary,
 )
 
