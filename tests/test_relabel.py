@@ -7,7 +7,7 @@ import pytest
 
 from imagecot.evaluation.detector import ShapesDetector
 from imagecot.evaluation.rules import evaluate
-from imagecot.verifiers.prompts import benchmark_prompts, training_specs
+from imagecot.verifiers.prompts import excluded_prompts, training_specs
 from imagecot.verifiers.relabel import append_relabelled, describe, near_miss, relabel_rollouts
 from imagecot.world import parse_prompt, sample_scene
 
@@ -52,7 +52,7 @@ def test_relabelled_correct_scenes_accept_their_description_and_reject_every_nea
     held_out = {str(rendered["prompt"][0])}
     extra = relabel_rollouts(rendered, rows, per_rollout=2, exclude=held_out)
     assert len(extra["rollout"]) >= len(rows)
-    assert not set(extra["prompt"].tolist()) & (benchmark_prompts() | held_out)
+    assert not set(extra["prompt"].tolist()) & (excluded_prompts() | held_out)
     det = ShapesDetector()
     for s, p, ok, flaws in zip(extra["rollout"], extra["prompt"], extra["correct"], extra["flaws"]):
         assert p != rendered["prompt"][s]

@@ -100,11 +100,11 @@ def test_verifier_training_runs_and_reports_on_held_out_prompts(tmp_path, rollou
 def test_verifier_training_refuses_rollouts_of_benchmark_prompts(tmp_path, rollouts):
     from imagecot.train.loop import TrainConfig
     from imagecot.train.verifier import train_verifier
-    from imagecot.verifiers.prompts import benchmark_prompts
+    from imagecot.verifiers.prompts import excluded_prompts
     leaked = dict(rollouts)
     leaked["prompt"] = rollouts["prompt"].copy().astype(object)
-    leaked["prompt"][0] = sorted(benchmark_prompts())[0]
+    leaked["prompt"][0] = sorted(excluded_prompts())[0]   # a color_attr benchmark string
     cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size)
-    with pytest.raises(ValueError, match="benchmark prompts"):
+    with pytest.raises(ValueError, match="benchmark strings of a format the benchmark does not exhaust"):
         train_verifier(tmp_path / "v", leaked, cfg, TrainConfig(steps=1, batch_size=4))
     assert not (tmp_path / "v").exists()

@@ -97,9 +97,9 @@ def test_shipped_ar_parm_ranks_fresh_ar_images_of_training_prompts():
     from imagecot.data.images import to_uint8
     from imagecot.evaluation.geneval import score_image
     from imagecot.train.verifier import auc
-    from imagecot.verifiers.prompts import training_specs
+    from imagecot.verifiers.prompts import benchmark_prompts, training_specs
     from imagecot.zoo import load_verifier
-    specs = training_specs(128, seed=99)
+    specs = training_specs(128, seed=99, exclude=benchmark_prompts())
     out = load_ar().generate([s["prompt"] for s in specs], default_sampling(), seed=1)
     correct = np.array([score_image(s, im)["correct"] for s, im in zip(specs, to_uint8(out.images))])
     assert 10 < correct.sum() < 118

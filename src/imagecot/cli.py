@@ -26,7 +26,7 @@ EXAMPLES = {
     "train maskgit": "imagecot train maskgit --out runs/maskgit --tokenizer runs/tokenizer/final --steps 3000",
     "train classifier": "imagecot train classifier --data fashion-mnist --out runs/fmnist-classifier --steps 3000",
     "train verifier": "imagecot train verifier --role parm --rollouts runs/rollouts-ar.npz --out runs/verifier-ar-parm",
-    "rollouts": "imagecot rollouts --generator ar --prompts 2000 --per-prompt 2 --out runs/rollouts-ar.npz",
+    "rollouts": "imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --out runs/rollouts-ar",
     "demo": "imagecot demo --out out/demo",
     "fid": ("imagecot fid out/samples out/real --kid --pr -o out/fid.json\n"
             "  imagecot fid --stats out/real -o out/real-stats.npz"),
@@ -392,13 +392,19 @@ def cmd_rollouts(args) -> int:
     from tqdm import tqdm
 
     from .verifiers.prompts import format_counts, training_specs
-    from .verifiers.rollouts import collect_rollouts, save_rollouts
+    from .verifiers.rollouts import collect_rollouts, load_rollouts, save_rollouts, write_rollout_shards
     gen, sampling = _load_generator(args)
     specs = training_specs(args.prompts, seed=args.seed)
     with tqdm(total=args.prompts * args.per_prompt, desc="rollouts", unit="img") as bar:
-        data = collect_rollouts(gen, specs, args.per_prompt, sampling, args.seed, args.batch_size,
-                                progress=lambda done, total: bar.update(done - bar.n))
-    save_rollouts(args.out, data)
+        def progress(done, total):
+            bar.update(done - bar.n)
+        if args.out.suffix == ".npz":
+            data = collect_rollouts(gen, specs, args.per_prompt, sampling, args.seed, args.batch_size,
+                                    progress=progress)
+            save_rollouts(args.out, data)
+        else:
+            data = load_rollouts(write_rollout_shards(gen, specs, args.out, args.per_prompt, sampling, args.seed,
+                                                      args.batch_size, args.shard_prompts, progress))
     print(f"{len(data['correct'])} rollouts x {data['frames'].shape[1]} steps in {args.out}; "
           f"final images correct {data['correct'].mean():.3f}; prompt formats {format_counts(specs)}")
     return 0
@@ -538,7 +544,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "(never benchmark strings), labelled by the evaluator.")
     p.add_argument("--prompts", type=int_at_least(1), default=2000, help="training prompts to draw")
     p.add_argument("--per-prompt", type=int_at_least(1), default=2, help="rollouts per prompt")
-    p.add_argument("--out", type=out_path("file"), required=True, help="the .npz to write")
+    p.add_argument("--shard-prompts", type=int_at_least(1), default=256,
+                   help="prompts per shard of a folder --out (each shard is written whole: a killed run resumes)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="a folder of shards (resumable), or one .npz written at the end")
     _add_sampling_args(p)
     p.set_defaults(func=cmd_rollouts)
 

@@ -136,15 +136,12 @@ def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, seed: int = 
 def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, cfg: TrainConfig,
                    held_out: float = 0.1, benchmark: set[str] | None = None,
                    relabel: int = 0, aux_heads: bool = False) -> tuple[VerifierNet, dict]:
-    """Refuses rollouts whose prompts include a benchmark prompt string (`benchmark`: default every prompt of
-    the shipped benchmark): a verifier trained on the test prompts would overstate every search result."""
-    from ..verifiers.prompts import benchmark_prompts
+    """Refuses rollouts whose prompts include an excluded benchmark string (`verifiers.prompts`' rule; `benchmark`
+    replaces the excluded set)."""
+    from ..verifiers.prompts import check_training_prompts
     if aux_heads and model_cfg.role == "parm":
         raise ValueError("aux_heads is for the ORM and PRM: the PARM always learns the flaw kinds and region")
-    leaked = sorted(set(data["prompt"].tolist()) & (benchmark_prompts() if benchmark is None else benchmark))
-    if leaked:
-        raise ValueError(f"{len(leaked)} rollout prompts are benchmark prompts (e.g. {leaked[0]!r}); verifiers "
-                         "train on prompts drawn with `imagecot rollouts`, which excludes them")
+    check_training_prompts(data["prompt"].tolist(), benchmark)
     train_idx, val_idx = split_by_prompt(data, held_out, cfg.seed)
     T = data["frames"].shape[1]
     train_data, final_only = data, None

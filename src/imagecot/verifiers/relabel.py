@@ -11,8 +11,8 @@ image with other prompts forces it to look:
   confident detections — almost always right (the evaluator still decides:
   counting reads detections at a stricter confidence).
 Each pair gets the evaluator's verdict, flaw kinds and flaw region, like a
-rollout. No pair's prompt is a benchmark string (nor one in `exclude`: the
-held-out prompts, when training).
+rollout. No pair's prompt is an excluded benchmark string (`prompts.excluded_prompts`: those of the
+formats the benchmark does not exhaust), nor one in `exclude` (the held-out prompts, when training).
 """
 
 from __future__ import annotations
@@ -80,12 +80,12 @@ def describe(detections, rng: random.Random) -> dict | None:
 def relabel_rollouts(data: dict, rows: np.ndarray, per_rollout: int = 2, seed: int = 0,
                      exclude: set[str] = frozenset(), detector=None, benchmark: set[str] | None = None) -> dict:
     """For each rollout in `rows`, up to `per_rollout` other prompts for its final image (a description when
-    one exists, then near misses), labelled by the evaluator. `exclude`: prompts never to pair (the benchmark's
-    are always excluded; `benchmark` replaces the shipped benchmark's set). -> arrays over K pairs: `rollout`
+    one exists, then near misses), labelled by the evaluator. `exclude`: prompts never to pair (the excluded
+    benchmark strings always are; `benchmark` replaces that set). -> arrays over K pairs: `rollout`
     (index into data), `prompt`, `tag`, `correct`, `flaws` (K, 4), `region` (K, cells), `source`."""
-    from .prompts import benchmark_prompts
+    from .prompts import excluded_prompts
     from .rollouts import region_cells
-    exclude = set(exclude) | (benchmark_prompts() if benchmark is None else set(benchmark))
+    exclude = set(exclude) | (excluded_prompts() if benchmark is None else set(benchmark))
     detector = detector or ShapesDetector()
     rng = random.Random(f"relabel-{seed}")
     H = data["frames"].shape[2]

@@ -13,8 +13,9 @@ final image) with:
   do: a blank early AR preview is judged wrong like a final image that is wrong,
   so every failing rollout would be "clear" from its first step;
 - `flaws` (4 kinds) and `region` (cells to redo) of the final image, from `evaluation.diagnose`.
-Prompts are given by the caller; `imagecot.verifiers.prompts` draws training prompts that are never
-benchmark strings.
+Prompts are given by the caller; `imagecot.verifiers.prompts` draws training prompts under the verifier
+papers' rule, and every image is seeded with `seeds.training_seed` (never a benchmark image's seed).
+At scale, `write_rollout_shards` writes a folder of shards that a killed run resumes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..data.images import to_uint8
 from ..evaluation.detector import ShapesDetector
 from ..evaluation.diagnose import KINDS, diagnose
 from ..evaluation.rules import THRESHOLD, evaluate
-from ..seeds import image_seed
+from ..seeds import training_seed
 
 
 def region_cells(flaws, grid: int, size: int) -> np.ndarray:
@@ -44,16 +45,19 @@ def region_cells(flaws, grid: int, size: int) -> np.ndarray:
 
 
 def collect_rollouts(generator, specs: list[dict], n_per_prompt: int = 1, sampling=None, seed: int = 0,
-                     batch_size: int = 64, detector=None, grid: int | None = None, progress=None) -> dict:
+                     batch_size: int = 64, detector=None, grid: int | None = None, progress=None,
+                     first_prompt: int = 0) -> dict:
     """Arrays over S = len(specs) * n_per_prompt rollouts; frames are uint8 (S, T, H, W, 3); `region` is over
-    a grid x grid of cells, by default the verifier's (resolution / 4, as `VerifierConfig.grid`)."""
+    a grid x grid of cells, by default the verifier's (resolution / 4, as `VerifierConfig.grid`). Rollout j of
+    spec i is seeded training_seed(seed, first_prompt + i, j) and records prompt_index first_prompt + i."""
     detector = detector or ShapesDetector()
-    jobs = [(i, j) for i in range(len(specs)) for j in range(n_per_prompt)]
+    jobs = [(first_prompt + i, j) for i in range(len(specs)) for j in range(n_per_prompt)]
+    specs = {first_prompt + i: spec for i, spec in enumerate(specs)}
     frames, rows = [], []
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start:start + batch_size]
         session = generator.start([specs[i]["prompt"] for i, _ in chunk], sampling,
-                                  seed=[image_seed(seed, i, j) for i, j in chunk])
+                                  seed=[training_seed(seed, i, j) for i, j in chunk])
         steps = []
         while session.t < session.num_steps:
             session.step()
@@ -118,6 +122,55 @@ def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer, aux
     return batch
 
 
+ROLLOUT_KEYS = ("frames", "prompt", "correct", "clear", "flaws", "region", "step_correct")
+
+
+def write_rollout_shards(generator, specs: list[dict], out_dir, n_per_prompt: int = 1, sampling=None,
+                         seed: int = 0, batch_size: int = 64, shard_prompts: int = 256, progress=None) -> Path:
+    """Rollouts of every spec in `out_dir/shard-<k>.npz` (`shard_prompts` specs each), written atomically one shard
+    at a time: a killed run resumes at the first missing shard, and a run with other specs, generator or
+    sampling is refused (`rollouts.json` records them)."""
+    import json
+    from pathlib import Path
+
+    from ..io_utils import atomic_write_json, check_writable, clean_stale_temporaries, read_json, to_json
+    from ..provenance import differences, identity, refusal
+    out_dir = check_writable(out_dir, "folder")
+    settings = json.loads(to_json({
+        "generator": identity(generator), "sampling": vars(sampling) if sampling is not None else None,
+        "seed": seed, "n_per_prompt": n_per_prompt, "shard_prompts": shard_prompts,
+        "prompts": [s["prompt"] for s in specs], "formats": [s.get("format", s["tag"]) for s in specs]}))
+    info = out_dir / "rollouts.json"
+    if info.is_file():
+        diff = differences(read_json(info, "the settings of these rollouts"), settings)
+        if diff:
+            raise refusal(out_dir, "rollouts", diff[:4], None)
+    elif out_dir.is_dir() and any(out_dir.iterdir()):
+        raise ValueError(f"{out_dir} holds files but no rollouts.json; choose a new folder for rollouts")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out_dir)
+    atomic_write_json(info, settings)
+    n_shards = -(-len(specs) // shard_prompts)
+    done = sum((out_dir / f"shard-{k:05d}.npz").is_file() for k in range(n_shards)) * shard_prompts * n_per_prompt
+    for k in range(n_shards):
+        path = out_dir / f"shard-{k:05d}.npz"
+        if path.is_file():
+            continue
+        first = k * shard_prompts
+        base = done
+
+        def shard_progress(n, total, base=base):
+            if progress:
+                progress(base + n, len(specs) * n_per_prompt)
+        data = collect_rollouts(generator, specs[first:first + shard_prompts], n_per_prompt, sampling, seed,
+                                batch_size, progress=shard_progress, first_prompt=first)
+        data["format"] = np.array([s.get("format", s["tag"]) for s in specs[first:first + shard_prompts]
+                                   for _ in range(n_per_prompt)])
+        save_rollouts(path, data)
+        done += len(data["correct"])
+    return out_dir
+
+
 def save_rollouts(path, data: dict) -> None:
     """One .npz (uncompressed, strings as unicode arrays), written atomically."""
     import io
@@ -128,10 +181,30 @@ def save_rollouts(path, data: dict) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_rollouts(path) -> dict:
-    with np.load(path, allow_pickle=False) as f:
-        data = {k: f[k] for k in f.files}
-    missing = {"frames", "prompt", "correct", "clear", "flaws", "region", "step_correct"} - set(data)
+def load_rollouts(path, limit: int | None = None) -> dict:
+    """A rollouts .npz, or a `write_rollout_shards` folder (its shards in order, at most `limit` rollouts)."""
+    from pathlib import Path
+    path = Path(path)
+    if path.is_dir():
+        shards = sorted(path.glob("shard-*.npz"))
+        if not shards:
+            raise FileNotFoundError(f"{path} holds no shard-*.npz; expected a folder `imagecot rollouts` wrote")
+        parts, n = [], 0
+        for shard in shards:
+            if limit is not None and n >= limit:
+                break
+            parts.append(load_rollouts(shard))
+            n += len(parts[-1]["correct"])
+        data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return {k: v[:limit] for k, v in data.items()} if limit is not None else data
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; expected rollouts `imagecot rollouts` wrote")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path} is not a readable .npz ({e}); expected rollouts `imagecot rollouts` wrote") from None
+    missing = set(ROLLOUT_KEYS) - set(data)
     if missing:
         raise ValueError(f"{path} is not a rollouts file: it lacks {sorted(missing)}")
     return data
