@@ -28,17 +28,18 @@ import torch
 from line_plot import line_plot
 
 from imagecot.evaluation.geneval import summarize
+from imagecot.evaluation.ranking import auc, expected_calibration_error
+from imagecot.generators.autocast import bf16_autocast
 from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.search.reflect import reflect_and_correct
 from imagecot.search.replay import Record, record_candidates, replay, rescore_records
-from imagecot.train.verifier import auc
 from imagecot.verifiers.oracle import OracleVerifier
 from imagecot.world.benchmark import load_benchmark
 from imagecot.zoo import default_sampling, load_generator, load_verifier
 
-STRATEGIES = ("base", "orm", "prm", "parm", "parm_es", "parm++", "oracle")
+STRATEGIES = ("base", "orm", "prm", "parm", "parm_es", "parm_es1", "parm++", "oracle")
 LABELS = {"base": "base (N=1)", "orm": "ORM best-of-N", "prm": "PRM step search", "parm": "PARM (reference)",
-          "parm_es": "PARM + early stop", "parm++": "PARM++", "oracle": "oracle best-of-N (evaluator)"}
+          "parm_es": "PARM + early stop", "parm_es1": "PARM + early stop, one yes", "parm++": "PARM++", "oracle": "oracle best-of-N (evaluator)"}
 
 
 def claim(path: Path):
@@ -53,18 +54,6 @@ def claim(path: Path):
         f.close()
         return None
     return f
-
-
-def bf16_autocast(model: torch.nn.Module) -> None:
-    """Run this module's forward under CPU bfloat16 autocast (this instance only); a tensor output comes back
-    float32, so sampling (softmax, top-k, confidences) runs in float32."""
-    forward = model.forward
-
-    def autocast_forward(*args, **kwargs):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = forward(*args, **kwargs)
-        return out.float() if isinstance(out, torch.Tensor) else out
-    model.forward = autocast_forward
 
 
 def load_records(path: Path) -> list[Record]:
@@ -98,9 +87,15 @@ def parm_plus_plus_replay(gen, recs, keys, specs, n, parm_v, judge, sampling, se
     prompts = [specs[i]["prompt"] for i, _ in keys]
     out = reflect_and_correct(gen, images, tokens, prompts, [i for i, _ in keys], [j * pool for _, j in keys],
                               parm_v, sampling, seed, rounds)
-    ok = judge(out["images"], prompts)
-    return ([bool(x) for x in ok.tolist()], [c.compute + x for c, x in zip(chosen, out["compute_B"])],
-            [c.verifier_images + x for c, x in zip(chosen, out["seen_B"])])
+    ok = [bool(x) for x in judge(out["images"], prompts).tolist()]
+    before = [c.correct for c in chosen]
+    kept = [any(h["accepted"] for h in hist) for hist in out["history"]]
+    audit = {"reflected_on": sum(bool(h) for h in out["history"]), "corrections_kept": sum(kept),
+             "kept_wrong_to_right": sum(k and a and not b for k, a, b in zip(kept, ok, before)),
+             "kept_right_to_wrong": sum(k and b and not a for k, a, b in zip(kept, ok, before)),
+             "kept_unchanged_verdict": sum(k and a == b for k, a, b in zip(kept, ok, before))}
+    return (ok, [c.compute + x for c, x in zip(chosen, out["compute_B"])],
+            [c.verifier_images + x for c, x in zip(chosen, out["seen_B"])], audit)
 
 
 def verifier_auc(recs, keys, specs) -> dict:
@@ -124,7 +119,8 @@ def verifier_auc(recs, keys, specs) -> dict:
         out[task] = {k: auc(np.concatenate(d[k]), y) for k in ("orm", "prm", "parm")} | {
             f"{k}_within": float(np.mean([auc(d[k][q], d["correct"][q]) for q in mixed])) if mixed else None
             for k in ("orm", "prm", "parm")} | {
-            "positive_rate": float(y.mean()), "candidates": int(len(y)), "mixed_pools": len(mixed)}
+            "positive_rate": float(y.mean()), "candidates": int(len(y)), "mixed_pools": len(mixed),
+            "orm_ece": expected_calibration_error(np.concatenate(d["orm"]), y)}
     return out
 
 
@@ -142,8 +138,8 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--tokenizer", default=None)
     ap.add_argument("--verifiers", type=Path, default=None,
-                    help="folder with orm/, prm/, parm/ (checkpoints or training runs; "
-                         "default: the zoo's verifier-<gen>-*)")
+                    help="a verifier (checkpoint or training run: one network for every role) or a folder with orm/, "
+                         "prm/, parm/ ones (default: the zoo's verifier-<gen>)")
     ap.add_argument("--pool", type=int, default=20)
     ap.add_argument("--ns", type=int, nargs="+", default=[1, 2, 4, 8, 16, 20])
     ap.add_argument("--images-per-prompt", type=int, default=4)
@@ -174,8 +170,7 @@ def main() -> None:
     if a.bf16:
         bf16_autocast(gen.model)
     sampling = default_sampling(a.checkpoint, a.generator)
-    verifiers = {role: load_verifier(role, a.verifiers / role if a.verifiers else None, generator=a.generator)
-                 for role in ("orm", "prm", "parm")}
+    verifiers = {role: load_verifier(role, a.verifiers, generator=a.generator) for role in ("orm", "prm", "parm")}
     oracle = OracleVerifier()
     specs = load_benchmark()
     specs = specs[:a.limit] if a.limit else specs
@@ -250,9 +245,10 @@ def main() -> None:
         for n in ([1] if strategy == "base" else pp_ns if strategy == "parm++" else a.ns):
             if f"{strategy}@{n}" in results:
                 continue
+            audit = None
             if strategy == "parm++":
-                ok, compute, seen = parm_plus_plus_replay(gen, recs, keys, specs, n, verifiers["parm"], oracle,
-                                                          sampling, a.seed, a.rounds, a.pool)
+                ok, compute, seen, audit = parm_plus_plus_replay(gen, recs, keys, specs, n, verifiers["parm"], oracle,
+                                                                 sampling, a.seed, a.rounds, a.pool)
             else:
                 reps = [replay(r, strategy, n) for r in recs]
                 ok, compute = [x.correct for x in reps], [x.compute for x in reps]
@@ -260,7 +256,8 @@ def main() -> None:
             summ = summarize([{"tag": specs[i]["tag"], "correct": c} for (i, _), c in zip(keys, ok)], n_boot=1000)
             results[f"{strategy}@{n}"] = {"strategy": strategy, "n": n, "overall": summ["overall"],
                                           "compute_per_image": float(np.mean(compute)),
-                                          "verifier_images_per_image": float(np.mean(seen)), "tasks": summ["tasks"]}
+                                          "verifier_images_per_image": float(np.mean(seen)), "tasks": summ["tasks"],
+                                          **({"corrections": audit} if audit else {})}
             atomic_write_json(results_file, results)
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
@@ -287,8 +284,16 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
         lines.append(f"| {LABELS[s]} | {o['accuracy']:.3f} [{o['ci95'][0]:.3f}, {o['ci95'][1]:.3f}] | "
                      + " | ".join(f"{r['tasks'][t]['accuracy']:.3f}" for t in tasks)
                      + f" | {r['compute_per_image']:,.0f} | {r['verifier_images_per_image']:.1f} | {share} |")
+    audit = results[f"parm++@{N}"].get("corrections")
+    if audit:
+        lines += ["", f"PARM++ at N = {N}: reflection found a flaw in {audit['reflected_on']} chosen images; "
+                  f"{audit['corrections_kept']} corrections were kept, of which the evaluator confirms "
+                  f"{audit['kept_wrong_to_right']} (wrong to right); {audit['kept_right_to_wrong']} broke a right "
+                  f"image, {audit['kept_unchanged_verdict']} left the verdict unchanged."]
     es, ref = results[f"parm_es@{N}"]["compute_per_image"], results[f"parm@{N}"]["compute_per_image"]
-    lines += ["", f"PARM early stopping spends {es / ref:.0%} of the reference PARM's compute at N = {N}.", "",
+    es1 = results[f"parm_es1@{N}"]["compute_per_image"]
+    lines += ["", f"PARM early stopping spends {es / ref:.0%} of the reference PARM's compute at N = {N}; keeping one "
+              f"'yes' per prompt (max_yes=1), {es1 / ref:.0%}.", "",
               "Overall accuracy (token-forwards per image) at each N:", "",
               "| strategy | " + " | ".join(f"N={n}" for n in a.ns) + " |", "|---|" + "---|" * len(a.ns)]
     for s in STRATEGIES[1:]:
@@ -298,11 +303,13 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
     lines += ["", "Verifier AUC against the evaluator on every recorded candidate (PARM: potential at the first clear "
               "step), pooled over the task and, after the slash, within one image's pool of candidates (mean over the "
               "pools with both outcomes):", "",
-              "| task | candidates | share correct | mixed pools | ORM | PRM | PARM |", "|---|---|---|---|---|---|---|"]
+              "| task | candidates | share correct | mixed pools | ORM | PRM | PARM | ORM ECE |",
+              "|---|---|---|---|---|---|---|---|"]
     for t in [*tasks, "overall"]:
         v = aucs[t]
         lines.append(f"| {t} | {v['candidates']} | {v['positive_rate']:.3f} | {v['mixed_pools']} | "
-                     + " | ".join(f"{_f(v[k])} / {_f(v[k + '_within'])}" for k in ("orm", "prm", "parm")) + " |")
+                     + " | ".join(f"{_f(v[k])} / {_f(v[k + '_within'])}" for k in ("orm", "prm", "parm"))
+                     + f" | {_f(v['orm_ece'])} |")
     lines += ["", "Within-pool AUC by step (the step-t preview's score; the last step is the final image):", "",
               "| verifier | " + " | ".join(f"t={t + 1}" for t in range(len(by_step["prm_CT"]))) + " |",
               "|---|" + "---|" * len(by_step["prm_CT"])]

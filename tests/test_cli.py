@@ -112,10 +112,13 @@ def test_generate_with_the_oracle_verifier_picks_one_of_n(tmp_path, capsys):
 
 
 def test_rollouts_then_train_a_verifier(tmp_path, capsys):
-    assert main(["rollouts", "--prompts", "6", "--per-prompt", "1", "--out", str(tmp_path / "r.npz")]) == 0
-    assert "6 rollouts x 8 steps" in capsys.readouterr().out
-    assert main(["train", "verifier", "--role", "prm", "--rollouts", str(tmp_path / "r.npz"), "--out",
-                 str(tmp_path / "v"), "--d-model", "32", "--n-layer", "1", "--n-head", "4", "--steps", "2",
-                 "--batch-size", "4", "--held-out", "0.34"]) == 0
+    assert main(["rollouts", "--prompts", "6", "--per-prompt", "2", "--shard-prompts", "4",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "12 rollouts x 8 steps" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["rollouts.json", "shard-00000.npz",
+                                                                   "shard-00001.npz"]
+    assert main(["train", "verifier", "--rollouts", str(tmp_path / "r"), "--out", str(tmp_path / "v"),
+                 "--d-model", "32", "--n-layer", "1", "--n-head", "4", "--steps", "2", "--groups", "2",
+                 "--held-out", "0.34"]) == 0
     report = json.loads((tmp_path / "v" / "final" / "eval.json").read_text())
-    assert report["role"] == "prm" and len(report["potential_auc_by_step"]) == 8
+    assert len(report["value"]["within_auc_by_step"]) == 8 and report["data"]["groups"] == 2

@@ -101,14 +101,14 @@ def test_search_scaling_replays_parm_plus_plus_as_the_online_search_with_the_poo
     recs = record_candidates(gen, PROMPTS, pool, v, v, v, lambda im, p: v(im, p) > 0.5, output_index=j)
     specs = [{"prompt": p} for p in PROMPTS]
     judged = []
-    ok, compute, seen = parm_plus_plus_replay(gen, recs, [(i, j) for i in range(3)], specs, n, v,
+    ok, compute, seen, audit = parm_plus_plus_replay(gen, recs, [(i, j) for i in range(3)], specs, n, v,
                                               lambda im, p: judged.append(im) or v(im, p) > 0.5, None, 0, 2, pool)
     online = Strategy("parm++", gen, v, n, options={"rounds": 2}, seed_stride=pool)(PROMPTS, [0, 1, 2], j)
     from imagecot.data.images import to_uint8  # the records keep uint8 images
     assert abs(to_uint8(judged[0]).astype(int) - to_uint8(online.images).astype(int)).max() <= 1
     assert sum(compute) == pytest.approx(online.compute.token_forwards)
     assert sum(seen) == online.verifier_images
-    assert [len(t["corrections"]) for t in online.trace] == [2, 0, 0]
+    assert [len(t["corrections"]) for t in online.trace] == [2, 0, 0] and audit["reflected_on"] == 1
     base = parm(gen, PROMPTS, n, v, early_stop=True, first=j * pool)
     # scores of the 3 chosen images, then 2 reflections + 2 re-scores for the first, 1 reflection for the others
     assert online.verifier_images == base.verifier_images + 3 + 4 + 2

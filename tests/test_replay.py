@@ -28,6 +28,7 @@ def test_replays_match_online_strategies_on_the_scripted_generator(clear_from):
         "prm": step_search(ScriptedGenerator(8, clear_from), PROMPTS, n, ScriptedPRM()),
         "parm": parm(ScriptedGenerator(8, clear_from), PROMPTS, n, ScriptedPARM()),
         "parm_es": parm(ScriptedGenerator(8, clear_from), PROMPTS, n, ScriptedPARM(), early_stop=True),
+        "parm_es1": parm(ScriptedGenerator(8, clear_from), PROMPTS, n, ScriptedPARM(), early_stop=True, max_yes=1),
     }
     for name, out in online.items():
         reps = [replay(r, name, n) for r in recs]
@@ -57,7 +58,8 @@ def test_replays_match_online_on_a_real_generator(tiny_ar):
     recs = record_candidates(tiny_ar, PROMPTS[:2], n, v, v, v, lambda im, p: (v(im, p) > 0.5).float(), s, seed=1)
     for name, out in {"orm": best_of_n(tiny_ar, PROMPTS[:2], n, v, s, seed=1),
                       "prm": step_search(tiny_ar, PROMPTS[:2], n, v, s, seed=1),
-                      "parm_es": parm(tiny_ar, PROMPTS[:2], n, v, s, seed=1, early_stop=True)}.items():
+                      "parm_es": parm(tiny_ar, PROMPTS[:2], n, v, s, seed=1, early_stop=True),
+                      "parm_es1": parm(tiny_ar, PROMPTS[:2], n, v, s, seed=1, early_stop=True, max_yes=1)}.items():
         reps = [replay(r, name, n) for r in recs]
         assert [r.chosen for r in reps] == out.chosen, name
         assert sum(r.compute for r in reps) == pytest.approx(out.compute.token_forwards), name
@@ -149,3 +151,15 @@ def test_early_stop_always_chooses_what_the_reference_chooses():
         rec = _record(clarity, potential)
         ref, es = replay(rec, "parm", C), replay(rec, "parm_es", C)
         assert es.chosen == ref.chosen and es.compute <= ref.compute
+
+
+def test_max_yes_keeps_only_the_best_judged_yes_running():
+    # three candidates say "yes" at step 1 (0.7, 0.9, 0.8): max_yes=1 runs only candidate 1 to the end
+    clarity = np.ones((3, 4))
+    potential = np.array([[0.7, 0.7, 0.7, 0.99], [0.9, 0.9, 0.9, 0.9], [0.8, 0.8, 0.8, 0.8]])
+    rec = _record(clarity, potential)
+    es, es1 = replay(rec, "parm_es", 3), replay(rec, "parm_es1", 3)
+    assert es.chosen == 0 and es.compute == 12        # all run: candidate 0's final potential is the best
+    assert es1.chosen == 1 and es1.compute == 4 + 1 + 1
+    with pytest.raises(ValueError, match="need early_stop"):
+        parm(ScriptedGenerator(), PROMPTS, 2, ScriptedPARM(), max_yes=1)

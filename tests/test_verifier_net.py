@@ -8,7 +8,7 @@ from imagecot.evaluation.diagnose import Flaw
 from imagecot.generators.condition import PromptTokenizer
 from imagecot.verifiers.learned import VerifierConfig, VerifierNet, verifier_loss
 from imagecot.verifiers.prompts import training_specs
-from imagecot.verifiers.rollouts import clarity_labels, collect_rollouts, region_cells, to_torch_batch
+from imagecot.verifiers.rollouts import clarity_labels, collect_rollouts, region_cells
 
 
 def test_region_cells_cover_the_flaw_boxes():
@@ -51,48 +51,78 @@ def test_rollout_labels_are_consistent(rollouts):
     assert (rollouts["flaws"].any(1) == ~rollouts["correct"]).all()
 
 
-@pytest.mark.parametrize("role", ["orm", "prm", "parm"])
-def test_every_role_trains(rollouts, role):
+def test_a_batch_holds_whole_groups_at_their_final_and_one_shared_preview_step(rollouts):
+    from imagecot.train.verifier import BatchMaker, VerifierData
+    rows = np.arange(12)
+    batch = BatchMaker(rollouts, rows, None, VerifierData(groups=2, hindsight=0), 12)(np.random.default_rng(0))
+    g, T = batch["group"], rollouts["frames"].shape[1]
+    assert len(g) == 2 * 2 * 2   # 2 draws x 2 candidates x (final, preview)
+    for gid in g.unique().tolist():
+        steps = set((batch["progress"][g == gid] * T).round().long().tolist())
+        assert len(steps) == 1 and (gid % 2 == 0) == (steps == {T})   # even ids: final images
+    assert batch["outcome_mask"].tolist() == (g % 2 == 0).tolist() == batch["parse_mask"].tolist()
     torch.manual_seed(0)
-    net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size,
-                                     role=role))
-    T = rollouts["frames"].shape[1]
-    idx = np.array([(s, T - 1 if role == "orm" else s % T) for s in range(12)])
-    batch = to_torch_batch(rollouts, idx, role, PromptTokenizer())
+    net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size))
     out = net(batch["images"], batch["text"], batch["progress"])
-    assert out["region"].shape == (12, 64) and out["flaws"].shape == (12, 4)
+    assert out["region"].shape == (8, 64) and out["parse"].shape == (8, 64, 37) and out["counts"].shape == (8, 36, 5)
     losses = verifier_loss(out, batch)
     losses["loss"].backward()
-    assert net.stem[0].weight.grad is not None and torch.isfinite(losses["loss"])
-    assert ("clarity" in losses) == (role == "parm")
+    assert net.stem.weight.grad is not None and torch.isfinite(losses["loss"])
+    assert {"outcome", "value", "potential", "clarity", "flaws", "region", "parse", "counts"} <= set(losses)
+
+
+def test_the_ranking_loss_ranks_a_planted_case():
+    """Pairs of a group differ in one planted feature that decides their label; a linear scorer trained with the
+    ranking loss alone orders every group, though a group-level offset hides the feature from a pooled score."""
+    from imagecot.evaluation.ranking import within_group_auc
+    from imagecot.verifiers.learned import ranking_loss
+    g = torch.Generator().manual_seed(0)
+    groups = torch.arange(40).repeat_interleave(5)
+    offset = torch.randn(40, generator=g)[groups] * 5            # what a prompt's difficulty adds
+    planted = torch.randn(200, generator=g)
+    label = planted > 0
+    x = torch.stack([planted + offset, offset, torch.randn(200, generator=g)], 1)
+    w = torch.zeros(3, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.1)
+    for _ in range(200):
+        opt.zero_grad()
+        ranking_loss(x @ w, label, groups).backward()
+        opt.step()
+    within, n = within_group_auc((x @ w).detach().numpy(), label.numpy(), groups.numpy())
+    assert n > 30 and within == 1.0
+    assert ranking_loss(torch.tensor([1.0, 0.0]), torch.tensor([True, False]), torch.tensor([0, 0])) < \
+        ranking_loss(torch.tensor([0.0, 1.0]), torch.tensor([True, False]), torch.tensor([0, 0]))
+    assert ranking_loss(torch.tensor([1.0, 0.0]), torch.tensor([True, True]), torch.tensor([0, 0])) is None
 
 
 def test_auc_matches_pairwise_counting():
-    from imagecot.train.verifier import auc
+    from imagecot.evaluation.ranking import auc, expected_calibration_error, within_group_auc
     rng = np.random.default_rng(0)
     s, y = rng.integers(0, 5, 60).astype(float), rng.random(60) < 0.4
     pairs = [(a > b) + 0.5 * (a == b) for a in s[y] for b in s[~y]]
     assert auc(s, y) == pytest.approx(np.mean(pairs))
     assert auc(s, np.ones(60, bool)) is None
+    assert within_group_auc(np.array([1, 0, 0, 1.0]), np.array([1, 0, 1, 0]), np.array([0, 0, 1, 1])) == (0.5, 2)
+    assert expected_calibration_error(np.array([0.9, 0.9, 0.1, 0.1]), np.array([1, 1, 0, 0])) == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize("role", ["orm", "parm"])
-def test_verifier_training_runs_and_reports_on_held_out_prompts(tmp_path, rollouts, role):
+def test_verifier_training_runs_and_reports_on_held_out_draws(tmp_path, rollouts):
     from imagecot.train.loop import TrainConfig
-    from imagecot.train.verifier import train_verifier
-    from imagecot.verifiers.learned import LearnedVerifier
-    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size, role=role)
-    net, report = train_verifier(tmp_path / role, rollouts, cfg, TrainConfig(steps=3, batch_size=8, log_every=1),
-                                 held_out=0.34)
-    assert report["role"] == role and 0 < report["rollouts"] < 12
-    train_prompts = set(rollouts["prompt"].tolist()) - set(report["held_out_prompts"])
-    assert train_prompts and not train_prompts & set(report["held_out_prompts"])
-    v = LearnedVerifier(VerifierNet.from_pretrained(tmp_path / role / "final"))
+    from imagecot.train.verifier import VerifierData, train_verifier
     from imagecot.zoo import load_verifier
-    assert load_verifier(role, tmp_path / role).net.config.role == role  # a training run's folder loads its final/
+    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size)
+    net, report = train_verifier(tmp_path / "v", rollouts, cfg, TrainConfig(steps=3, batch_size=8, log_every=1),
+                                 VerifierData(groups=2, held_out=0.34))
+    assert 0 < report["rollouts"] < 12 and report["held_out_draws"] == 2
+    assert set(report["outcome"]) >= {"auc", "within_auc", "ece", "within_auc_by_step"}
+    assert len(report["value"]["within_auc_by_step"]) == 8
     imgs = torch.from_numpy(rollouts["frames"][:3, -1]).permute(0, 3, 1, 2).float() / 127.5 - 1
     prompts = [str(p) for p in rollouts["prompt"][:3]]
-    assert v(imgs, prompts).shape == (3,) and v.clarity(imgs, prompts, 2, 8).shape == (3,)
+    heads = load_verifier("parm", tmp_path / "v").heads(imgs, prompts)   # a training run's folder loads its final/
+    for role, head in (("orm", "outcome"), ("prm", "value"), ("parm", "potential")):
+        v = load_verifier(role, tmp_path / "v")
+        assert torch.allclose(v(imgs, prompts), heads[head])
+    assert v.clarity(imgs, prompts, 2, 8).shape == (3,)
     r = v.reflect(imgs, prompts)
     assert len(r) == 3 and r[0]["cells"].shape == (64,) and isinstance(r[0]["sentence"], str)
 

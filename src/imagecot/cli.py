@@ -25,7 +25,7 @@ EXAMPLES = {
     "train var": "imagecot train var --out runs/var --tokenizer runs/msvq/final --steps 3000",
     "train maskgit": "imagecot train maskgit --out runs/maskgit --tokenizer runs/tokenizer/final --steps 3000",
     "train classifier": "imagecot train classifier --data fashion-mnist --out runs/fmnist-classifier --steps 3000",
-    "train verifier": "imagecot train verifier --role parm --rollouts runs/rollouts-ar.npz --out runs/verifier-ar-parm",
+    "train verifier": "imagecot train verifier --rollouts runs/rollouts-ar --out runs/verifier-ar --steps 6000",
     "rollouts": "imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --out runs/rollouts-ar",
     "demo": "imagecot demo --out out/demo",
     "fid": ("imagecot fid out/samples out/real --kid --pr -o out/fid.json\n"
@@ -142,6 +142,8 @@ def _add_search_args(p: argparse.ArgumentParser, n_flag: str) -> None:
     p.add_argument("--early-stop", action="store_true", help="PARM: stop a candidate judged 'no' at once")
     p.add_argument("--refill", type=int_at_least(0), default=0,
                    help="PARM with --early-stop: rounds of fresh candidates")
+    p.add_argument("--max-yes", type=int_at_least(0), default=0,
+                   help="PARM with --early-stop: keep at most this many 'yes' candidates running per prompt (0: all)")
     p.add_argument("--rounds", type=int_at_least(0), default=3, help="PARM++: reflection and correction rounds")
     p.add_argument("--keep-fraction", type=finite_float, default=0.5, help="PRM: share kept at each checkpoint")
     p.add_argument("--seed-stride", type=int_at_least(1), default=None,
@@ -162,7 +164,7 @@ def _search(args, gen, sampling, n: int):
         role = "parm" if args.verifier.startswith("parm") else args.verifier
         verifier = load_verifier(role, args.verifier_path, args.device, args.generator)
         options = {"prm": {"keep_fraction": args.keep_fraction},
-                   "parm": {"early_stop": args.early_stop, "refill_rounds": args.refill},
+                   "parm": {"early_stop": args.early_stop, "refill_rounds": args.refill, "max_yes": args.max_yes},
                    "parm++": {"rounds": args.rounds, "refill_rounds": args.refill}}.get(args.verifier, {})
     return Strategy(args.verifier, gen, verifier, n, sampling, args.seed, options, args.seed_stride)
 
@@ -319,16 +321,14 @@ def cmd_train(args) -> int:
     t0 = time.time()
     if kind == "verifier":
         from .generators.condition import PromptTokenizer
-        from .train.verifier import train_verifier
+        from .train.verifier import VerifierData, train_verifier
         from .verifiers.rollouts import load_rollouts
         data = load_rollouts(args.rollouts)
         cfg = _from_args(cfg_cls, args, text_vocab=PromptTokenizer(args.text_len).vocab_size,
                          resolution=int(data["frames"].shape[2]))
-        if args.relabel < 0:
-            raise ValueError(f"--relabel is a number of hindsight prompts per rollout (>= 0), got {args.relabel}")
-        _, report = train_verifier(args.out, data, cfg, train_cfg, args.held_out, relabel=args.relabel,
-                                   aux_heads=args.aux_heads)
-        print(to_json({k: v for k, v in report.items() if k != "held_out_prompts"}, indent=2))
+        _, report = train_verifier(args.out, data, cfg, train_cfg, _from_args(VerifierData, args))
+        print(to_json({k: report[k] for k in ("train_rollouts", "hindsight_pairs", "outcome", "value", "potential",
+                                              "outcome_by_task", "outcome_by_prompt_kind") if k in report}, indent=2))
     elif kind == "classifier":
         from .train.classifier import train_classifier
         if not classes:
@@ -394,6 +394,9 @@ def cmd_rollouts(args) -> int:
     from .verifiers.prompts import format_counts, training_specs
     from .verifiers.rollouts import collect_rollouts, load_rollouts, save_rollouts, write_rollout_shards
     gen, sampling = _load_generator(args)
+    if args.bf16:
+        from .generators.autocast import bf16_autocast
+        bf16_autocast(gen.model)
     specs = training_specs(args.prompts, seed=args.seed)
     with tqdm(total=args.prompts * args.per_prompt, desc="rollouts", unit="img") as bar:
         def progress(done, total):
@@ -404,7 +407,8 @@ def cmd_rollouts(args) -> int:
             save_rollouts(args.out, data)
         else:
             data = load_rollouts(write_rollout_shards(gen, specs, args.out, args.per_prompt, sampling, args.seed,
-                                                      args.batch_size, args.shard_prompts, progress))
+                                                      args.batch_size, args.shard_prompts, progress,
+                                                      "bfloat16" if args.bf16 else "float32"))
     print(f"{len(data['correct'])} rollouts x {data['frames'].shape[1]} steps in {args.out}; "
           f"final images correct {data['correct'].mean():.3f}; prompt formats {format_counts(specs)}")
     return 0
@@ -482,7 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
         "maskgit": ("Train the MaskGIT generator on a VQ tokenizer's codes.",
                     "VQ tokenizer folder (default: the zoo's)"),
         "classifier": ("Train the CNN classifier of classifier rejection sampling (--data fashion-mnist).", ""),
-        "verifier": ("Train a verifier (--role orm, prm or parm) on generator rollouts (imagecot rollouts).", ""),
+        "verifier": ("Train one verifier network as ORM, PRM and PARM on generator rollouts (imagecot rollouts).",
+                     ""),
     }
     derived = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
                "num_classes", "class_names", "data")
@@ -496,16 +501,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-root", type=Path, default=None,
                        help="folder of the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)")
         if kind == "verifier":
-            p.add_argument("--rollouts", type=Path, required=True, help="an `imagecot rollouts` .npz")
-            p.add_argument("--held-out", type=finite_float, default=0.1,
-                           help="share of prompts held out for the report")
-            p.add_argument("--relabel", type=int_at_least(0), default=0,
-                           help="hindsight prompts per training rollout: its final image under near-miss prompts and "
-                                "a description of it, labelled by the evaluator (teaches the verifier to look)")
-            p.add_argument("--aux-heads", action="store_true",
-                           help="ORM/PRM: also learn the flaw kinds and region of final images (the PARM's image "
-                                "tasks), which keeps the score from collapsing onto the prompt under --relabel")
-            _add_dataclass_args(p, cfg_cls, skip=("text_vocab", "resolution"))
+            from .train.verifier import VerifierData
+            p.add_argument("--rollouts", type=Path, required=True,
+                           help="an `imagecot rollouts` folder of shards (or .npz)")
+            _add_dataclass_args(p, VerifierData)
+            _add_dataclass_args(p, cfg_cls, skip=("text_vocab", "resolution", "role"))
         elif tok_help == "":
             _add_dataclass_args(p, cfg_cls, skip=("num_classes", "class_names", "data"))
         elif tok_help is None:
@@ -548,6 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prompts per shard of a folder --out (each shard is written whole: a killed run resumes)")
     p.add_argument("--out", type=Path, required=True,
                    help="a folder of shards (resumable), or one .npz written at the end")
+    p.add_argument("--bf16", action="store_true",
+                   help="the generator's network under bfloat16 autocast (training data: ~1.9x for MaskGIT on CPU)")
     _add_sampling_args(p)
     p.set_defaults(func=cmd_rollouts)
 

@@ -6,12 +6,27 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 DEMO_PROMPTS = [
     "a circle", "a triangle and a square", "three diamonds", "a red circle",
     "a square left of a triangle", "a blue diamond and a yellow circle",
 ]
+
+
+def verifier_agreement(verifier, out: Path, specs: list[dict], images_NHW3: np.ndarray, per_prompt: int) -> str:
+    """How often the verifier's yes/no (P(aligned) >= 0.5 on the final image) agrees with the evaluator's verdict
+    (results.jsonl) on the demo's images, overall and on the correct and the wrong ones."""
+    from .pipeline import read_jsonl
+    verdicts = {r["filename"]: r["correct"] for r in read_jsonl(out / "results.jsonl")}
+    correct = np.array([verdicts[f"{i:05d}/samples/{j:04d}.png"] for i in range(len(specs)) for j in range(per_prompt)])
+    images = torch.from_numpy(images_NHW3).permute(0, 3, 1, 2).float() / 127.5 - 1
+    yes = verifier(images, [s["prompt"] for s in specs for _ in range(per_prompt)]).numpy() >= 0.5
+    agree = yes == correct
+    return (f"the verifier's yes/no agrees with the evaluator on {agree.sum()} of {len(agree)} images "
+            f"({agree.mean():.0%}): on {agree[correct].sum()}/{correct.sum()} correct ones and "
+            f"{agree[~correct].sum()}/{(~correct).sum()} wrong ones")
 
 
 def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare_images: int = 4,
@@ -42,6 +57,7 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare
     print(format_summary(summary))
     print(f"\n{info['generated_now']} images in {time.time() - t0:.1f}s "
           f"({info['compute']['token_forwards']:,} token-forwards).")
+    print(verifier_agreement(verifier, out, specs, np.concatenate(rows), images_per_prompt))
 
     from .demo_search import compare_base_and_parm_plus_plus, print_comparison
     t1 = time.time()

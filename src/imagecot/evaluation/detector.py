@@ -137,6 +137,10 @@ class ShapesDetector:
         return self._masks[key]
 
     def __call__(self, img_HW3: np.ndarray | Image.Image) -> list[Detection]:
+        return self.detect_with_owner(img_HW3)[0]
+
+    def detect_with_owner(self, img_HW3: np.ndarray | Image.Image) -> tuple[list[Detection], np.ndarray]:
+        """(detections, owner_HW): owner_HW[y, x] is the index of the detection whose blob holds the pixel, or -1."""
         img_HW3 = to_rgb_array(img_HW3)
         H, W, _ = img_HW3.shape
         # squared RGB distances in exact integers, one reference colour at a time (bounded memory)
@@ -150,6 +154,7 @@ class ShapesDetector:
         structure = np.ones((3, 3), dtype=bool)  # 8-connectivity
 
         detections: list[Detection] = []
+        owner_HW = np.full((H, W), -1, dtype=np.int32)
         for k, color in enumerate(self._colors):
             colour_HW = nearest_HW == k
             if not colour_HW.any():
@@ -166,9 +171,10 @@ class ShapesDetector:
                 interior_hw = ndimage.binary_erosion(comp_hw, structure)
                 core_hw = interior_hw if interior_hw.any() else comp_hw
                 purity = float(pure_HW[sl][core_hw].mean())
+                owner_HW[sl][comp_hw] = len(detections)
                 detections.append(Detection(SHAPES[best], color, (x0, y0, x1, y1),
                                             float(tolerant_iou * purity), area))
-        return detections
+        return detections, owner_HW
 
 
     def _fit(self, comp_hw: np.ndarray) -> tuple[list[float], float]:

@@ -12,7 +12,13 @@ judged clear is assessed on its final image. The choice per prompt:
   fallback pick), so early stopping chooses exactly what the reference
   chooses, for less compute; `refill_rounds` > 0 then starts fresh
   candidates for the stopped ones, up to that many rounds, so the budget goes
-  to paths that still look promising.
+  to paths that still look promising;
+- `max_yes=M` with early stopping (ours): a prompt keeps at most M "yes"
+  candidates running, those with the highest potential at their judgment
+  (ties: the first in key order); the others stop too. When most candidates
+  are good, stopping only the "no"s saves little; this keeps the choice among
+  the best-judged paths at a fraction of the compute (not always the
+  reference's choice: the final potential of a stopped "yes" is never seen).
 """
 
 from __future__ import annotations
@@ -24,20 +30,24 @@ from ..seeds import REFILL_OFFSET
 from .candidates import SearchOutput, start_candidates
 
 
-def no_to_stop(verdicts_g: dict, alive: list) -> set:
+def no_to_stop(verdicts_g: dict, alive: list, max_yes: int = 0) -> set:
     """Which of one prompt's `alive` candidates early stopping ends, from its verdicts so far ({key: {"potential",
     "yes"}}, every round's): each "no", but while the prompt has no "yes" its best "no" (the first of the highest
-    potential in key order) runs on, since the reference would pick it."""
+    potential in key order) runs on, since the reference would pick it; with `max_yes`, also every alive "yes"
+    past the `max_yes` with the highest potential."""
     nos = sorted(k for k, v in verdicts_g.items() if not v["yes"])
-    if not nos:
-        return set()
     has_yes = any(v["yes"] for v in verdicts_g.values())
-    spare = None if has_yes else max(nos, key=lambda k: verdicts_g[k]["potential"])
-    return {k for k in alive if k in verdicts_g and not verdicts_g[k]["yes"] and k != spare}
+    spare = None if has_yes or not nos else max(nos, key=lambda k: verdicts_g[k]["potential"])
+    stop = {k for k in alive if k in verdicts_g and not verdicts_g[k]["yes"] and k != spare}
+    if max_yes:
+        yes = sorted((k for k in alive if k in verdicts_g and verdicts_g[k]["yes"]),
+                     key=lambda k: (-verdicts_g[k]["potential"], k))
+        stop |= set(yes[max_yes:])
+    return stop
 
 
 def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop, threshold, verdicts,
-               prompt_ids):
+               prompt_ids, max_yes=0):
     """One PARM pass over counts[i] candidates of prompt i; fills `verdicts` {(prompt, candidate): dict}
     and returns (finished output, keys of its rows, compute, images the verifier saw); (None, [], ...) when
     early stopping ends every candidate of the round."""
@@ -63,7 +73,8 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
             alive = [keys[i] for i in ids]
             stop = set()
             for g in {k[0] for k in alive}:
-                stop |= no_to_stop({k: v for k, v in verdicts.items() if k[0] == g}, [k for k in alive if k[0] == g])
+                stop |= no_to_stop({k: v for k, v in verdicts.items() if k[0] == g}, [k for k in alive if k[0] == g],
+                                   max_yes)
             keep = torch.tensor([k not in stop for k in alive], dtype=torch.bool)
             if not keep.any():  # a refill round whose every candidate fell short of a finished one
                 return None, [], session.compute, seen
@@ -80,15 +91,17 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
 
 def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0, early_stop: bool = False,
          refill_rounds: int = 0, threshold: float = 0.5, first: int = 0,
-         prompt_ids: list[int] | None = None) -> SearchOutput:
-    if refill_rounds and not early_stop:
-        raise ValueError("refill_rounds replaces stopped candidates: it needs early_stop=True")
+         prompt_ids: list[int] | None = None, max_yes: int = 0) -> SearchOutput:
+    if (refill_rounds or max_yes) and not early_stop:
+        raise ValueError("refill_rounds and max_yes stop or replace candidates: they need early_stop=True")
+    if refill_rounds and max_yes:
+        raise ValueError("refill_rounds would replace the 'yes' candidates max_yes stops: use one of them")
     verdicts: dict[tuple[int, int], dict] = {}
     compute, seen, finished = Compute(), 0, []
     counts, firsts = [n] * len(prompts), [first] * len(prompts)
     for r in range(1 + refill_rounds):
         out, keys, c, s = _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop,
-                                     threshold, verdicts, prompt_ids)
+                                     threshold, verdicts, prompt_ids, max_yes)
         compute += c
         seen += s
         finished += [(k, out.images[i], out.tokens[i]) for i, k in enumerate(keys)]

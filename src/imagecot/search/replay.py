@@ -74,7 +74,7 @@ def replay_prm(rec: Record, n: int, checkpoints: list[int] | None = None, keep_f
     return Replayed(c, bool(rec.correct_C[c]), spent, seen + len(alive))
 
 
-def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5) -> Replayed:
+def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5, max_yes: int = 0) -> Replayed:
     T = len(rec.cost_T)
     verdict: dict[int, dict] = {}
     alive, spent, seen = list(range(n)), 0.0, 0
@@ -89,7 +89,7 @@ def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float 
                 p = float(rec.potential_CT[c, t - 1])
                 verdict[c] = {"potential": p, "yes": p >= threshold}
         if early_stop:
-            stop = no_to_stop(verdict, alive)
+            stop = no_to_stop(verdict, alive, max_yes)
             alive = [c for c in alive if c not in stop]
     for c in alive:
         p = float(rec.potential_CT[c, T - 1])
@@ -103,7 +103,8 @@ def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float 
 
 
 def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
-    """One strategy at N candidates: base, orm, oracle, prm, parm, parm_es."""
+    """One strategy at N candidates: base, orm, oracle, prm, parm, parm_es (early stop), parm_es1 (early stop keeping
+    one "yes" per prompt: `max_yes=1`)."""
     if n > len(rec.correct_C):
         raise ValueError(f"N={n} exceeds the recorded pool of {len(rec.correct_C)} candidates")
     if strategy == "base":
@@ -116,7 +117,9 @@ def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
         return replay_prm(rec, n, **options)
     if strategy in ("parm", "parm_es"):
         return replay_parm(rec, n, early_stop=strategy == "parm_es", **options)
-    raise ValueError(f"unknown strategy {strategy!r}; expected base, orm, oracle, prm, parm or parm_es")
+    if strategy == "parm_es1":
+        return replay_parm(rec, n, early_stop=True, max_yes=1, **options)
+    raise ValueError(f"unknown strategy {strategy!r}; expected base, orm, oracle, prm, parm, parm_es or parm_es1")
 
 
 def _parm_heads(parm_verifier, previews, conds, t: int, T: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,93 +1,181 @@
-"""Train a verifier (ORM, PRM or PARM) on rollouts, holding out a share of the training prompts to report it.
+"""Train one verifier network as ORM, PRM and PARM at once on generator rollouts, and report it.
 
-- "orm": final images, label = the evaluator's verdict;
-- "prm": every step's preview, label = the final verdict;
-- "parm": clarity on every step; potential on clear steps only; flaw kinds and region on final images.
-With `relabel` = k, each training rollout also comes with up to k hindsight prompts (`verifiers.relabel`: the
-same image under near-miss prompts and a description of it, labelled by the evaluator): the ORM and PARM see
-them on the final image, the PRM at every step. On relabelled pairs the AR ORM's image pathway collapsed (its
-score ignored the image: a prompt-only answer fits pairs whose label needs image and prompt together);
-`aux_heads` gives the ORM and PRM the PARM's flaw-kind and region losses on final images, which need the image.
-The held-out split is by prompt (no prompt string is in both; relabelled prompts avoid the held-out ones), and
-the report gives AUC and accuracy of each head there, plus grounding: on held-out images paired with hindsight
-prompts, how often the verifier scores the pair the evaluator accepts above the one it rejects for the same image.
+Every batch holds `groups` prompt draws with all their candidates (rollouts of
+one prompt_index: the same prompt, other seeds), each at its final image and at
+one preview step shared by the group, plus `hindsight` rows (`verifiers.relabel`:
+final images under near-miss prompts and descriptions, labelled by the
+evaluator, so that the prompt alone never gives the label away). Labels:
+- outcome (ORM): the evaluator's verdict, on final images;
+- value (PRM): the final verdict, on every step;
+- potential (PARM): the final verdict, on clear steps; clarity on every step;
+- flaws and region (PARM++'s reflection), parse and counts (what the detector
+  sees, auxiliary): on final images.
+Beside the pointwise cross-entropies (calibrated probabilities), a pairwise
+ranking loss within each group (one prompt's candidates at one step) trains
+what best-of-N and step search need: to order one prompt's candidates.
+The held-out split is by prompt draw (prompt_index): held-out images are
+fresh seeds, and hindsight prompts never take a held-out draw's prompt. The
+report (`final/eval.json`) gives per role head the pooled and within-pool AUC
+by step, ECE, per task and split by benchmark-string vs other-string prompts,
+and grounding (`grounding`).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..evaluation.diagnose import KINDS
+from ..evaluation.ranking import auc, expected_calibration_error, within_group_auc
 from ..generators.condition import PromptTokenizer
 from ..io_utils import atomic_write_json
 from ..verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet, verifier_loss
-from ..verifiers.rollouts import to_torch_batch
 from .loop import TrainConfig, train
 
 
-def auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
-    """Area under the ROC curve (Mann-Whitney, ties counted half); None (undefined) if one class is absent."""
-    scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
-    pos, neg = scores[labels], scores[~labels]
-    if not len(pos) or not len(neg):
-        return None
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    allv = np.concatenate([pos, neg])[order]
-    i = 0
-    while i < len(allv):  # average ranks of ties
-        j = i
-        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+@dataclass
+class VerifierData:
+    """How a verifier's batches are drawn and what it trains on."""
+
+    groups: int = field(default=8, metadata={"help": "prompt draws per batch, each with all its candidates"})
+    hindsight: int = field(default=32, metadata={"help": "hindsight rows per batch (0: none)"})
+    relabel: int = field(default=2, metadata={"help": "hindsight prompts made per training rollout"})
+    rank_weight: float = field(default=1.0, metadata={"help": "weight of the within-group ranking loss"})
+    held_out: float = field(default=0.1, metadata={"help": "share of prompt draws held out for the report"})
+    limit: int = field(default=0, metadata={"help": "train on the first N rollouts only (0: all), for a data ladder"})
+
+    def __post_init__(self):
+        if self.groups < 1 or self.hindsight < 0 or self.relabel < 0 or not 0 < self.held_out < 1:
+            raise ValueError(f"need groups >= 1, hindsight >= 0, relabel >= 0 and 0 < held_out < 1, got {self}")
 
 
-def split_by_prompt(data: dict, held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rollout indices (train, validation); whole prompts go to one side."""
-    prompts = sorted(set(data["prompt"].tolist()))
-    rng = np.random.default_rng(seed)
-    val = set(rng.choice(prompts, max(1, round(held_out * len(prompts))), replace=False).tolist())
-    is_val = np.array([p in val for p in data["prompt"].tolist()])
+def split_by_draw(data: dict, held_out: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rollout indices (train, validation); all candidates of one prompt draw (prompt_index) go to one side."""
+    draws = np.unique(data["prompt_index"])
+    rng = np.random.default_rng([seed, 17])
+    val = rng.choice(draws, max(1, round(held_out * len(draws))), replace=False)
+    is_val = np.isin(data["prompt_index"], val)
     return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
 
 
-def pairs_for(role: str, rollouts: np.ndarray, T: int, final_only: np.ndarray | None = None) -> np.ndarray:
-    """(rollout, step) pairs a role trains on: final frames for the ORM, every step otherwise; rollouts marked
-    `final_only` (relabelled pairs: their clarity is known only there) give the PARM their final frame only."""
-    def steps(s):
-        return [T - 1] if role == "orm" or (role == "parm" and final_only is not None and final_only[s]) else range(T)
-    return np.array([(s, t) for s in rollouts for t in steps(s)])
+def to_images(frames_BHW3: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(frames_BHW3)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+class BatchMaker:
+    """Seeded training batches (see the module doc) over `rows` of `data` and their hindsight pairs `extra`."""
+
+    def __init__(self, data: dict, rows: np.ndarray, extra: dict | None, opts: VerifierData, text_len: int):
+        self.data, self.extra, self.opts = data, extra, opts
+        self.T = data["frames"].shape[1]
+        draws = data["prompt_index"][rows]
+        order = np.argsort(draws, kind="stable")
+        keys, starts = np.unique(draws[order], return_index=True)
+        self.groups = np.split(rows[order], starts[1:])
+        self.tokenizer, self._text = PromptTokenizer(text_len), {}
+
+    def text(self, prompts) -> torch.Tensor:
+        missing = sorted({str(p) for p in prompts} - set(self._text))
+        if missing:
+            for p, row in zip(missing, self.tokenizer.encode(missing)):
+                self._text[p] = row
+        return torch.stack([self._text[str(p)] for p in prompts])
+
+    def __call__(self, rng: np.random.Generator) -> dict:
+        d, T = self.data, self.T
+        picks = rng.choice(len(self.groups), min(self.opts.groups, len(self.groups)), replace=False)
+        rows, steps, group, final = [], [], [], []
+        for g, k in enumerate(picks):
+            members = self.groups[k]
+            t = int(rng.integers(0, T - 1)) if T > 1 else 0
+            for step, gid in ((T - 1, 2 * g), (t, 2 * g + 1)):
+                rows += members.tolist()
+                steps += [step] * len(members)
+                group += [gid] * len(members)
+                final += [step == T - 1] * len(members)
+        rows, steps = np.array(rows), np.array(steps)
+        frame_rows, prompts = rows, d["prompt"][rows]
+        correct, clear = d["correct"][rows], d["clear"][rows, steps]
+        flaws, region = d["flaws"][rows], d["region"][rows]
+        if self.extra is not None and self.opts.hindsight and len(self.extra["rollout"]):
+            h = rng.integers(0, len(self.extra["rollout"]), self.opts.hindsight)
+            frame_rows = np.r_[frame_rows, self.extra["rollout"][h]]
+            steps = np.r_[steps, np.full(len(h), T - 1)]
+            prompts = np.r_[prompts.astype(str), self.extra["prompt"][h]]
+            correct = np.r_[correct, self.extra["correct"][h]]
+            clear = np.r_[clear, np.ones(len(h), bool)]
+            flaws, region = np.r_[flaws, self.extra["flaws"][h]], np.r_[region, self.extra["region"][h]]
+            group += [-1] * len(h)
+            final += [True] * len(h)
+        final_B = torch.tensor(final)
+        correct_B = torch.from_numpy(correct)
+        batch = {"images": to_images(d["frames"][frame_rows, steps]), "text": self.text(prompts),
+                 "progress": torch.from_numpy((steps + 1) / T).float(), "group": torch.tensor(group),
+                 "outcome": correct_B, "outcome_mask": final_B, "value": correct_B,
+                 "potential": correct_B, "potential_mask": torch.from_numpy(clear), "clarity": torch.from_numpy(clear),
+                 "flaws": torch.from_numpy(flaws), "flaws_mask": final_B,
+                 "region": torch.from_numpy(region), "region_mask": final_B}
+        if "parse" in d:
+            batch.update(parse=torch.from_numpy(d["parse"][frame_rows]).long(), parse_mask=final_B,
+                         counts=torch.from_numpy(d["counts"][frame_rows]).long(), counts_mask=final_B)
+        return batch
 
 
 @torch.no_grad()
-def evaluate_verifier(net: VerifierNet, data: dict, rollouts: np.ndarray) -> dict:
-    """Held-out AUC / accuracy: outcome on final images; potential per step (all steps and clear ones);
-    clarity; flaw kinds."""
-    v = LearnedVerifier(net)
+def score_rollouts(net: VerifierNet, data: dict, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Every head's probabilities on `rows` at every step: {head: (len(rows), T)} for the scalar heads, and the
+    final step's flaws (R, 4)."""
+    v = LearnedVerifier(net, "parm")
     T = data["frames"].shape[1]
-    report: dict = {"rollouts": int(len(rollouts)), "positive_rate": float(data["correct"][rollouts].mean())}
-    per_step = {}
-    for t in range(T):
-        imgs = torch.from_numpy(data["frames"][rollouts, t]).permute(0, 3, 1, 2).float() / 127.5 - 1
-        h = v.heads(imgs, [str(p) for p in data["prompt"][rollouts]], t + 1, T)
-        per_step[t] = h
-    y = data["correct"][rollouts]
-    final = per_step[T - 1]["potential"].numpy()
-    report["outcome_auc"] = auc(final, y)
-    report["outcome_accuracy"] = float(((final > 0.5) == y).mean())
-    report["potential_auc_by_step"] = [auc(per_step[t]["potential"].numpy(), y) for t in range(T)]
-    clear = data["clear"][rollouts]
+    prompts = [str(p) for p in data["prompt"][rows]]
+    per_step = [v.heads(to_images(data["frames"][rows, t]), prompts, t + 1, T) for t in range(T)]
+    out = {k: np.stack([h[k].numpy() for h in per_step], 1) for k in ("outcome", "value", "potential", "clarity")}
+    out["flaws"] = per_step[-1]["flaws"].numpy()
+    out["parse"], out["counts"] = per_step[-1]["parse"].numpy(), per_step[-1]["counts"].numpy()
+    return out
+
+
+def _ranking(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> dict:
+    within, n = within_group_auc(scores, labels, groups)
+    return {"auc": auc(scores, labels), "within_auc": within, "mixed_groups": n, "n": int(len(labels))}
+
+
+def evaluate_verifier(net: VerifierNet, data: dict, rows: np.ndarray) -> dict:
+    """Held-out report: per role head, pooled and within-pool AUC (pools: one prompt draw's candidates) on final
+    images and by step, per task, split by benchmark-string vs other-string prompts; ECE of every role on final
+    images; clarity and flaw-kind accuracy; parse and counts accuracy; grounding."""
+    from ..verifiers.prompts import is_benchmark_string
+    s = score_rollouts(net, data, rows)
+    T = data["frames"].shape[1]
+    y, draws = data["correct"][rows], data["prompt_index"][rows]
+    report: dict = {"rollouts": int(len(rows)), "positive_rate": float(y.mean())}
+    for head in ("outcome", "value", "potential"):
+        report[head] = {**_ranking(s[head][:, -1], y, draws),
+                        "ece": expected_calibration_error(s[head][:, -1], y),
+                        "within_auc_by_step": [within_group_auc(s[head][:, t], y, draws)[0] for t in range(T)],
+                        "auc_by_step": [auc(s[head][:, t], y) for t in range(T)]}
+    tags = data["tag"][rows].astype(str)
+    report["outcome_by_task"] = {t: _ranking(s["outcome"][tags == t, -1], y[tags == t], draws[tags == t])
+                                 for t in sorted(set(tags))}
+    in_bench = np.array(is_benchmark_string(data["prompt"][rows].astype(str).tolist()))
+    report["outcome_by_prompt_kind"] = {
+        name: _ranking(s["outcome"][m, -1], y[m], draws[m])
+        for name, m in (("benchmark_strings", in_bench), ("other_strings", ~in_bench)) if m.any()}
+    clear = data["clear"][rows]
     report["clear_rate_by_step"] = clear.mean(0).tolist()
-    report["clarity_accuracy"] = float(np.mean([((per_step[t]["clarity"].numpy() > 0.5) == clear[:, t]).mean()
-                                                for t in range(T)]))
-    flaws = data["flaws"][rollouts]
-    pred = per_step[T - 1]["flaws"].numpy() > 0.5
-    report["flaw_kind_accuracy"] = float((pred == flaws).mean())
-    report.update(grounding(v, data, rollouts))
+    report["clarity_accuracy"] = float(((s["clarity"] > 0.5) == clear).mean())
+    pred, truth = s["flaws"] > 0.5, data["flaws"][rows]
+    report["flaw_kind_accuracy"] = float((pred == truth).mean())
+    report["flaw_kinds"] = {k: {"precision": float(truth[pred[:, i], i].mean()) if pred[:, i].any() else None,
+                                "recall": float(pred[truth[:, i], i].mean()) if truth[:, i].any() else None,
+                                "support": int(truth[:, i].sum())} for i, k in enumerate(KINDS)}
+    if "parse" in data:
+        report["parse_cell_accuracy"] = float((s["parse"].argmax(-1) == data["parse"][rows]).mean())
+        report["counts_accuracy"] = float((s["counts"].argmax(-1) == data["counts"][rows]).mean())
+    report.update(grounding(LearnedVerifier(net, "orm"), data, rows))
     return report
 
 
@@ -100,16 +188,15 @@ def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, seed: int = 
     extra = relabel_rollouts(data, rollouts, per_rollout=2, seed=seed)
     if not len(extra["rollout"]):
         return {}
-    T = data["frames"].shape[1]
     own_prompts = [str(p) for p in data["prompt"][rollouts]]
     position = {s: q for q, s in enumerate(rollouts.tolist())}
 
     def scores(frame_rows_own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(own-prompt score per held-out rollout, hindsight-prompt score per pair) with these frames."""
-        frames = torch.from_numpy(data["frames"][frame_rows_own, -1]).permute(0, 3, 1, 2).float() / 127.5 - 1
-        own = v.heads(frames, own_prompts, T, T)["potential"].numpy()
+        frames = to_images(data["frames"][frame_rows_own, -1])
+        own = v(frames, own_prompts).numpy()
         pair_frames = frames[[position[s] for s in extra["rollout"].tolist()]]
-        return own, v.heads(pair_frames, [str(p) for p in extra["prompt"]], T, T)["potential"].numpy()
+        return own, v(pair_frames, [str(p) for p in extra["prompt"]]).numpy()
 
     def wins(own: np.ndarray, pair: np.ndarray, mask: np.ndarray) -> list[float]:
         out = []
@@ -134,39 +221,46 @@ def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, seed: int = 
 
 
 def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, cfg: TrainConfig,
-                   held_out: float = 0.1, benchmark: set[str] | None = None,
-                   relabel: int = 0, aux_heads: bool = False) -> tuple[VerifierNet, dict]:
-    """Refuses rollouts whose prompts include an excluded benchmark string (`verifiers.prompts`' rule; `benchmark`
-    replaces the excluded set)."""
+                   opts: VerifierData | None = None, benchmark: set[str] | None = None) -> tuple[VerifierNet, dict]:
+    """Train on `data` (rollouts), report on held-out draws. Refuses rollouts whose prompts include an excluded
+    benchmark string (`verifiers.prompts`' rule; `benchmark` replaces the excluded set)."""
     from ..verifiers.prompts import check_training_prompts
-    if aux_heads and model_cfg.role == "parm":
-        raise ValueError("aux_heads is for the ORM and PRM: the PARM always learns the flaw kinds and region")
+    from ..verifiers.relabel import relabel_rollouts
+    opts = opts or VerifierData()
     check_training_prompts(data["prompt"].tolist(), benchmark)
-    train_idx, val_idx = split_by_prompt(data, held_out, cfg.seed)
-    T = data["frames"].shape[1]
-    train_data, final_only = data, None
-    if relabel:
-        from ..verifiers.relabel import append_relabelled, relabel_rollouts
-        extra = relabel_rollouts(data, train_idx, relabel, cfg.seed, exclude=set(data["prompt"][val_idx].tolist()),
+    if opts.limit:
+        data = {k: v[:opts.limit] for k, v in data.items()}
+    train_idx, val_idx = split_by_draw(data, opts.held_out, cfg.seed)
+    extra = None
+    if opts.relabel and opts.hindsight:
+        extra = relabel_rollouts(data, train_idx, opts.relabel, cfg.seed, exclude=set(data["prompt"][val_idx].tolist()),
                                  benchmark=benchmark)
-        train_data = append_relabelled(data, extra)
-        train_idx = np.r_[train_idx, np.arange(len(data["correct"]), len(train_data["correct"]))]
-        final_only = train_data["relabelled"]
-    pairs = pairs_for(model_cfg.role, train_idx, T, final_only)
-    pt = PromptTokenizer(model_cfg.text_len)
+    make_batch = BatchMaker(data, train_idx, extra, opts, model_cfg.text_len)
 
     def loss_fn(model, step: int) -> dict:
-        rng = np.random.default_rng([cfg.seed, step])
-        batch = to_torch_batch(train_data, pairs[rng.integers(0, len(pairs), cfg.batch_size)], model_cfg.role, pt,
-                               aux_heads)
+        batch = make_batch(np.random.default_rng([cfg.seed, step]))
         dev = next(model.parameters()).device
         batch = {k: v.to(dev) for k, v in batch.items()}
         out = model(batch["images"], batch["text"], batch["progress"])
-        return verifier_loss(out, batch)
+        return verifier_loss(out, batch, opts.rank_weight)
+
+    watch = val_idx[:2000]
+
+    @torch.no_grad()
+    def held_out_check(model, step: int) -> dict:
+        """At every checkpoint: the outcome head's within-pool AUC and ECE on (up to 2000) held-out final images."""
+        model.eval()
+        p = LearnedVerifier(model, "orm")(to_images(data["frames"][watch, -1]),
+                                          [str(x) for x in data["prompt"][watch]]).numpy()
+        y = data["correct"][watch]
+        return {"held_out_within_auc": within_group_auc(p, y, data["prompt_index"][watch])[0],
+                "held_out_auc": auc(p, y), "held_out_ece": expected_calibration_error(p, y)}
 
     torch.manual_seed(cfg.seed)
-    net = train(VerifierNet(model_cfg), loss_fn, run_dir, cfg)
-    report = {"role": model_cfg.role, "relabel": relabel, "aux_heads": aux_heads,
-              "held_out_prompts": sorted(set(data["prompt"][val_idx].tolist())), **evaluate_verifier(net, data, val_idx)}
+    net = train(VerifierNet(model_cfg), loss_fn, run_dir, cfg, on_checkpoint=held_out_check)
+    report = {"data": asdict(opts), "train_rollouts": int(len(train_idx)),
+              "hindsight_pairs": 0 if extra is None else int(len(extra["rollout"])),
+              "held_out_draws": int(len(np.unique(data["prompt_index"][val_idx]))),
+              **evaluate_verifier(net, data, val_idx)}
     atomic_write_json(Path(run_dir) / "final" / "eval.json", report)
     return net, report

@@ -117,21 +117,3 @@ def relabel_rollouts(data: dict, rows: np.ndarray, per_rollout: int = 2, seed: i
             "tag": np.array(out["tag"], dtype=str), "correct": np.array(out["correct"], bool),
             "flaws": np.array(out["flaws"], bool).reshape(K, len(KINDS)),
             "region": np.array(out["region"], bool).reshape(K, grid * grid)}
-
-
-def append_relabelled(data: dict, extra: dict) -> dict:
-    """Training data: the rollouts plus one row per relabelled pair, `relabelled` marking them. A pair reads its
-    rollout's frames through `frame_row` (no copy). Its clarity is known only at the last step (the final image
-    is clear by definition), which is the only step the PARM trains it on (`train.verifier.pairs_for`). For
-    `to_torch_batch` only: it lacks the per-step labels a rollouts file has, so it is not one."""
-    T, S, K = data["frames"].shape[1], len(data["correct"]), len(extra["rollout"])
-    clear = np.zeros((K, T), bool)
-    clear[:, -1] = True
-    return {"frames": data["frames"], "frame_row": np.r_[np.arange(S), extra["rollout"]],
-            "prompt": np.concatenate([data["prompt"].astype(str), extra["prompt"]]),
-            "tag": np.concatenate([data["tag"].astype(str), extra["tag"]]),
-            "correct": np.concatenate([data["correct"], extra["correct"]]),
-            "clear": np.concatenate([data["clear"], clear]),
-            "flaws": np.concatenate([data["flaws"], extra["flaws"]]),
-            "region": np.concatenate([data["region"], extra["region"]]),
-            "relabelled": np.r_[np.zeros(S, bool), np.ones(K, bool)]}

@@ -12,7 +12,10 @@ final image) with:
   from data, per generator, with no threshold to tune. The verdict alone would not
   do: a blank early AR preview is judged wrong like a final image that is wrong,
   so every failing rollout would be "clear" from its first step;
-- `flaws` (4 kinds) and `region` (cells to redo) of the final image, from `evaluation.diagnose`.
+- `flaws` (4 kinds) and `region` (cells to redo) of the final image, from `evaluation.diagnose`;
+- `parse` (per cell: 0 = background, else 1 + the coloured shape covering it) and `counts` (per coloured
+  shape: confident objects, 4 = four or more) of the final image: what the detector sees, the verifier's
+  auxiliary targets (`scene_targets`).
 Prompts are given by the caller; `imagecot.verifiers.prompts` draws training prompts under the verifier
 papers' rule, and every image is seeded with `seeds.training_seed` (never a benchmark image's seed).
 At scale, `write_rollout_shards` writes a folder of shards that a killed run resumes.
@@ -27,6 +30,7 @@ from ..data.images import to_uint8
 from ..evaluation.detector import ShapesDetector
 from ..evaluation.diagnose import KINDS, diagnose
 from ..evaluation.rules import THRESHOLD, evaluate
+from ..world.vocab import COLORS, SHAPES
 from ..seeds import training_seed
 
 
@@ -42,6 +46,24 @@ def region_cells(flaws, grid: int, size: int) -> np.ndarray:
             continue
         cells[int(y0 // step):int(np.ceil(y1 / step)), int(x0 // step):int(np.ceil(x1 / step))] = True
     return cells.reshape(-1)
+
+
+def scene_targets(img_HW3: np.ndarray, grid: int, detector) -> tuple[np.ndarray, np.ndarray]:
+    """(parse (grid*grid,) int8, counts (36,) int8) of one image: each cell takes the coloured shape of the
+    confident detections covering most of its pixels (background when they cover under a quarter), and each
+    coloured shape its number of confident detections (at most 4)."""
+    dets, owner_HW = detector.detect_with_owner(img_HW3)
+    kind_D = np.array([1 + SHAPES.index(d.cls) * len(COLORS) + COLORS.index(d.color) if d.confidence > THRESHOLD
+                       else 0 for d in dets] + [0], np.int64)            # the extra 0: owner -1 (no detection)
+    kind_HW = kind_D[owner_HW]
+    H, W = kind_HW.shape
+    onehot = np.zeros((grid, grid, 1 + len(SHAPES) * len(COLORS)), np.int32)
+    cy, cx = np.meshgrid(np.arange(H) * grid // H, np.arange(W) * grid // W, indexing="ij")
+    np.add.at(onehot, (cy, cx, kind_HW), 1)
+    best = onehot[..., 1:].argmax(-1) + 1
+    covered = onehot[..., 1:].max(-1) * 4 >= (H // grid) * (W // grid)
+    counts = np.bincount(kind_D[kind_D > 0], minlength=1 + len(SHAPES) * len(COLORS))[1:]
+    return np.where(covered, best, 0).reshape(-1).astype(np.int8), np.minimum(counts, 4).astype(np.int8)
 
 
 def collect_rollouts(generator, specs: list[dict], n_per_prompt: int = 1, sampling=None, seed: int = 0,
@@ -73,7 +95,8 @@ def collect_rollouts(generator, specs: list[dict], n_per_prompt: int = 1, sampli
     out = {"frames": frames_STHW3, "prompt": np.array([specs[i]["prompt"] for i, _ in rows]),
            "tag": np.array([specs[i]["tag"] for i, _ in rows]), "prompt_index": np.array([i for i, _ in rows]),
            "step_correct": np.zeros((S, T), bool), "flaws": np.zeros((S, len(KINDS)), bool),
-           "region": np.zeros((S, grid * grid), bool)}
+           "region": np.zeros((S, grid * grid), bool), "parse": np.zeros((S, grid * grid), np.int8),
+           "counts": np.zeros((S, len(SHAPES) * len(COLORS)), np.int8)}
     objects = np.zeros((S, T), object)
     for s, (i, _) in enumerate(rows):
         for t in range(T):
@@ -83,6 +106,7 @@ def collect_rollouts(generator, specs: list[dict], n_per_prompt: int = 1, sampli
         flaws = diagnose(specs[i], dets, size=H)  # dets of the final frame
         out["flaws"][s] = [any(f.kind == k for f in flaws) for k in KINDS]
         out["region"][s] = region_cells(flaws, grid, H)
+        out["parse"][s], out["counts"][s] = scene_targets(frames_STHW3[s, -1], grid, detector)
     out["correct"] = out["step_correct"][:, -1].copy()
     out["objects"] = objects.astype(str)
     out["clear"] = clarity_labels(out["step_correct"], out["objects"])
@@ -95,41 +119,15 @@ def clarity_labels(step_correct_ST: np.ndarray, objects_ST: np.ndarray) -> np.nd
     return np.flip(np.cumprod(np.flip(same, 1), 1), 1).astype(bool)
 
 
-def to_torch_batch(data: dict, idx: np.ndarray, role: str, prompt_tokenizer, aux_heads: bool = False) -> dict:
-    """A training batch for `role` from rollout rows × steps. idx: (B, 2) of (rollout, step). A row's frames are
-    `frames[frame_row[row]]` when the data has `frame_row` (relabelled pairs share their rollout's frames).
-    `aux_heads`: the ORM and PRM also learn the flaw kinds and region on final images (as the PARM does), tasks
-    that can only be solved by looking at the image."""
-    s, t = idx[:, 0], idx[:, 1]
-    T = data["frames"].shape[1]
-    rows = data["frame_row"][s] if "frame_row" in data else s
-    imgs = torch.from_numpy(data["frames"][rows, t]).permute(0, 3, 1, 2).float() / 127.5 - 1
-    batch = {"images": imgs, "text": prompt_tokenizer.encode([str(p) for p in data["prompt"][s]]),
-             "progress": torch.from_numpy((t + 1) / T).float()}
-    correct = torch.from_numpy(data["correct"][s])
-    final = torch.from_numpy(t == T - 1)
-    image_tasks = {"flaws": torch.from_numpy(data["flaws"][s]), "flaws_mask": final,
-                   "region": torch.from_numpy(data["region"][s]), "region_mask": final}
-    if role in ("orm", "prm"):
-        batch["potential"] = correct
-        if aux_heads:
-            batch.update(image_tasks)
-    elif role == "parm":
-        clear = torch.from_numpy(data["clear"][s, t])
-        batch.update(potential=correct, potential_mask=clear, clarity=clear, **image_tasks)
-    else:
-        raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
-    return batch
-
-
 ROLLOUT_KEYS = ("frames", "prompt", "correct", "clear", "flaws", "region", "step_correct")
 
 
 def write_rollout_shards(generator, specs: list[dict], out_dir, n_per_prompt: int = 1, sampling=None,
-                         seed: int = 0, batch_size: int = 64, shard_prompts: int = 256, progress=None) -> Path:
+                         seed: int = 0, batch_size: int = 64, shard_prompts: int = 256, progress=None,
+                         precision: str = "float32") -> Path:
     """Rollouts of every spec in `out_dir/shard-<k>.npz` (`shard_prompts` specs each), written atomically one shard
     at a time: a killed run resumes at the first missing shard, and a run with other specs, generator or
-    sampling is refused (`rollouts.json` records them)."""
+    sampling is refused (`rollouts.json` records them, with the generator's `precision`)."""
     import json
     from pathlib import Path
 
@@ -138,7 +136,7 @@ def write_rollout_shards(generator, specs: list[dict], out_dir, n_per_prompt: in
     out_dir = check_writable(out_dir, "folder")
     settings = json.loads(to_json({
         "generator": identity(generator), "sampling": vars(sampling) if sampling is not None else None,
-        "seed": seed, "n_per_prompt": n_per_prompt, "shard_prompts": shard_prompts,
+        "seed": seed, "n_per_prompt": n_per_prompt, "shard_prompts": shard_prompts, "precision": precision,
         "prompts": [s["prompt"] for s in specs], "formats": [s.get("format", s["tag"]) for s in specs]}))
     info = out_dir / "rollouts.json"
     if info.is_file():
@@ -169,6 +167,24 @@ def write_rollout_shards(generator, specs: list[dict], out_dir, n_per_prompt: in
         save_rollouts(path, data)
         done += len(data["correct"])
     return out_dir
+
+
+def add_scene_targets(folder, grid: int | None = None) -> int:
+    """Give every shard of a rollouts folder that lacks them its `parse` and `counts` targets (rollouts written
+    before they existed); each shard is rewritten atomically. Returns how many shards were updated."""
+    from pathlib import Path
+    detector, updated = ShapesDetector(), 0
+    for shard in sorted(Path(folder).glob("shard-*.npz")):
+        data = load_rollouts(shard)
+        if "parse" in data:
+            continue
+        g = grid or int(round(np.sqrt(data["region"].shape[1])))
+        targets = [scene_targets(f, g, detector) for f in data["frames"][:, -1]]
+        data["parse"] = np.stack([t[0] for t in targets])
+        data["counts"] = np.stack([t[1] for t in targets])
+        save_rollouts(shard, data)
+        updated += 1
+    return updated
 
 
 def save_rollouts(path, data: dict) -> None:

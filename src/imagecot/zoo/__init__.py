@@ -15,7 +15,7 @@ def zoo_path(name: str) -> Path:
         if name.startswith("verifier-"):
             raise FileNotFoundError(f"the zoo ships no {name!r} (it ships {', '.join(shipped)}); train one with "
                                     "`make search` and pass its folder with --verifier-path, e.g. "
-                                    "--verifier-path runs/search/verifiers-ar/orm")
+                                    "--verifier-path runs/search/verifier-ar")
         recipe = "make fmnist" if name.startswith("fmnist-") else "make zoo"
         raise FileNotFoundError(f"the zoo has no {name!r} checkpoint at {path}; rebuild it with `{recipe}`, "
                                 "or pass a checkpoint folder with --checkpoint/--tokenizer")
@@ -62,18 +62,20 @@ LOADERS = {"ar": load_ar, "var": load_var, "maskgit": load_maskgit}
 
 
 def load_verifier(role: str, path: str | Path | None = None, device: str = "cpu", generator: str = "ar"):
-    """A learned verifier (LearnedVerifier) trained as `role` (orm, prm, parm) on `generator`'s samples;
-    defaults to the zoo's `verifier-<generator>-<role>`."""
-    from ..verifiers.learned import LearnedVerifier, VerifierNet
-    if role not in ("orm", "prm", "parm"):
+    """A learned verifier (LearnedVerifier) as `role` (orm, prm, parm) for `generator`'s samples: from `path` (a
+    checkpoint, a training run's folder, or a folder with one subfolder per role), by default the zoo's
+    `verifier-<generator>` (one network serving every role)."""
+    from ..verifiers.learned import ROLE_HEAD, LearnedVerifier, VerifierNet
+    if role not in ROLE_HEAD:
         raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
-    path = None if path is None else resolve(path)
-    if path is not None and not (Path(path) / "config.json").is_file() and (Path(path) / "final").is_dir():
-        path = Path(path) / "final"  # a training run's folder: its final checkpoint
-    net = VerifierNet.from_pretrained(path or zoo_path(f"verifier-{generator}-{role}"), device=device)
-    if net.config.role != role:
-        raise ValueError(f"{path} holds a verifier trained as {net.config.role!r}, not {role!r}")
-    return LearnedVerifier(net)
+    if path is None:
+        path = zoo_path(f"verifier-{generator}")
+    path = resolve(path)
+    for candidate in (path / role, path / role / "final", path / "final"):
+        if not (path / "config.json").is_file() and (candidate / "config.json").is_file():
+            path = candidate
+            break
+    return LearnedVerifier(VerifierNet.from_pretrained(path, device=device), role)
 
 
 def load_generator(kind: str, path=None, tokenizer_path=None, device: str = "cpu"):

@@ -76,18 +76,15 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
         _ship(cls.from_pretrained(run), run, zoo / name, torch.float16)
 
 
-def build_verifiers(generator: str, runs: Path, zoo: Path = ZOO_DIR, roles=("orm", "prm", "parm")) -> None:
-    """The verifiers trained on `generator`'s rollouts (`runs`/<role>: training runs or final/ folders), in
-    float16, as `verifier-<generator>-<role>`; each keeps its held-out eval.json. The zoo's 60 MiB budget holds
-    the AR PARM only (the demo's); the others load with --verifier-path."""
+def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR) -> None:
+    """The verifier trained on `generator`'s rollouts (`run`: a training run or its final/ folder; one network
+    serving as ORM, PRM and PARM), in float16, as `verifier-<generator>` with its held-out eval.json."""
     from . import LOADERS, load_verifier
     if generator not in LOADERS:
         raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(LOADERS)}")
-    for role in roles:
-        net = load_verifier(role, Path(runs) / role).net   # checks the role it was trained as
-        final = Path(runs) / role
-        _ship(net, final / "final" if (final / "final").is_dir() else final, zoo / f"verifier-{generator}-{role}",
-              torch.float16)
+    run = Path(run)
+    final = run / "final" if (run / "final").is_dir() else run
+    _ship(load_verifier("parm", final).net, final, zoo / f"verifier-{generator}", torch.float16)
 
 
 def build(tokenizer: Path | None = None, ar: Path | None = None, sampling: dict | None = None, zoo: Path = ZOO_DIR,
@@ -114,13 +111,11 @@ def main() -> None:
                         help=f"benchmarks/sampling_sweep.py --json output for {kind}: ship its best setting")
     ap.add_argument("--fmnist", type=Path, nargs=3, default=None, metavar=("TOKENIZER", "AR", "CLASSIFIER"),
                     help="the Fashion-MNIST track's final/ folders")
-    ap.add_argument("--verifiers", nargs=2, action="append", default=[], metavar=("GENERATOR", "RUNS"),
-                    help="a generator (ar, var, maskgit) and the folder with its orm/, prm/, parm/ verifier runs")
-    ap.add_argument("--verifier-roles", nargs="+", default=["parm"], choices=("orm", "prm", "parm"),
-                    help="which of them to ship (default: parm, what fits the zoo's budget)")
+    ap.add_argument("--verifier", nargs=2, action="append", default=[], metavar=("GENERATOR", "RUN"),
+                    help="a generator (ar, var, maskgit) and its verifier's training run")
     a = ap.parse_args()
-    for generator, runs in a.verifiers:
-        build_verifiers(generator, Path(runs), roles=a.verifier_roles)
+    for generator, run in a.verifier:
+        build_verifiers(generator, Path(run))
     if a.fmnist:
         build_fmnist(*a.fmnist)
     best = {k: sweep_best(getattr(a, f"{k}_sweep")) if getattr(a, f"{k}_sweep") else None

@@ -1,0 +1,93 @@
+"""The verifier-quality ladder: verifiers trained on growing data, each searched with on the same recorded pool.
+
+For every rung (a verifier run trained with `--limit N` rollouts, and the
+`search_scaling.py --rescore-from` report of the benchmark pool scored with it)
+this prints and writes one row: training rollouts, held-out within-pool AUC
+(outcome), the benchmark pool's within-pool AUC of the ORM on final images, the
+benchmark accuracy at the table's N of ORM, PRM, PARM, PARM + early stop and
+PARM++, and the compute early stopping saves; and draws accuracy against the
+pool's within-pool AUC, one line per strategy (`ladder.png`).
+Usage: python benchmarks/verifier_ladder.py --rung runs/v6/ladder/2000 runs/v6/scaling-ladder-2000 ... --out DIR
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from imagecot.io_utils import atomic_write_json, atomic_write_text  # noqa: E402
+
+STRATEGIES = {"orm": "ORM", "prm": "PRM", "parm": "PARM", "parm_es": "PARM + early stop",
+              "parm_es1": "PARM + early stop, one yes", "parm++": "PARM++"}
+
+
+def rung(verifier_run: Path, scaling: Path) -> dict:
+    ev = json.loads((verifier_run / "final" / "eval.json").read_text())
+    sc = json.loads((scaling / "scaling.json").read_text())
+    n = sc["pool"] if sc["pool"] in sc["ns"] else max(sc["ns"])
+    res = sc["results"]
+    row = {"train_rollouts": ev["train_rollouts"], "held_out_within_auc": ev["outcome"]["within_auc"],
+           "held_out_ece": ev["outcome"]["ece"], "n": n,
+           "pool_within_auc": sc["verifier_auc"]["overall"]["orm_within"],
+           "pool_color_attr_within_auc": sc["verifier_auc"]["color_attr"]["orm_within"],
+           "base": res["base@1"]["overall"]["accuracy"], "oracle": res[f"oracle@{n}"]["overall"]["accuracy"],
+           "parm_es_compute_share": res[f"parm_es@{n}"]["compute_per_image"] / res[f"parm@{n}"]["compute_per_image"],
+           "parm_es1_compute_share": res[f"parm_es1@{n}"]["compute_per_image"] / res[f"parm@{n}"]["compute_per_image"]}
+    for s in STRATEGIES:
+        r = res.get(f"{s}@{n}")
+        row[s] = None if r is None else r["overall"]["accuracy"]
+        row[f"{s}_ci95"] = None if r is None else r["overall"]["ci95"]
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rung", nargs=2, action="append", type=Path, required=True, metavar=("VERIFIER_RUN", "SCALING"))
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args()
+    rows = sorted((rung(v, s) for v, s in a.rung), key=lambda r: r["train_rollouts"])
+    n = rows[0]["n"]
+    lines = [f"Verifier ladder: benchmark accuracy at N = {n} (base {rows[0]['base']:.3f}, oracle "
+             f"{rows[0]['oracle']:.3f}) with verifiers trained on growing data", "",
+             "| training rollouts | held-out within-pool AUC (ECE) | benchmark within-pool AUC (color_attr) | "
+             + " | ".join(STRATEGIES.values()) + " | PARM-ES compute | one-yes compute |",
+             "|---|---|---|" + "---|" * len(STRATEGIES) + "---|---|"]
+    for r in rows:
+        lines.append(f"| {r['train_rollouts']:,} | {r['held_out_within_auc']:.3f} ({r['held_out_ece']:.3f}) | "
+                     f"{r['pool_within_auc']:.3f} ({r['pool_color_attr_within_auc']:.3f}) | "
+                     + " | ".join("–" if r[s] is None else f"{r[s]:.3f}" for s in STRATEGIES)
+                     + f" | {r['parm_es_compute_share']:.0%} | {r['parm_es1_compute_share']:.0%} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    a.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(a.out / "ladder.md", text)
+    atomic_write_json(a.out / "ladder.json", rows)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    x = [r["pool_within_auc"] for r in rows]
+    for s, label in STRATEGIES.items():
+        pts = [(xi, r[s], r[f"{s}_ci95"]) for xi, r in zip(x, rows) if r[s] is not None]
+        if pts:
+            ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
+                        yerr=[[p[1] - p[2][0] for p in pts], [p[2][1] - p[1] for p in pts]], marker="o",
+                        capsize=3, label=label)
+    ax.axhline(rows[0]["base"], color="grey", ls=":", label="base (N = 1)")
+    ax.axhline(rows[0]["oracle"], color="black", ls="--", label=f"oracle (N = {n})")
+    for xi, r in zip(x, rows):
+        ax.annotate(f"{r['train_rollouts'] // 1000}k", (xi, r["orm"] or r["base"]), textcoords="offset points",
+                    xytext=(0, -14), ha="center", fontsize=8)
+    ax.set_xlabel("verifier's within-pool AUC on the benchmark pool (ORM, final images)")
+    ax.set_ylabel(f"benchmark accuracy at N = {n} (95% CI)")
+    ax.set_title("Verifier quality ladder (AR)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(a.out / "ladder.png", dpi=120)
+    print(f"wrote {a.out / 'ladder.md'} and {a.out / 'ladder.png'}")
+
+
+if __name__ == "__main__":
+    main()
