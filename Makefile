@@ -62,13 +62,12 @@ zoo: install
 		--var runs/var/final --var-sampling-from runs/sweep_var_2.json \
 		--maskgit runs/maskgit/final --maskgit-sampling-from runs/sweep_maskgit_2.json
 
-# Verifiers and test-time search (issue 5): rollouts on training prompts, ORM/PRM/PARM verifiers for the AR and
-# MaskGIT generators, every strategy at every N on the benchmark (benchmarks/search_recipe.sh says how the two
-# lanes share the 2 cores), the AR hindsight verifiers and their rescored search, MaskGIT to N = 20 (~5 h in all),
-# then the AR PARM verifier goes into the zoo in float16 (the 60 MiB budget).
+# Verifiers and test-time search: training rollouts (128k AR, 20k MaskGIT, 20k VAR; resumable shards), one verifier
+# per generator (ORM, PRM and PARM heads), every search strategy at every N on the benchmark, and the verifier-quality
+# ladder (benchmarks/search_recipe.sh: two one-thread lanes); then each verifier goes into the zoo in float16.
 search: install
 	PATH=$(VENV)/bin:$$PATH bash benchmarks/search_recipe.sh runs/search
-	$(PY) -m imagecot.zoo.build --verifiers ar runs/search/verifiers-ar
+	for g in ar maskgit var; do $(PY) -m imagecot.zoo.build --verifier $$g runs/search/verifier-$$g/final || exit 1; done
 
 # The Fashion-MNIST track (issue 4): the exact recipe behind the shipped fmnist-* checkpoints and BENCHMARKS.md.
 # Tokenizer and the test set's Inception features side by side (one thread each, ~35 min); then the AR and the

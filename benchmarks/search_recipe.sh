@@ -1,73 +1,60 @@
 #!/bin/bash
-# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`; about 5 hours on 2 CPU cores).
-# Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores):
-#   AR:      rollouts (2000 training prompts x 2), the PARM, PRM and ORM verifiers (2000 steps each),
-#            then search_scaling at pool 20; when done it helps record MaskGIT's pool (--record-only).
-#   MaskGIT: rollouts (1500 x 2), its three verifiers, search_scaling at pool 4 and 4 images per prompt with the
-#            generator under bf16 autocast (MaskGIT has no KV cache: ~1.75 s per image per thread at pool 4, so a
-#            pool of 20 would take ~8 hours here).
-# PARM++ corrections run online at every N they are reported for: at N = 1, 4, 20 for AR (3 rounds) and N = 4 for
-# MaskGIT (1 round: each MaskGIT correction is a full 16-step inpainting).
-# Then the AR hindsight verifiers (--relabel 2) and the AR pools rescored with them (`--rescore-from`), and MaskGIT's
-# curve to N = 20 on one image per prompt.
-# Every step resumes (rollouts are rewritten; training runs and search records resume).
-# Then `python -m imagecot.zoo.build --verifiers ar OUT/verifiers-ar` ships the AR PARM (the zoo's budget).
+# The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`).
+# Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores). Every step resumes: rollouts
+# are written in shards, training runs resume from their checkpoint, search records and result rows are cached.
+#   lane A: AR rollouts (16,000 training prompts x 8 candidates = 128k), the AR verifier (one network: ORM, PRM,
+#           PARM), the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
+#           (verifiers on the first 2k, 8k, 32k rollouts, the same pool rescored with each).
+#   lane B: MaskGIT rollouts (2,500 x 8, bf16), VAR rollouts (2,500 x 8), their verifiers, MaskGIT's pool
+#           (553 x 1 image x 20 candidates, bf16) and VAR's (553 x 4 x 20).
+# Then `python -m imagecot.zoo.build --verifier GEN OUT/verifier-GEN` ships each verifier (the Makefile does).
 set -euo pipefail
 OUT=${1:-runs/search}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=1
+TRAIN="--lr 1e-3 --warmup 200 --weight-decay 0.05 --amp-bf16 true --log-every 100 --ckpt-every 500"
 
-verifiers() {  # GEN: rollouts and the three verifiers
-  local g=$1 prompts=$2 seed=$3
-  [ -f "$OUT/rollouts-$g.npz" ] || imagecot rollouts --generator "$g" --prompts "$prompts" --per-prompt 2 \
-      --seed "$seed" --out "$OUT/rollouts-$g.npz"
-  for role in parm prm orm; do
-    imagecot train verifier --role $role --rollouts "$OUT/rollouts-$g.npz" --out "$OUT/verifiers-$g/$role" \
-      --steps 2000 --lr 1e-3 --warmup 100 --weight-decay 0.05 --amp-bf16 true --log-every 100 --ckpt-every 250
+verifier() {  # GEN STEPS [extra train options]: the verifier of GEN's rollouts
+  local g=$1 steps=$2; shift 2
+  imagecot train verifier --rollouts "$OUT/rollouts-$g" --out "$OUT/verifier-$g" --steps "$steps" $TRAIN "$@"
+}
+scaling() {  # GEN OUT_NAME [search_scaling options]
+  local g=$1 name=$2; shift 2
+  python "$HERE/search_scaling.py" --generator "$g" --verifiers "$OUT/verifier-$g" --pool 20 --threads 1 \
+    --out "$OUT/$name" "$@"
+}
+
+lane_a() {
+  imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
+  verifier ar 8000
+  scaling ar scaling-ar --parm-plus-plus-ns 1 4 20
+  for n in 2000 8000 32000; do   # the ladder: the same pool rescored with verifiers on less data
+    imagecot train verifier --rollouts "$OUT/rollouts-ar" --out "$OUT/ladder/verifier-ar-$n" --limit "$n" \
+      --steps $((n < 8000 ? 1000 : n < 32000 ? 2000 : 4000)) $TRAIN
+    python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/ladder/verifier-ar-$n" --pool 20 --threads 1 \
+      --ns 1 20 --parm-plus-plus-ns 20 --rescore-from "$OUT/scaling-ar" --out "$OUT/ladder/scaling-ar-$n"
   done
-}
-maskgit_search() {
-  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 4 --ns 1 2 4 \
-    --parm-plus-plus-ns 4 --rounds 1 --images-per-prompt 4 --bf16 --threads 1 --out "$OUT/scaling-maskgit" "$@"
+  python "$HERE/verifier_ladder.py" --out "$OUT/ladder" \
+    $(for n in 2000 8000 32000; do echo --rung "$OUT/ladder/verifier-ar-$n" "$OUT/ladder/scaling-ar-$n"; done) \
+    --rung "$OUT/verifier-ar" "$OUT/scaling-ar"
 }
 
-( verifiers ar 2000 0
-  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifiers-ar" --pool 20 \
-    --parm-plus-plus-ns 1 4 20 --threads 1 --out "$OUT/scaling-ar"
-  while [ ! -f "$OUT/verifiers-maskgit/orm/final/eval.json" ]; do sleep 20; done
-  maskgit_search --record-only ) > "$OUT/lane-ar.log" 2>&1 &
-lane_ar=$!
-trap 'pkill -P $lane_ar 2>/dev/null; kill $lane_ar 2>/dev/null; true' EXIT   # a failed MaskGIT lane stops the AR one
-( verifiers maskgit 1500 1
-  maskgit_search ) > "$OUT/lane-maskgit.log" 2>&1
-wait $lane_ar
+lane_b() {
+  imagecot rollouts --generator maskgit --prompts 2500 --per-prompt 8 --shard-prompts 128 --bf16 --seed 1 \
+    --out "$OUT/rollouts-maskgit"
+  imagecot rollouts --generator var --prompts 2500 --per-prompt 8 --shard-prompts 128 --seed 2 \
+    --out "$OUT/rollouts-var"
+  verifier maskgit 4000
+  verifier var 4000
+  scaling maskgit scaling-maskgit --images-per-prompt 1 --bf16 --rounds 1 --parm-plus-plus-ns 20
+  scaling var scaling-var --parm-plus-plus-ns 20
+}
+
+lane_a > "$OUT/lane-a.log" 2>&1 &
+a=$!
+trap 'pkill -P $a 2>/dev/null; kill $a 2>/dev/null; true' EXIT   # a failed lane B stops lane A
+lane_b > "$OUT/lane-b.log" 2>&1
+wait $a
 trap - EXIT
-
-# Hindsight verifiers for AR (--relabel 2; --aux-heads keeps the ORM's and PRM's scores on the image), and the AR
-# pools rescored with them: previews follow from the final tokens, so nothing is sampled again (~1 hour more).
-hindsight() {  # ROLE [--aux-heads]
-  imagecot train verifier --role "$1" --rollouts "$OUT/rollouts-ar.npz" --out "$OUT/verifiers-ar-relabel/$1" \
-    --relabel 2 ${2:-} --steps 2000 --lr 1e-3 --warmup 100 --weight-decay 0.05 --amp-bf16 true --log-every 100 \
-    --ckpt-every 250
-}
-rescore() {
-  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifiers-ar-relabel" --pool 20 --threads 1 \
-    --rescore-from "$OUT/scaling-ar" --out "$OUT/scaling-ar-relabel" "$@"
-}
-( hindsight parm; hindsight prm --aux-heads ) > "$OUT/lane-hindsight.log" 2>&1 &
-hindsight orm --aux-heads >> "$OUT/lane-ar.log" 2>&1
-wait
-rescore --record-only >> "$OUT/lane-hindsight.log" 2>&1 &
-rescore --parm-plus-plus-ns 1 4 20 >> "$OUT/lane-ar.log" 2>&1
-wait
-
-# MaskGIT's scaling curve to N = 20 on one image per prompt (pool 20; ~45 minutes on the two lanes).
-maskgit_pool20() {
-  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifiers-maskgit" --pool 20 \
-    --parm-plus-plus-ns 20 --rounds 1 --images-per-prompt 1 --bf16 --threads 1 --out "$OUT/scaling-maskgit-pool20" "$@"
-}
-maskgit_pool20 --record-only >> "$OUT/lane-hindsight.log" 2>&1 &
-maskgit_pool20 >> "$OUT/lane-maskgit.log" 2>&1
-wait
-echo "reports: $OUT/scaling-{ar,maskgit,ar-relabel,maskgit-pool20}/scaling.md"
+echo "reports: $OUT/scaling-{ar,maskgit,var}/scaling.md, $OUT/ladder/ladder.md"
