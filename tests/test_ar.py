@@ -72,6 +72,10 @@ def test_log_prob_equals_the_cached_samplers_own_log_probs(tiny_ar):
     assert torch.equal(out_tokens, tiny_ar.generate(PROMPTS[:2], SamplingConfig(), seed=0).tokens)
     lp = tiny_ar.log_prob(out_tokens, PROMPTS[:2])
     assert lp.shape == (2,) and torch.allclose(lp.double(), total, atol=1e-3)
+    # the session keeps the same sum itself, and the bare model gives it from the encoded prompts
+    assert torch.allclose(tiny_ar.generate(PROMPTS[:2], SamplingConfig(), seed=0).log_prob, total, atol=1e-3)
+    cond = tiny_ar.conditioner.encode(PROMPTS[:2])
+    assert torch.allclose(tiny_ar.model.sequence_log_prob(out_tokens, cond), lp)
 
 
 def test_tiny_ar_overfits_one_prompt(tiny_vq, tiny_ar_config):

@@ -61,6 +61,20 @@ def test_deterministic_per_candidate_seed_and_drop(tiny_maskgit):
     assert out.compute.token_forwards - before == 7 * 2 * 2 * (12 + 64)
 
 
+def test_log_prob_in_the_samplers_order_equals_the_samplers_own_log_prob(tiny_maskgit):
+    """At cfg 1, temperature 1 and no top-k/p the sampler draws from the model: the sum of log p of the tokens it
+    fixes, step by step, is what `sequence_log_prob` gives in the order it fixed them (reveal_step_BN)."""
+    s = tiny_maskgit.start(PROMPTS, SamplingConfig(), seed=[4, 5, 6], steps=6)
+    s.step()
+    s.keep(torch.tensor([True, False, True]))   # dropping one changes nothing for the others
+    while s.t < s.num_steps:
+        s.step()
+    out = s.finish()
+    assert (s.reveal_step_BN >= 0).all() and s.reveal_step_BN.max() == 5
+    lp = tiny_maskgit.log_prob(out.tokens, [PROMPTS[0], PROMPTS[2]], reveal_step_BN=s.reveal_step_BN)
+    assert torch.allclose(lp.double(), out.log_prob, atol=1e-3) and (lp < 0).all()
+
+
 def test_log_prob_is_a_seeded_differentiable_masked_likelihood(tiny_maskgit):
     out = tiny_maskgit.generate(PROMPTS[:2], SamplingConfig(), seed=0)
     a = tiny_maskgit.log_prob(out.tokens, PROMPTS[:2], seed=3)

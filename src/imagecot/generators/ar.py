@@ -16,9 +16,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
-from .base import Compute, GenerationOutput, cfg_rows, keep_index, run_to_end
+from .base import Compute, GenerationOutput, Session, run_to_end
 from .grid import GridGenerator
-from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
+from .sampling import SamplingConfig, draw_uniforms, filter_logits, sample_from_uniform
 from .transformer import Block, KVCache
 
 
@@ -92,6 +92,11 @@ class ARTransformer(nn.Module, PretrainedMixin):
         ids = torch.cat([cond_BLc, img_BN[:, :-1] + self.config.text_vocab], dim=1)
         return self(ids)[:, self.config.cond_len - 1:]
 
+    def sequence_log_prob(self, img_BN: torch.Tensor, cond_BLc: torch.Tensor) -> torch.Tensor:
+        """Sum of log p(token_i | condition, tokens_<i) per sample (B,), differentiable (DPO's log-likelihood)."""
+        logp_BNV = F.log_softmax(self.sequence_logits(img_BN, cond_BLc).float(), dim=-1)
+        return logp_BNV.gather(-1, img_BN.unsqueeze(-1)).squeeze(-1).sum(-1)
+
     def make_cache(self, batch: int, device, dtype=torch.float32) -> KVCache:
         c = self.config
         return KVCache(c.n_layer, batch, c.n_head, c.cond_len + c.num_image_tokens,
@@ -99,7 +104,7 @@ class ARTransformer(nn.Module, PretrainedMixin):
 
 
 class ARGenerator(GridGenerator):
-    """An ARTransformer with its VQ tokenizer and prompt tokenizer: prompts in, images out."""
+    """An ARTransformer with its VQ tokenizer and conditioner: prompts in, images out."""
 
     def start(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
               use_cache: bool = True, tokens_per_step: int | None = None,
@@ -107,12 +112,8 @@ class ARGenerator(GridGenerator):
         """A session; with `prefix_tokens` (B, n0), n0 a multiple of tokens_per_step, the first n0 tokens are
         given (teacher-forced in one forward) and generation continues from there: regenerating an image from
         a row on, keeping the rows above (PARM++'s correction for a generator that cannot inpaint)."""
-        return ARSession(self, prompts, sampling or SamplingConfig(), seed, use_cache,
+        return ARSession(self, list(prompts), sampling or SamplingConfig(), seed, use_cache,
                          tokens_per_step or self.model.config.grid, prefix_tokens)
-
-    def generate(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
-                 use_cache: bool = True) -> GenerationOutput:
-        return run_to_end(self.start(prompts, sampling, seed, use_cache))
 
     @torch.no_grad()
     def preview_of(self, tokens_BN: torch.Tensor, t: int, tokens_per_step: int | None = None) -> torch.Tensor:
@@ -123,35 +124,35 @@ class ARGenerator(GridGenerator):
         fill = self.blank_tokens_N[n:].to(tokens_BN.device).expand(tokens_BN.shape[0], -1)
         return self.decode(torch.cat([tokens_BN[:, :n], fill], dim=1))
 
-    def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str]) -> torch.Tensor:
-        """Sum of log p(token_i | prompt, tokens_<i) per sample (B,), differentiable (for DPO)."""
-        cond = self.prompt_tokenizer.encode(prompts).to(tokens_BN.device)
-        logits_BNV = self.model.sequence_logits(tokens_BN, cond)
-        logp_BNV = F.log_softmax(logits_BNV.float(), dim=-1)
-        return logp_BNV.gather(-1, tokens_BN.unsqueeze(-1)).squeeze(-1).sum(-1)
+    def regenerate(self, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_B: torch.Tensor, prompts,
+                   sampling, seeds: list[int]) -> GenerationOutput:
+        """Keep the rows above the first blamed cell and sample the rest again (a raster model cannot inpaint
+        below a fixed row); nothing blamed: the whole image. One session per kept-prefix length."""
+        self.check_cells(cells_BN, tokens_BN)
+        g = self.model.config.grid
+        first_row = [int(c.nonzero()[0]) // g if c.any() else 0 for c in cells_BN]
+        images, tokens, compute = [None] * len(prompts), tokens_BN.clone(), Compute()
+        for r in sorted(set(first_row)):
+            rows = [b for b, fr in enumerate(first_row) if fr == r]
+            out = run_to_end(self.start([prompts[b] for b in rows], sampling, seed=[seeds[b] for b in rows],
+                                        prefix_tokens=tokens_BN[rows, :r * g]))
+            compute += out.compute
+            for i, b in enumerate(rows):
+                images[b], tokens[b] = out.images[i], out.tokens[i]
+        return GenerationOutput(torch.stack(images), tokens, list(prompts), compute)
 
 
-class ARSession:
+class ARSession(Session):
     """One batched raster-order generation; a step emits `tokens_per_step` tokens per live candidate."""
 
     def __init__(self, gen: ARGenerator, prompts: list[str], sampling: SamplingConfig, seed: int | list[int],
                  use_cache: bool, tokens_per_step: int, prefix_tokens: torch.Tensor | None = None):
-        if not prompts:
-            raise ValueError("need at least one prompt")
         c = gen.model.config
-        self.gen, self.sampling, self.use_cache = gen, sampling, use_cache
-        self.N, self.Lc, self.tokens_per_step = c.num_image_tokens, c.cond_len, tokens_per_step
-        self.num_steps = -(-self.N // tokens_per_step)
-        self.t = 0
-        self.compute = Compute()
-        self.prompts_all = list(prompts)
-        dev = gen.device
-        B = len(prompts)
-        self.ids = torch.arange(B, device=dev)
+        super().__init__(gen, prompts, sampling, -(-c.num_image_tokens // tokens_per_step))
+        self.use_cache, self.N, self.Lc, self.tokens_per_step = use_cache, c.num_image_tokens, c.cond_len, tokens_per_step
+        dev, B = gen.device, len(prompts)
         self.u_BN = draw_uniforms(seed, B, self.N).to(dev)  # all randomness, one row per candidate
-        cond = gen.prompt_tokenizer.encode(prompts).to(dev)
-        self.guided = sampling.cfg_scale != 1.0
-        self.prefix_RLc = torch.cat([cond, gen.prompt_tokenizer.null(B).to(dev)]) if self.guided else cond
+        self.prefix_RLc = self.condition_rows()
         self.tokens_Bn = torch.zeros(B, 0, dtype=torch.long, device=dev)
         if prefix_tokens is not None:
             n0 = prefix_tokens.shape[1]
@@ -167,17 +168,6 @@ class ARSession:
     def rows(self) -> int:
         return self.prefix_RLc.shape[0]
 
-    @property
-    def n_alive(self) -> int:
-        return self.ids.numel()
-
-    @torch.no_grad()
-    def _logits_from_rows(self, logits_RV: torch.Tensor) -> torch.Tensor:
-        if not self.guided:
-            return logits_RV
-        B = self.n_alive
-        return guide(logits_RV[:B], logits_RV[B:], self.sampling.cfg_scale)
-
     @torch.no_grad()
     def _forward_prefix(self) -> torch.Tensor:
         """The prompt and any given image tokens in one forward; the logits of the next token."""
@@ -185,7 +175,7 @@ class ARSession:
         ids = torch.cat([self.prefix_RLc, tok_R + self.gen.model.config.text_vocab], dim=1)
         logits = self.gen.model(ids, self.cache, 0)
         self.compute.add(self.rows, ids.shape[1])
-        return self._logits_from_rows(logits[:, -1])
+        return self.guided_logits(logits[:, -1])
 
     @torch.no_grad()
     def _forward_last(self) -> torch.Tensor:
@@ -198,30 +188,22 @@ class ARSession:
         else:
             logits = model(torch.cat([self.prefix_RLc, tok_R + text_vocab], dim=1))
             self.compute.add(self.rows, self.Lc + n)
-        return self._logits_from_rows(logits[:, -1])
+        return self.guided_logits(logits[:, -1])
 
-    @torch.no_grad()
-    def step(self) -> None:
-        if self.t >= self.num_steps:
-            raise RuntimeError("generation is already complete")
+    def _step(self) -> None:
         for _ in range(self.tokens_per_step):
             n = self.tokens_Bn.shape[1]
             if n == self.N or self.n_alive == 0:
                 break
             logits_BV = filter_logits(self.next_logits_BV, self.sampling)
             tok_B = sample_from_uniform(logits_BV, self.u_BN[self.ids, n])
+            self.log_prob_B += logits_BV.log_softmax(-1).gather(-1, tok_B[:, None]).squeeze(1).double()
             self.tokens_Bn = torch.cat([self.tokens_Bn, tok_B[:, None]], dim=1)
             if n + 1 < self.N:
                 self.next_logits_BV = self._forward_last()
-        self.t += 1
 
-    def keep(self, keep_B: torch.Tensor) -> None:
-        """Keep only these live candidates (bool mask or indices); the rest stop costing compute."""
-        idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
-        B = self.n_alive
-        rows = cfg_rows(idx, B, self.guided)
-        self.ids, self.tokens_Bn = self.ids[idx], self.tokens_Bn[idx]
-        self.next_logits_BV = self.next_logits_BV[idx]
+    def _select(self, idx: torch.Tensor, rows: torch.Tensor) -> None:
+        self.tokens_Bn, self.next_logits_BV = self.tokens_Bn[idx], self.next_logits_BV[idx]
         self.prefix_RLc = self.prefix_RLc[rows]
         if self.cache is not None:
             self.cache.select_rows(rows)
@@ -233,9 +215,5 @@ class ARSession:
         fill = self.gen.blank_tokens_N[n:].to(self.tokens_Bn.device).expand(self.n_alive, -1)
         return self.gen.decode(torch.cat([self.tokens_Bn, fill], dim=1))
 
-    @torch.no_grad()
-    def finish(self) -> GenerationOutput:
-        if self.tokens_Bn.shape[1] < self.N:
-            raise RuntimeError(f"generation stopped at {self.tokens_Bn.shape[1]}/{self.N} tokens; step it to the end")
-        return GenerationOutput(self.gen.decode(self.tokens_Bn), self.tokens_Bn.clone(),
-                                [self.prompts_all[i] for i in self.ids.tolist()], self.compute, self.ids.clone())
+    def _tokens(self) -> torch.Tensor:
+        return self.tokens_Bn

@@ -1,4 +1,4 @@
-"""The step protocol that joins generation and verification.
+"""The step protocol that joins generation and verification, and the one core every generator is built on.
 
 A generation runs as a `Session` of steps. After every step the caller can
 look at a preview of each live candidate, and keep only some of them; the
@@ -6,14 +6,20 @@ dropped ones cost nothing from then on. Compute is counted in one unit for
 every generator: token-forwards = sum over forward passes of (rows in the
 batch x tokens processed), so a CFG pass counts its conditional and
 unconditional halves, and a KV-cached step counts one token per row.
+
+`TokenGenerator` (a token model, its image tokenizer, its conditioner) and
+`Session` (live candidates, steps, compute, classifier-free guidance rows,
+keep/finish) hold what every family shares; a family writes only its hooks:
+`Session._step`, `_select`, `preview`, `_tokens`, and the generator's
+`decode` (plus, where it can do better than sampling anew, `regenerate`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
-
 import torch
+
+from .sampling import guide
 
 
 @dataclass
@@ -41,26 +47,122 @@ class GenerationOutput:
     prompts: list[str]
     compute: Compute = field(default_factory=Compute)
     ids: torch.Tensor | None = None  # (B,) original candidate index of each output
+    log_prob: torch.Tensor | None = None  # (B,) sum of log p(token) under the distribution each was sampled from
 
 
-class Session(Protocol):
-    """One batched generation in progress."""
+class Session:
+    """One batched generation in progress: the mechanics every family shares.
 
-    num_steps: int      # steps a full generation takes
-    t: int              # steps taken so far
-    ids: torch.Tensor   # (B_alive,) original index of each live candidate
-    compute: Compute
+    B = live candidates (`ids`: their original indices); with classifier-free
+    guidance the network runs R = 2B rows, [conditional (B), unconditional (B)].
+    A family implements `_step()` (advance one step: sample, update its state,
+    add to `compute` and `log_prob_B`), `_select(idx, rows)` (keep live
+    candidates `idx`, CFG rows `rows`, of every per-candidate tensor it holds),
+    `preview()` and `_tokens()` (the finished token sequences)."""
 
-    def step(self) -> None: ...
-    def preview(self) -> torch.Tensor: ...            # (B_alive, 3, H, W) in [-1, 1]
-    def keep(self, keep_B: torch.Tensor) -> None: ...  # bool mask or indices into the live batch
-    def finish(self) -> GenerationOutput: ...
+    def __init__(self, gen: "TokenGenerator", conditions: list, sampling, num_steps: int):
+        if not conditions:
+            raise ValueError("need at least one condition (prompt or class)")
+        self.gen, self.sampling = gen, sampling
+        self.conditions_all = list(conditions)
+        self.num_steps, self.t, self.compute = num_steps, 0, Compute()
+        self.ids = torch.arange(len(conditions), device=gen.device)
+        self.guided = sampling.cfg_scale != 1.0
+        self.log_prob_B = torch.zeros(len(conditions), dtype=torch.float64, device=gen.device)
+
+    @property
+    def n_alive(self) -> int:
+        return self.ids.numel()
+
+    def guided_logits(self, logits_R: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+        """Rows [cond, uncond] -> uncond + s * (cond - uncond) (s: the sampling's cfg_scale); unguided: as is."""
+        if not self.guided:
+            return logits_R
+        B = self.n_alive
+        return guide(logits_R[:B], logits_R[B:], self.sampling.cfg_scale if scale is None else scale)
+
+    def condition_rows(self) -> torch.Tensor:
+        """The encoded conditions of the live candidates, then (guided) as many null conditions: (R, ...)."""
+        conditioner = self.gen.conditioner
+        cond = conditioner.encode([self.conditions_all[i] for i in self.ids.tolist()]).to(self.gen.device)
+        return torch.cat([cond, conditioner.null(len(cond)).to(cond.device)]) if self.guided else cond
+
+    @torch.no_grad()
+    def step(self) -> None:
+        if self.t >= self.num_steps:
+            raise RuntimeError("generation is already complete")
+        self._step()
+        self.t += 1
+
+    def keep(self, keep_B: torch.Tensor) -> None:
+        """Keep only these live candidates (bool mask or indices); the rest stop costing compute."""
+        idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
+        rows = cfg_rows(idx, self.n_alive, self.guided)
+        self.ids, self.log_prob_B = self.ids[idx], self.log_prob_B[idx]
+        self._select(idx, rows)
+
+    @torch.no_grad()
+    def finish(self) -> GenerationOutput:
+        if self.t < self.num_steps:
+            raise RuntimeError(f"generation stopped at step {self.t}/{self.num_steps}; step it to the end")
+        tokens = self._tokens()
+        return GenerationOutput(self._images(tokens), tokens.clone(),
+                                [str(self.conditions_all[i]) for i in self.ids.tolist()], self.compute,
+                                self.ids.clone(), self.log_prob_B.clone())
+
+    def _images(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.gen.decode(tokens)
+
+    def _step(self) -> None:
+        raise NotImplementedError
+
+    def _select(self, idx: torch.Tensor, rows: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def preview(self) -> torch.Tensor:
+        """(B_alive, 3, H, W) in [-1, 1]: what the image would look like now."""
+        raise NotImplementedError
+
+    def _tokens(self) -> torch.Tensor:
+        raise NotImplementedError
 
 
-class Generator(Protocol):
-    def start(self, prompts: list[str], sampling=None, seed: int = 0) -> Session: ...
-    def generate(self, prompts: list[str], sampling=None, seed: int = 0) -> GenerationOutput: ...
-    def log_prob(self, tokens: torch.Tensor, prompts: list[str]) -> torch.Tensor: ...
+class TokenGenerator:
+    """A token model, its image tokenizer (`vq`) and its conditioner (`conditioner.encode/null`): conditions in,
+    images out, as a `session_class` of steps. Families set `session_class` and implement `decode`; `cell_grid`
+    (the side of the token grid a reflection blames cells on, None: none) and `regenerate` say how PARM++ can
+    correct an image."""
+
+    session_class: type = Session
+    cell_grid: int | None = None
+
+    def __init__(self, model, vq, conditioner):
+        self.model, self.vq, self.conditioner = model.eval(), vq.eval(), conditioner
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def start(self, conditions, sampling=None, seed: int | list[int] = 0, **options) -> Session:
+        from .sampling import SamplingConfig
+        return self.session_class(self, list(conditions), sampling or SamplingConfig(), seed, **options)
+
+    def generate(self, conditions, sampling=None, seed: int | list[int] = 0, **options) -> GenerationOutput:
+        return run_to_end(self.start(conditions, sampling, seed, **options))
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def regenerate(self, tokens_BL: torch.Tensor, cells_BN: torch.Tensor, missing_B: torch.Tensor, conditions,
+                   sampling, seeds: list[int]) -> GenerationOutput:
+        """A corrected sample of each image given the cells a reflection blames (`cells_BN`, over `cell_grid`)
+        and whether an object is missing; by default (a family that can neither inpaint nor keep a prefix) a
+        fresh sample with these seeds."""
+        return self.generate(conditions, sampling, seed=seeds)
+
+    def log_prob(self, tokens: torch.Tensor, conditions) -> torch.Tensor:
+        """Sum of log p(tokens | condition) per sample (B,) under the bare model (no guidance), differentiable."""
+        return self.model.sequence_log_prob(tokens, self.conditioner.encode(list(conditions)).to(tokens.device))
 
 
 def run_to_end(session: Session) -> GenerationOutput:

@@ -1,4 +1,14 @@
-"""Prompts as prefix tokens: canonical text, a closed word vocabulary, a null condition."""
+"""Conditioners: a model's conditions (prompts, class names or ids) as tensors, its null condition, dropout.
+
+One `Conditioner` per model, from its config (`conditioner_for`): generators
+encode with it, trainers drop conditions to null with it (classifier-free
+guidance's training), verifiers read prompts with a `PromptTokenizer`.
+- `PromptTokenizer`: prompt words as prefix tokens (canonical text, a closed
+  vocabulary; null = [NULL, PAD, ...]);
+- `ClassTokenizer`: a class as one prefix token (class-conditional AR and MaskGIT);
+- `ClassIndex`: a class as an embedding index, null = the extra index
+  `num_classes` (VAR's class variant, ImageNet's 1000 + 1).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +30,26 @@ def class_space(model_config) -> tuple[tuple[str, ...], int]:
     return (), 0
 
 
-class PromptTokenizer:
+class Conditioner:
+    """encode(conditions) -> long tensor (B, ...); null(B) -> the unconditional rows; drop() for training."""
+
+    def encode(self, conditions) -> torch.Tensor:
+        raise NotImplementedError
+
+    def null(self, batch: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def drop(self, cond: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Each row becomes the null condition with probability p (torch.rand, seeded by `generator` or the global
+        seed the training loop sets per step)."""
+        drop_B = torch.rand(cond.shape[0], generator=generator) < p
+        if not drop_B.any():
+            return cond
+        null = self.null(cond.shape[0]).to(cond.device)
+        return torch.where(drop_B.to(cond.device).view(-1, *([1] * (cond.dim() - 1))), null, cond)
+
+
+class PromptTokenizer(Conditioner):
     """Word-level tokenizer over the shapes world's vocabulary, fixed length `length`.
 
     Prompts are parsed and re-written canonically first ("a photo of a circle"
@@ -56,7 +85,7 @@ class PromptTokenizer:
         return out
 
 
-class ClassTokenizer:
+class ClassTokenizer(Conditioner):
     """A class label as one condition token (class-conditional AR / MaskGIT): ids 2.. for the classes, NULL for none.
 
     Conditions are class names (case-insensitive) or integer ids, so the same
@@ -92,7 +121,31 @@ class ClassTokenizer:
         return torch.full((batch, 1), NULL, dtype=torch.long)
 
 
-def condition_tokenizer(config) -> PromptTokenizer | ClassTokenizer:
-    """The condition tokenizer a token-grid model config asks for (class_names set: class labels)."""
-    names = getattr(config, "class_names", ())
+class ClassIndex(Conditioner):
+    """A class as an index into a class embedding of num_classes + 1 rows; null = num_classes. Conditions are
+    ids or, where the model knows them, class names."""
+
+    def __init__(self, num_classes: int, class_names: tuple[str, ...] | list[str] = ()):
+        self.num_classes, self.names = num_classes, ClassTokenizer(class_names) if class_names else None
+
+    def encode(self, conditions) -> torch.Tensor:
+        """(B,) long tensor."""
+        if self.names is not None:
+            conditions = [self.names.class_id(c) for c in conditions]
+        if not all(isinstance(k, int) and 0 <= k < self.num_classes for k in conditions):
+            raise ValueError(f"this model is class-conditional: give class ids in [0, {self.num_classes})")
+        return torch.tensor(list(conditions), dtype=torch.long)
+
+    def null(self, batch: int) -> torch.Tensor:
+        return torch.full((batch,), self.num_classes, dtype=torch.long)
+
+
+def conditioner_for(config) -> Conditioner:
+    """The conditioner a model config asks for: VAR's (`condition` class or text), or a token-grid model's
+    (class_names set: one class token; else prompt words)."""
+    names = tuple(getattr(config, "class_names", ()) or ())
+    if getattr(config, "condition", None) == "class":
+        return ClassIndex(config.num_classes, names)
+    if getattr(config, "condition", None) == "text":
+        return PromptTokenizer(config.text_len)
     return ClassTokenizer(names) if names else PromptTokenizer(config.cond_len)

@@ -1,4 +1,4 @@
-"""What every generator over a single-scale VQ grid shares: prompts, the blank grid, decoding."""
+"""What every generator over a single-scale VQ grid shares: the conditioner, the blank grid, decoding, cells."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import numpy as np
 import torch
 
 from ..data.streams import background_of
-from .condition import ClassTokenizer, PromptTokenizer, condition_tokenizer
+from .base import TokenGenerator
+from .condition import Conditioner, conditioner_for
 
 
-class GridGenerator:
+class GridGenerator(TokenGenerator):
     """A token-grid transformer (config with image_vocab, grid, cond_len, text_vocab, class_names, data) and its
-    VQ tokenizer; conditions are prompts, or class names / ids for a class-conditional model."""
+    VQ tokenizer; conditions are prompts, or class names / ids for a class-conditional model. A reflection's cells
+    are the token grid's."""
 
-    def __init__(self, model, vq, prompt_tokenizer: PromptTokenizer | ClassTokenizer | None = None):
-        self.model = model.eval()
-        self.vq = vq.eval()
-        self.prompt_tokenizer = prompt_tokenizer or condition_tokenizer(model.config)
-        if self.prompt_tokenizer.vocab_size > model.config.text_vocab:
-            raise ValueError(f"prompt vocabulary ({self.prompt_tokenizer.vocab_size}) exceeds the model's "
+    def __init__(self, model, vq, conditioner: Conditioner | None = None):
+        super().__init__(model, vq, conditioner or conditioner_for(model.config))
+        if self.conditioner.vocab_size > model.config.text_vocab:
+            raise ValueError(f"condition vocabulary ({self.conditioner.vocab_size}) exceeds the model's "
                              f"text_vocab ({model.config.text_vocab})")
         if vq.vocab_size != model.config.image_vocab:
             raise ValueError(f"tokenizer codebook {vq.vocab_size} != model image_vocab {model.config.image_vocab}")
@@ -31,8 +31,13 @@ class GridGenerator:
         self.blank_tokens_N = vq.encode(blank.expand(1, 3, res, res).contiguous().to(dev)).view(g * g)
 
     @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+    def cell_grid(self) -> int:
+        return self.model.config.grid
+
+    def check_cells(self, cells_BN: torch.Tensor, tokens_BN: torch.Tensor) -> None:
+        if cells_BN.shape != tokens_BN.shape:
+            raise ValueError(f"the reflection's cells {tuple(cells_BN.shape)} do not match the token grid "
+                             f"{tuple(tokens_BN.shape)}")
 
     @torch.no_grad()
     def decode(self, tokens_BN: torch.Tensor) -> torch.Tensor:

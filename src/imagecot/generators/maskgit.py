@@ -20,9 +20,9 @@ import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
 from .ar import ARConfig
-from .base import Compute, GenerationOutput, cfg_rows, keep_index, run_to_end
+from .base import GenerationOutput, Session, run_to_end
 from .grid import GridGenerator
-from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
+from .sampling import SamplingConfig, draw_uniforms, filter_logits, sample_from_uniform
 from .transformer import Block
 
 
@@ -97,21 +97,46 @@ class MaskGITTransformer(nn.Module, PretrainedMixin):
         ranks = scores.argsort(1).argsort(1)
         return ranks < n_B[:, None]
 
+    def sequence_log_prob(self, img_BN: torch.Tensor, cond_BLc: torch.Tensor, reveal_step_BN: torch.Tensor | None = None,
+                          n_masks: int = 1, seed: int = 0) -> torch.Tensor:
+        """Log-likelihood of a grid per sample (B,), differentiable. MaskGIT has no exact one:
+        - with `reveal_step_BN` (the step at which the sampler fixed each position, -1 = given), the sampler's own
+          order: sum over steps s of log p(tokens fixed at s | the tokens fixed before s, condition), which is the
+          sampler's log-probability of its sample (at cfg 1, temperature 1, no top-k/p);
+        - without, the estimate mask-predict models use for preference training (Show-o's DPO): mask a
+          cosine-distributed random fraction of positions (seeded: `n_masks` draws from `seed`, so policy and
+          reference see the same masks), sum log p(true token | visible ones) over the masked positions and
+          rescale by N / |masked|: a Monte-Carlo estimate of the pseudo-log-likelihood.
+        """
+        if reveal_step_BN is not None:
+            total = torch.zeros(img_BN.shape[0], device=img_BN.device)
+            for s in range(int(reveal_step_BN.max()) + 1):
+                hidden_BN = reveal_step_BN >= s
+                logits = self(img_BN.masked_fill(hidden_BN, self.config.mask_id), cond_BLc)
+                lp_BN = F.log_softmax(logits.float(), -1).gather(-1, img_BN[..., None]).squeeze(-1)
+                total = total + (lp_BN * (reveal_step_BN == s)).sum(1)
+            return total
+        N = self.config.num_image_tokens
+        g = torch.Generator().manual_seed(seed)
+        total = 0.0
+        for _ in range(n_masks):
+            mask_BN = self.random_mask(img_BN.shape[0], img_BN.device, g)
+            logits = self(img_BN.masked_fill(mask_BN, self.config.mask_id), cond_BLc)
+            lp_BN = F.log_softmax(logits.float(), -1).gather(-1, img_BN[..., None]).squeeze(-1)
+            total = total + (lp_BN * mask_BN).sum(1) * N / mask_BN.sum(1)
+        return total / n_masks
+
 
 class MaskGITGenerator(GridGenerator):
-    """A MaskGITTransformer with its VQ tokenizer and prompt tokenizer: prompts in, images out."""
+    """A MaskGITTransformer with its VQ tokenizer and conditioner: prompts in, images out."""
 
     def start(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
               steps: int | None = None, init_tokens: torch.Tensor | None = None,
               remask: torch.Tensor | None = None) -> "MaskGITSession":
         """A session from an all-masked grid, or, with `init_tokens` (B, N) and `remask` (B, N) bool, from those
         tokens with the `remask` positions masked: inpainting, the rest of the grid held fixed."""
-        return MaskGITSession(self, prompts, sampling or SamplingConfig(), seed,
+        return MaskGITSession(self, list(prompts), sampling or SamplingConfig(), seed,
                               steps or self.model.config.sample_steps, init_tokens, remask)
-
-    def generate(self, prompts: list[str], sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
-                 steps: int | None = None) -> GenerationOutput:
-        return run_to_end(self.start(prompts, sampling, seed, steps))
 
     def inpaint(self, tokens_BN: torch.Tensor, remask_BN: torch.Tensor, prompts: list[str],
                 sampling: SamplingConfig | None = None, seed: int | list[int] = 0,
@@ -119,50 +144,40 @@ class MaskGITGenerator(GridGenerator):
         """Resample the `remask_BN` positions of `tokens_BN` given the others and the prompt."""
         return run_to_end(self.start(prompts, sampling, seed, steps, tokens_BN, remask_BN))
 
-    def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str], n_masks: int = 1, seed: int = 0) -> torch.Tensor:
-        """Masked-token log-likelihood per sample (B,), differentiable.
+    def regenerate(self, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_B: torch.Tensor, prompts,
+                   sampling, seeds: list[int]) -> GenerationOutput:
+        """Inpaint the blamed cells (and the background, where an object is missing: it has to go somewhere);
+        what is right stays. Nothing blamed: everything is redone."""
+        self.check_cells(cells_BN, tokens_BN)
+        background_BN = tokens_BN == self.blank_tokens_N.to(tokens_BN.device)
+        remask = cells_BN | (missing_B[:, None] & background_BN)
+        remask[~remask.any(1)] = True
+        return self.inpaint(tokens_BN, remask, prompts, sampling, seed=seeds)
 
-        MaskGIT has no exact likelihood. This is the estimator mask-predict
-        models use for preference training (e.g. Show-o's DPO): mask a
-        cosine-distributed random fraction of positions (seeded, `n_masks`
-        draws), sum log p(true token | visible tokens, prompt) over the masked
-        positions and rescale by N / |masked|, i.e. a Monte-Carlo estimate of
-        the pseudo-log-likelihood of the grid. Use the same seed for the
-        policy and the reference model so the masks match.
-        """
-        model, N = self.model, self.model.config.num_image_tokens
-        cond = self.prompt_tokenizer.encode(prompts).to(tokens_BN.device)
-        g = torch.Generator().manual_seed(seed)
-        total = 0.0
-        for _ in range(n_masks):
-            mask_BN = model.random_mask(tokens_BN.shape[0], tokens_BN.device, g)
-            logits = model(tokens_BN.masked_fill(mask_BN, model.config.mask_id), cond)
-            lp_BN = F.log_softmax(logits.float(), -1).gather(-1, tokens_BN[..., None]).squeeze(-1)
-            total = total + (lp_BN * mask_BN).sum(1) * N / mask_BN.sum(1)
-        return total / n_masks
+    def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str], n_masks: int = 1, seed: int = 0,
+                 reveal_step_BN: torch.Tensor | None = None) -> torch.Tensor:
+        """`MaskGITTransformer.sequence_log_prob` of these tokens under the prompts (see there)."""
+        cond = self.conditioner.encode(prompts).to(tokens_BN.device)
+        return self.model.sequence_log_prob(tokens_BN, cond, reveal_step_BN, n_masks, seed)
 
 
-class MaskGITSession:
-    """One batched mask-predict generation: T steps, each a full forward over the live candidates."""
+class MaskGITSession(Session):
+    """One batched mask-predict generation: T steps, each a full forward over the live candidates.
+    `reveal_step_BN` records at which step each position was fixed (-1: given), the order
+    `MaskGITTransformer.sequence_log_prob` follows to give the sampler's own log-probability."""
 
     def __init__(self, gen: MaskGITGenerator, prompts: list[str], sampling: SamplingConfig, seed, steps: int,
                  init_tokens: torch.Tensor | None = None, remask: torch.Tensor | None = None):
-        if not prompts:
-            raise ValueError("need at least one prompt")
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
+        super().__init__(gen, prompts, sampling, steps)
         c = gen.model.config
-        self.gen, self.sampling, self.num_steps, self.t = gen, sampling, steps, 0
-        self.N, self.Lc, self.compute = c.num_image_tokens, c.cond_len, Compute()
-        self.prompts_all = list(prompts)
+        self.N, self.Lc = c.num_image_tokens, c.cond_len
         B, dev = len(prompts), gen.device
-        self.ids = torch.arange(B, device=dev)
         # per candidate and step: N uniforms to sample tokens, N Gumbel draws for the confidences
         u = draw_uniforms(seed, B, 2 * steps * self.N).to(dev).view(B, steps, 2, self.N)
         self.u_sample_BTN, self.u_gumbel_BTN = u[:, :, 0], u[:, :, 1]
-        self.guided = sampling.cfg_scale != 1.0
-        cond = gen.prompt_tokenizer.encode(prompts).to(dev)
-        self.cond_RLc = torch.cat([cond, gen.prompt_tokenizer.null(B).to(dev)]) if self.guided else cond
+        self.cond_RLc = self.condition_rows()
         self.tokens_BN = torch.full((B, self.N), c.mask_id, dtype=torch.long, device=dev)
         if (init_tokens is None) != (remask is None):
             raise ValueError("inpainting needs both init_tokens and remask")
@@ -175,21 +190,15 @@ class MaskGITSession:
         n_masked_B = (self.tokens_BN == c.mask_id).sum(1).tolist()
         self.schedule_BT = torch.tensor([mask_schedule(steps, m) for m in n_masked_B], device=dev).view(B, steps)
         self.pred_BN = self.tokens_BN.clone()
+        self.reveal_step_BN = torch.full((B, self.N), -1, dtype=torch.long, device=dev)
 
-    @property
-    def n_alive(self) -> int:
-        return self.ids.numel()
-
-    @torch.no_grad()
-    def step(self) -> None:
-        if self.t >= self.num_steps:
-            raise RuntimeError("generation is already complete")
+    def _step(self) -> None:
         c, B, N = self.gen.model.config, self.n_alive, self.N
         masked_BN = self.tokens_BN == c.mask_id
         inp = self.tokens_BN.repeat(2, 1) if self.guided else self.tokens_BN
         logits_RNV = self.gen.model(inp, self.cond_RLc)
         self.compute.add(inp.shape[0], self.Lc + N)
-        logits_BNV = guide(logits_RNV[:B], logits_RNV[B:], self.sampling.cfg_scale) if self.guided else logits_RNV
+        logits_BNV = self.guided_logits(logits_RNV)
         V = logits_BNV.shape[-1]
         flat = filter_logits(logits_BNV.reshape(B * N, V), self.sampling)
         sampled_BN = sample_from_uniform(flat, self.u_sample_BTN[self.ids, self.t].reshape(-1)).view(B, N)
@@ -203,13 +212,13 @@ class MaskGITSession:
         conf_BN = conf_BN.masked_fill(~masked_BN, float("inf"))  # revealed tokens stay
         rank_BN = conf_BN.argsort(1).argsort(1)  # 0 = least confident
         self.tokens_BN = sampled_BN.masked_fill(rank_BN < keep_masked_B[:, None], c.mask_id)
-        self.t += 1
+        revealed_BN = masked_BN & (self.tokens_BN != c.mask_id)
+        self.reveal_step_BN[revealed_BN] = self.t
+        self.log_prob_B += (logp_BN * revealed_BN).sum(1).double()
 
-    def keep(self, keep_B: torch.Tensor) -> None:
-        idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
-        B = self.n_alive
-        rows = cfg_rows(idx, B, self.guided)
-        self.ids, self.tokens_BN, self.pred_BN = self.ids[idx], self.tokens_BN[idx], self.pred_BN[idx]
+    def _select(self, idx: torch.Tensor, rows: torch.Tensor) -> None:
+        self.tokens_BN, self.pred_BN = self.tokens_BN[idx], self.pred_BN[idx]
+        self.reveal_step_BN = self.reveal_step_BN[idx]
         self.cond_RLc = self.cond_RLc[rows]
 
     @torch.no_grad()
@@ -220,9 +229,5 @@ class MaskGITSession:
             return self.gen.decode(torch.where(self.tokens_BN == self.gen.model.config.mask_id, blank, self.tokens_BN))
         return self.gen.decode(self.pred_BN)
 
-    @torch.no_grad()
-    def finish(self) -> GenerationOutput:
-        if self.t < self.num_steps:
-            raise RuntimeError(f"generation stopped at step {self.t}/{self.num_steps}; step it to the end")
-        return GenerationOutput(self.gen.decode(self.tokens_BN), self.tokens_BN.clone(),
-                                [self.prompts_all[i] for i in self.ids.tolist()], self.compute, self.ids.clone())
+    def _tokens(self) -> torch.Tensor:
+        return self.tokens_BN

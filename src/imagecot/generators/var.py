@@ -21,9 +21,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..hub import PretrainedMixin
-from .base import Compute, GenerationOutput, cfg_rows, keep_index, run_to_end
-from .condition import NULL, PAD, ClassTokenizer, PromptTokenizer
-from .sampling import SamplingConfig, draw_uniforms, filter_logits, guide, sample_from_uniform
+from .base import Session, TokenGenerator
+from .condition import PAD, conditioner_for
+from .sampling import SamplingConfig, draw_uniforms, filter_logits, sample_from_uniform
 
 
 @dataclass
@@ -216,14 +216,6 @@ class VARTransformer(nn.Module, PretrainedMixin):
                 blk.ada_lin[-1].weight[:2 * C].mul_(init_adaln_gamma)
 
     # ------------------------------------------------------------------ conditioning
-    def null_condition(self, batch: int, device) -> torch.Tensor:
-        """The unconditional input: class num_classes, or the null prompt [NULL, PAD, ...]."""
-        if self.config.condition == "class":
-            return torch.full((batch,), self.config.num_classes, dtype=torch.long, device=device)
-        out = torch.full((batch, self.config.text_len), PAD, dtype=torch.long, device=device)
-        out[:, 0] = NULL
-        return out
-
     def encode_condition(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(cond_BC for AdaLN and sos, prefix tokens (B, P, C) or None, prefix key mask (B, P) or None)."""
         if self.config.condition == "class":
@@ -252,8 +244,7 @@ class VARTransformer(nn.Module, PretrainedMixin):
         c = self.config
         p_drop = c.cond_drop if cond_drop is None else cond_drop
         if self.training and p_drop > 0:
-            drop = torch.rand(cond.shape[0], device=cond.device) < p_drop
-            cond = torch.where(drop.view(-1, *([1] * (cond.dim() - 1))), self.null_condition(cond.shape[0], cond.device), cond)
+            cond = conditioner_for(c).drop(cond, p_drop)
         cond_BC, prefix, keep = self.encode_condition(cond)
         B, first_l = cond_BC.shape[0], c.patch_nums[0] ** 2
         sos = cond_BC[:, None].expand(B, first_l, -1) + self.pos_start
@@ -268,51 +259,40 @@ class VARTransformer(nn.Module, PretrainedMixin):
         x = x[:, c.prefix_len:]
         return self.head(self.head_nm(x.float(), cond_BC).float()).float()
 
+    def sequence_log_prob(self, tokens_BL: torch.Tensor, cond: torch.Tensor, x_BlCv: torch.Tensor) -> torch.Tensor:
+        """Sum over all scales of log p(token | condition, coarser scales) per sample (B,), no guidance and no
+        condition dropout, differentiable; `x_BlCv` is the tokenizer's teacher-forcing input of `tokens_BL`
+        (`quantize.teacher_forcing_input`), computed once for the policy and its reference alike."""
+        logits_BLV = self(cond, x_BlCv, cond_drop=0.0)
+        return F.log_softmax(logits_BLV, -1).gather(-1, tokens_BL[..., None]).squeeze(-1).sum(-1)
 
 
-class VARGenerator:
+
+class VARGenerator(TokenGenerator):
     """A VARTransformer with its multi-scale tokenizer: conditions in, images out, one scale per step.
 
-    Conditions are prompts (text variant) or class ids (class variant). `cfg_scale`
+    Conditions are prompts (text variant) or class ids / names (class variant). `cfg_scale`
     has the same meaning as for every generator here (uncond + s * (cond - uncond)
     at full strength); VAR ramps it over scales, s_k = 1 + (cfg_scale - 1) * k / (K - 1),
-    so VAR's published "cfg 1.5" is cfg_scale 2.5 (`var_recipe()`).
+    so VAR's published "cfg 1.5" is cfg_scale 2.5 (`var_recipe()`). Every scale covers the
+    whole image, so a correction (`regenerate`) is a fresh sample.
     """
 
-    def __init__(self, model: VARTransformer, vq, prompt_tokenizer=None):
-        self.model, self.vq = model.eval(), vq.eval()
+    def __init__(self, model: VARTransformer, vq, conditioner=None):
+        super().__init__(model, vq, conditioner or conditioner_for(model.config))
         c = model.config
         if vq.config.vocab_size != c.vocab_size or vq.config.z_channels != c.z_channels \
                 or tuple(vq.config.patch_nums) != tuple(c.patch_nums):
             raise ValueError(f"tokenizer (vocab {vq.config.vocab_size}, Cvae {vq.config.z_channels}, scales "
                              f"{vq.config.patch_nums}) does not match the VAR model (vocab {c.vocab_size}, "
                              f"Cvae {c.z_channels}, scales {c.patch_nums})")
-        if c.condition == "text":
-            self.prompt_tokenizer = prompt_tokenizer or PromptTokenizer(c.text_len)
-            if self.prompt_tokenizer.vocab_size > c.text_vocab:
-                raise ValueError(f"prompt vocabulary {self.prompt_tokenizer.vocab_size} exceeds text_vocab {c.text_vocab}")
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-    def encode_conditions(self, conditions) -> torch.Tensor:
-        if self.model.config.condition == "text":
-            if not all(isinstance(p, str) for p in conditions):
-                raise ValueError("this VAR model is text-conditional: give prompts (strings)")
-            return self.prompt_tokenizer.encode(list(conditions)).to(self.device)
-        n, names = self.model.config.num_classes, self.model.config.class_names
-        if names:
-            conditions = [ClassTokenizer(names).class_id(k) for k in conditions]
-        if not all(isinstance(k, int) and 0 <= k < n for k in conditions):
-            raise ValueError(f"this VAR model is class-conditional: give class ids in [0, {n})")
-        return torch.tensor(list(conditions), dtype=torch.long, device=self.device)
+        if c.condition == "text" and self.conditioner.vocab_size > c.text_vocab:
+            raise ValueError(f"prompt vocabulary {self.conditioner.vocab_size} exceeds text_vocab {c.text_vocab}")
 
     def start(self, conditions, sampling=None, seed: int | list[int] = 0, use_cache: bool = True) -> "VARSession":
+        if self.model.config.condition == "text" and not all(isinstance(p, str) for p in conditions):
+            raise ValueError("this VAR model is text-conditional: give prompts (strings)")
         return VARSession(self, list(conditions), sampling or SamplingConfig(), seed, use_cache)
-
-    def generate(self, conditions, sampling=None, seed: int | list[int] = 0, use_cache: bool = True):
-        return run_to_end(self.start(conditions, sampling, seed, use_cache))
 
     def token_maps(self, tokens_BL: torch.Tensor) -> list[torch.Tensor]:
         out, i = [], 0
@@ -322,37 +302,27 @@ class VARGenerator:
         return out
 
     def log_prob(self, tokens_BL: torch.Tensor, conditions) -> torch.Tensor:
-        """Sum over all scales of log p(token | condition, coarser scales) per sample (B,), no CFG."""
-        cond = self.encode_conditions(conditions)
+        """`VARTransformer.sequence_log_prob` of these tokens under the conditions."""
+        cond = self.conditioner.encode(list(conditions)).to(tokens_BL.device)
         x = self.vq.quantize.teacher_forcing_input(self.token_maps(tokens_BL))
-        logits_BLV = self.model(cond, x, cond_drop=0.0)
-        return F.log_softmax(logits_BLV, -1).gather(-1, tokens_BL[..., None]).squeeze(-1).sum(-1)
+        return self.model.sequence_log_prob(tokens_BL, cond, x)
 
     @torch.no_grad()
     def decode(self, tokens_BL: torch.Tensor) -> torch.Tensor:
         return self.vq.decode(self.token_maps(tokens_BL))
 
 
-class VARSession:
+class VARSession(Session):
     """One batched coarse-to-fine generation: step k samples scale k; the preview decodes f_hat so far."""
 
     def __init__(self, gen: VARGenerator, conditions: list, sampling, seed, use_cache: bool):
-        if not conditions:
-            raise ValueError("need at least one condition")
         m, c = gen.model, gen.model.config
-        self.gen, self.sampling, self.use_cache = gen, sampling, use_cache
-        self.patch_nums, self.num_steps, self.t = c.patch_nums, len(c.patch_nums), 0
-        self.compute = Compute()
-        self.conditions_all = conditions
+        super().__init__(gen, conditions, sampling, len(c.patch_nums))
+        self.use_cache, self.patch_nums = use_cache, c.patch_nums
         B, dev = len(conditions), gen.device
-        self.ids = torch.arange(B, device=dev)
         self.u_BL = draw_uniforms(seed, B, c.num_tokens).to(dev)
-        self.guided = sampling.cfg_scale != 1.0
-        cond = gen.encode_conditions(conditions)
-        if self.guided:
-            cond = torch.cat([cond, m.null_condition(B, dev)])
         with torch.no_grad():
-            self.cond_RC, self.prefix_RPC, self.text_valid_RP = m.encode_condition(cond)
+            self.cond_RC, self.prefix_RPC, self.text_valid_RP = m.encode_condition(self.condition_rows())
         first_l = c.patch_nums[0] ** 2
         self.lvl_pos = m.lvl_embed(m.lvl_1L) + m.pos_1LC  # (1, L, C)
         with torch.no_grad():
@@ -362,10 +332,6 @@ class VARSession:
         self.idx_list: list[torch.Tensor] = []
         self.cur_L = 0
         self.caches = [LayerCache() for _ in m.blocks] if use_cache else None
-
-    @property
-    def n_alive(self) -> int:
-        return self.ids.numel()
 
     @torch.no_grad()
     def _hidden_last(self, l: int) -> torch.Tensor:
@@ -395,25 +361,19 @@ class VARSession:
         self.compute.add(x.shape[0], rows_tokens)
         return x[:, -l:]
 
-    @torch.no_grad()
-    def step(self) -> None:
-        if self.t >= self.num_steps:
-            raise RuntimeError("generation is already complete")
+    def _step(self) -> None:
         m, si, K = self.gen.model, self.t, self.num_steps
         pn = self.patch_nums[si]
         l = pn * pn
         h_RlC = self._hidden_last(l)
         logits_RlV = m.head(m.head_nm(h_RlC.float(), self.cond_RC).float()).float()
         B = self.n_alive
-        if self.guided:
-            s = 1.0 + (self.sampling.cfg_scale - 1.0) * si / max(1, K - 1)
-            logits_BlV = guide(logits_RlV[:B], logits_RlV[B:], s)
-        else:
-            logits_BlV = logits_RlV
+        logits_BlV = self.guided_logits(logits_RlV, 1.0 + (self.sampling.cfg_scale - 1.0) * si / max(1, K - 1))
         V = logits_BlV.shape[-1]
         flat = filter_logits(logits_BlV.reshape(B * l, V), self.sampling)
         u = self.u_BL[self.ids, self.cur_L:self.cur_L + l].reshape(B * l)
         idx_Bl = sample_from_uniform(flat, u).view(B, l)
+        self.log_prob_B += flat.log_softmax(-1).gather(-1, idx_Bl.view(-1, 1)).view(B, l).sum(1).double()
         self.idx_list.append(idx_Bl)
         h_BCpp = self.gen.vq.quantize.embedding(idx_Bl).transpose(1, 2).reshape(B, -1, pn, pn)
         self.f_hat, nxt = self.gen.vq.quantize.next_input(si, self.f_hat, h_BCpp)
@@ -424,12 +384,9 @@ class VARSession:
             self.inputs_RlC.append(x.repeat(2, 1, 1) if self.guided else x)
         else:
             self.caches = None  # done: free the keys/values
-        self.t += 1
 
-    def keep(self, keep_B: torch.Tensor) -> None:
-        idx = keep_index(keep_B, self.n_alive).to(self.ids.device)
-        rows = cfg_rows(idx, self.n_alive, self.guided)
-        self.ids, self.f_hat = self.ids[idx], self.f_hat[idx]
+    def _select(self, idx: torch.Tensor, rows: torch.Tensor) -> None:
+        self.f_hat = self.f_hat[idx]
         self.idx_list = [t[idx] for t in self.idx_list]
         self.inputs_RlC = [t[rows] for t in self.inputs_RlC]
         self.cond_RC = self.cond_RC[rows]
@@ -443,10 +400,8 @@ class VARSession:
         """The cumulative f_hat of the scales so far, decoded: (B_alive, 3, H, W)."""
         return self.gen.vq.fhat_to_img(self.f_hat)
 
-    @torch.no_grad()
-    def finish(self):
-        if self.t < self.num_steps:
-            raise RuntimeError(f"generation stopped at scale {self.t}/{self.num_steps}; step it to the end")
-        tokens = torch.cat(self.idx_list, 1)
-        prompts = [str(self.conditions_all[i]) for i in self.ids.tolist()]
-        return GenerationOutput(self.gen.vq.fhat_to_img(self.f_hat), tokens, prompts, self.compute, self.ids.clone())
+    def _tokens(self) -> torch.Tensor:
+        return torch.cat(self.idx_list, 1)
+
+    def _images(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.gen.vq.fhat_to_img(self.f_hat)

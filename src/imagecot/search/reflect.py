@@ -1,58 +1,22 @@
 """PARM++: reflect on PARM's choice, say what is wrong and where, let the generator correct it, re-verify.
 
 Each round, for every prompt whose current image the verifier still finds
-flawed (`verifier.reflect`: flaw kinds, the token cells to redo, a sentence):
-- MaskGIT re-masks those cells — plus the background cells when an object is
-  missing, since it has to go somewhere — and resamples them given the rest of
-  the grid and the prompt (inpainting: what is right stays);
-- AR keeps the rows above the first flawed cell and regenerates from there
-  (it cannot inpaint below a fixed row);
-- any other generator (VAR: every scale covers the whole image) regenerates
-  the image with a fresh seed.
-The correction replaces the image only if the verifier's outcome score goes up.
-At most `rounds` rounds; their compute is added to PARM's.
+flawed (`verifier.reflect`: flaw kinds, the token cells to redo, a sentence),
+the generator corrects it (`regenerate`: MaskGIT inpaints the blamed cells,
+plus the background when an object is missing; AR keeps the rows above the
+first blamed cell and samples the rest; a family that can do neither, VAR,
+samples anew). The correction replaces the image only if the verifier's
+outcome score goes up. At most `rounds` rounds; their compute is added to PARM's.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..generators.ar import ARGenerator
-from ..generators.base import Compute, run_to_end
-from ..generators.maskgit import MaskGITGenerator
+from ..generators.base import Compute
 from ..seeds import CORRECTION_OFFSET, image_seed
 from .candidates import SearchOutput
 from .parm import parm
-
-
-def correct(generator, tokens_BN: torch.Tensor, cells_BN: torch.Tensor, missing_B: torch.Tensor,
-            prompts: list[str], sampling, seeds: list[int]):
-    """One self-correction of each image: (new images, new tokens, compute). MaskGIT inpaints the blamed
-    cells, AR regenerates from the first blamed row; a generator that can do neither (VAR: its tokens span every
-    scale) resamples with a fresh seed."""
-    if isinstance(generator, (MaskGITGenerator, ARGenerator)) and cells_BN.shape != tokens_BN.shape:
-        raise ValueError(f"the reflection's cells {tuple(cells_BN.shape)} do not match the token grid "
-                         f"{tuple(tokens_BN.shape)}")
-    if isinstance(generator, MaskGITGenerator):
-        background_BN = tokens_BN == generator.blank_tokens_N.to(tokens_BN.device)
-        remask = cells_BN | (missing_B[:, None] & background_BN)
-        remask[~remask.any(1)] = True  # nothing located: redo everything
-        out = generator.inpaint(tokens_BN, remask, prompts, sampling, seed=seeds)
-        return out.images, out.tokens, out.compute
-    if isinstance(generator, ARGenerator):
-        g = generator.model.config.grid
-        first_row = [int(c.nonzero()[0]) // g if c.any() else 0 for c in cells_BN]
-        images, tokens, compute = [None] * len(prompts), tokens_BN.clone(), Compute()
-        for r in sorted(set(first_row)):  # one session per kept-prefix length
-            rows = [b for b, fr in enumerate(first_row) if fr == r]
-            out = run_to_end(generator.start([prompts[b] for b in rows], sampling, seed=[seeds[b] for b in rows],
-                                             prefix_tokens=tokens_BN[rows, :r * g]))
-            compute += out.compute
-            for i, b in enumerate(rows):
-                images[b], tokens[b] = out.images[i], out.tokens[i]
-        return torch.stack(images), tokens, compute
-    out = generator.generate(prompts, sampling, seed=seeds)
-    return out.images, out.tokens, out.compute
 
 
 def reflect_and_correct(generator, images: torch.Tensor, tokens: torch.Tensor, prompts: list[str],
@@ -81,8 +45,8 @@ def reflect_and_correct(generator, images: torch.Tensor, tokens: torch.Tensor, p
             cells = torch.stack([notes[b]["cells"] for b in part]).to(tokens.device)
             missing = torch.tensor(["missing" in notes[b]["kinds"] for b in part], device=tokens.device)
             seeds = [image_seed(seed, prompt_ids[b], CORRECTION_OFFSET + firsts[b] * rounds + k) for b in part]
-            new_images, new_tokens, c = correct(generator, tokens[part], cells, missing, [prompts[b] for b in part],
-                                                sampling, seeds)
+            out = generator.regenerate(tokens[part], cells, missing, [prompts[b] for b in part], sampling, seeds)
+            new_images, new_tokens, c = out.images, out.tokens, out.compute
             compute += c
             new_score = verifier(new_images, [prompts[b] for b in part]).float().cpu()
             for q, b in enumerate(part):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..data.streams import make_stream
 from ..generators.ar import ARConfig, ARTransformer
-from ..generators.condition import ClassTokenizer, PromptTokenizer, condition_tokenizer
+from ..generators.condition import ClassTokenizer, PromptTokenizer, conditioner_for
 from .loop import TrainConfig, train
 from .token_batches import token_batch
 
@@ -18,7 +18,7 @@ def ar_loss_fn(vq, stream, batch_size: int, prompts: PromptTokenizer | ClassToke
     """`loss_fn(model, step)` for the training loop: the batch of `step` encoded by the frozen `vq`."""
 
     def loss_fn(model: ARTransformer, step: int) -> dict:
-        pt = prompts or condition_tokenizer(model.config)
+        pt = prompts or conditioner_for(model.config)
         img_BN, cond_BL = token_batch(vq, stream, step, batch_size, pt, model.config.cond_dropout)
         logits_BNV = model.sequence_logits(img_BN, cond_BL)
         loss = F.cross_entropy(logits_BNV.float().reshape(-1, logits_BNV.shape[-1]), img_BN.reshape(-1))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.streams import make_stream
-from ..generators.condition import ClassTokenizer, PromptTokenizer, condition_tokenizer
+from ..generators.condition import ClassTokenizer, PromptTokenizer, conditioner_for
 from ..generators.maskgit import MaskGITConfig, MaskGITTransformer
 from .loop import TrainConfig, train
 from .token_batches import token_batch
@@ -16,7 +16,7 @@ from .token_batches import token_batch
 
 def maskgit_loss_fn(vq, stream, batch_size: int, prompts: PromptTokenizer | ClassTokenizer | None = None):
     def loss_fn(model: MaskGITTransformer, step: int) -> dict:
-        pt = prompts or condition_tokenizer(model.config)
+        pt = prompts or conditioner_for(model.config)
         img_BN, cond_BL = token_batch(vq, stream, step, batch_size, pt, model.config.cond_dropout)
         mask_BN = model.random_mask(img_BN.shape[0], img_BN.device)
         logits_BNV = model(img_BN.masked_fill(mask_BN, model.config.mask_id), cond_BL)

@@ -6,20 +6,18 @@ import torch
 
 from ..data.images import to_tensor
 from ..data.shapes import ShapesStream
-from ..generators.condition import PromptTokenizer
+from ..generators.condition import Conditioner
 
 
 def vq_device(vq) -> torch.device:
     return next(vq.parameters()).device
 
 
-def token_batch(vq, stream: ShapesStream, step: int, batch_size: int, prompts: PromptTokenizer,
+def token_batch(vq, stream: ShapesStream, step: int, batch_size: int, conditioner: Conditioner,
                 cond_dropout: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(img_BN codes from the frozen `vq`, cond_BL prompt ids with `cond_dropout` of rows set to null)."""
+    """(img_BN codes from the frozen `vq`, cond_BL condition ids with `cond_dropout` of rows set to null)."""
     batch = stream.batch(step, batch_size)
     with torch.no_grad(), torch.autocast(vq_device(vq).type, enabled=False):  # codes exactly as fp32 encodes them
         img_BN = vq.encode(to_tensor(batch.images_BHW3).to(vq_device(vq))).flatten(1)
-    cond_BL = prompts.encode([s["prompt"] for s in batch.specs]).to(img_BN.device)
-    drop_B = torch.rand(batch_size) < cond_dropout
-    cond_BL[drop_B] = prompts.null(int(drop_B.sum())).to(img_BN.device)
-    return img_BN, cond_BL
+    cond_BL = conditioner.encode([s["prompt"] for s in batch.specs]).to(img_BN.device)
+    return img_BN, conditioner.drop(cond_BL, cond_dropout)
