@@ -326,11 +326,11 @@ def test_a_classifier_with_other_classes_is_refused(tmp_path, tiny_vq, capsys):
 # 11. a verifier the zoo does not ship -----------------------------------------------------------------------------
 
 def test_a_verifier_the_zoo_does_not_ship_points_to_verifier_path(tmp_path, capsys, monkeypatch):
-    import imagecot.zoo as zoo
+    from imagecot import hub
     (tmp_path / "zoo").mkdir()
     for name in ("ar", "tokenizer"):   # a zoo with the generator but no verifier
-        (tmp_path / "zoo" / name).symlink_to(zoo.ZOO_DIR / name)
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
+        (tmp_path / "zoo" / name).symlink_to(hub.ZOO_DIR / name)
+    monkeypatch.setattr(hub, "ZOO_DIR", tmp_path / "zoo")
     line = refused(["generate", "--prompt", "a circle", "--verifier", "orm", "--out", tmp_path / "o"],
                    capsys, tmp_path)
     assert "--verifier-path" in line and "--checkpoint" not in line and line.count("`") % 2 == 0

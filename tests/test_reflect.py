@@ -6,7 +6,11 @@ import torch
 
 from imagecot.generators.ar import ARConfig, ARGenerator, ARTransformer
 from imagecot.generators.condition import PromptTokenizer
-from imagecot.generators.maskgit import MaskGITConfig, MaskGITGenerator, MaskGITTransformer
+from imagecot.generators.maskgit import (
+    MaskGITConfig,
+    MaskGITGenerator,
+    MaskGITTransformer,
+)
 from imagecot.search.parm import parm
 from imagecot.search.reflect import parm_plus_plus
 
@@ -90,18 +94,13 @@ class SomeFlawsVerifier(ScriptedReflectiveVerifier):
 def test_search_scaling_replays_parm_plus_plus_as_the_online_search_with_the_pool_stride(generators):
     """benchmarks/search_scaling.py's PARM++ (PARM-ES from the records, then corrections) equals
     `geneval generate --verifier parm++ --seed-stride <pool>` at a later output: same images, compute, judgments."""
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-    from search_scaling import parm_plus_plus_replay
-
-    from imagecot.search.replay import record_candidates
+    from imagecot.search.replay import record_candidates, replay_parm_plus_plus
     from imagecot.search.strategies import Strategy
     gen, v, pool, n, j = generators["ar"], SomeFlawsVerifier(), 3, 2, 1
     recs = record_candidates(gen, PROMPTS, pool, v, v, v, lambda im, p: v(im, p) > 0.5, output_index=j)
     specs = [{"prompt": p} for p in PROMPTS]
     judged = []
-    ok, compute, seen, audit = parm_plus_plus_replay(gen, recs, [(i, j) for i in range(3)], specs, n, v,
+    ok, compute, seen, audit = replay_parm_plus_plus(gen, recs, [(i, j) for i in range(3)], specs, n, v,
                                               lambda im, p: judged.append(im) or v(im, p) > 0.5, None, 0, 2, pool)
     online = Strategy("parm++", gen, v, n, options={"rounds": 2}, seed_stride=pool)(PROMPTS, [0, 1, 2], j)
     from imagecot.data.images import to_uint8  # the records keep uint8 images

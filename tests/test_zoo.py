@@ -55,7 +55,7 @@ def test_shipped_multiscale_tokenizer_reconstructs_a_scene_the_evaluator_accepts
 
 
 def test_fmnist_build_ships_float16_copies_that_load_by_zoo_name(tmp_path, tiny_vq, tiny_ar, monkeypatch):
-    import imagecot.zoo as zoo
+    from imagecot import hub
     from imagecot.classifiers.cnn import CNNClassifier, CNNClassifierConfig
     from imagecot.generators.ar import ARTransformer
     from imagecot.tokenizers.vq import VQModel
@@ -64,7 +64,7 @@ def test_fmnist_build_ships_float16_copies_that_load_by_zoo_name(tmp_path, tiny_
     for name, m in runs.items():
         m.save_pretrained(tmp_path / "runs" / name / "final")
     build_fmnist(*(tmp_path / "runs" / n / "final" for n in runs), zoo=tmp_path / "zoo")
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path / "zoo")
+    monkeypatch.setattr(hub, "ZOO_DIR", tmp_path / "zoo")
     for name, cls, orig in (("fmnist-tokenizer", VQModel, tiny_vq), ("fmnist-ar", ARTransformer, tiny_ar.model),
                             ("fmnist-classifier", CNNClassifier, runs["clf"])):
         shipped = cls.from_pretrained(f"zoo:{name}")

@@ -118,8 +118,9 @@ def _from_args(cls, args, **override):
 
 
 def _add_sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--generator", choices=("ar", "var", "maskgit"), default="ar",
-                   help="raster AR, next-scale VAR, or mask-predict MaskGIT (default ar)")
+    from .generators.registry import FAMILIES
+    p.add_argument("--generator", choices=tuple(FAMILIES), default="ar",
+                   help="; ".join(f"{f.name}: {f.description}" for f in FAMILIES.values()) + " (default ar)")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="generator folder (default: the zoo's); for --generator var also FoundationVision/VAR's "
                         "var_d16.pth .. var_d30.pth")

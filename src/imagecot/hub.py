@@ -13,8 +13,28 @@ from safetensors.torch import load_file, save_file
 
 from .io_utils import atomic_write_json, brief, make_temp_dir, normal_file_mode, read_json, recover_dir, replace_dir
 
+ZOO_DIR = Path(__file__).parent / "zoo"   # the checkpoints the package ships; `zoo:<name>` names one
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+
+
+def zoo_path(name: str) -> Path:
+    path = ZOO_DIR / name
+    if not (path / "config.json").is_file():
+        shipped = sorted(p.name for p in ZOO_DIR.iterdir() if (p / "config.json").is_file())
+        if name.startswith("verifier-"):
+            raise FileNotFoundError(f"the zoo ships no {name!r} (it ships {', '.join(shipped)}); train one with "
+                                    "`make search` and pass its folder with --verifier-path, e.g. "
+                                    "--verifier-path runs/search/verifier-ar")
+        recipe = "make fmnist" if name.startswith("fmnist-") else "make zoo"
+        raise FileNotFoundError(f"the zoo has no {name!r} checkpoint at {path}; rebuild it with `{recipe}`, "
+                                "or pass a checkpoint folder with --checkpoint/--tokenizer")
+    return path
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint folder, or `zoo:<name>` for one the package ships (e.g. zoo:fmnist-ar)."""
+    return zoo_path(str(path)[4:]) if str(path).startswith("zoo:") else Path(path)
 
 
 def _config_to_dict(config) -> dict:
@@ -85,7 +105,6 @@ class PretrainedMixin:
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu"):
         """`path`: a folder, or `zoo:<name>` for a checkpoint the package ships (e.g. zoo:fmnist-ar)."""
-        from .zoo import resolve
         path = resolve(path)
         recover_dir(path)
         cfg_file, w_file = path / CONFIG_NAME, path / WEIGHTS_NAME

@@ -18,14 +18,19 @@ choices and compute. PARM++ corrects images and is run online.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..data.images import to_uint8
+from ..evaluation.ranking import auc, expected_calibration_error
+from ..io_utils import atomic_write_bytes
 from .candidates import start_candidates
 from .parm import no_to_stop
+from .reflect import reflect_and_correct
 from .step_search import default_checkpoints, keep_top_per_group
 
 
@@ -198,3 +203,79 @@ def rescore_records(generator, records: list[Record], prompts: list[str], orm, p
         out.append(Record(r.cost_T, prm_RT[s], clar_RT[s], pot_RT[s], orm_R[s], r.correct_C, r.images_C, r.tokens_C))
         start = s.stop
     return out
+
+
+# ----------------------------------------------------------------------------- records on disk, PARM++, AUCs
+
+def load_records(path: Path) -> list[Record]:
+    with np.load(path) as f:
+        return [Record(*(f[f"{k}_{i}"] for k in ("cost", "prm", "clarity", "potential", "orm", "correct", "images",
+                                                   "tokens"))) for i in range(int(f["n"]))]
+
+
+def save_records(path: Path, recs: list[Record]) -> None:
+    arrays = {"n": np.array(len(recs))}
+    for i, r in enumerate(recs):
+        for k, v in zip(("cost", "prm", "clarity", "potential", "orm", "correct", "images", "tokens"),
+                        (r.cost_T, r.prm_CT, r.clarity_CT, r.potential_CT, r.orm_C, r.correct_C, r.images_C,
+                         r.tokens_C)):
+            arrays[f"{k}_{i}"] = v
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def replay_parm_plus_plus(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds, pool):
+    """PARM-ES choice at N from the records, then reflection rounds online (`reflect_and_correct`, with the seeds
+    of `imagecot geneval generate --verifier parm++ --seed-stride <pool>`).
+    -> (correct, token-forwards, verifier images) per image, counted as the online `parm_plus_plus` counts."""
+    chosen = [replay(r, "parm_es", n) for r in recs]
+    images = torch.stack([torch.from_numpy(r.images_C[c.chosen]).permute(2, 0, 1).float() / 127.5 - 1
+                          for r, c in zip(recs, chosen)])
+    tokens = torch.stack([torch.from_numpy(r.tokens_C[c.chosen]) for r, c in zip(recs, chosen)])
+    prompts = [specs[i]["prompt"] for i, _ in keys]
+    out = reflect_and_correct(gen, images, tokens, prompts, [i for i, _ in keys], [j * pool for _, j in keys],
+                              parm_v, sampling, seed, rounds)
+    ok = [bool(x) for x in judge(out["images"], prompts).tolist()]
+    before = [c.correct for c in chosen]
+    kept = [any(h["accepted"] for h in hist) for hist in out["history"]]
+    audit = {"reflected_on": sum(bool(h) for h in out["history"]), "corrections_kept": sum(kept),
+             "kept_wrong_to_right": sum(k and a and not b for k, a, b in zip(kept, ok, before)),
+             "kept_right_to_wrong": sum(k and b and not a for k, a, b in zip(kept, ok, before)),
+             "kept_unchanged_verdict": sum(k and a == b for k, a, b in zip(kept, ok, before))}
+    return (ok, [c.compute + x for c, x in zip(chosen, out["compute_B"])],
+            [c.verifier_images + x for c, x in zip(chosen, out["seen_B"])], audit)
+
+
+def pool_auc(recs, keys, specs) -> dict:
+    """AUC of each verifier's score against the evaluator on every recorded candidate, per benchmark task:
+    ORM on final images, PRM on final images, PARM's potential at the first clear step (the step PARM judges).
+    The verifiers never trained on these prompts (nor, for four tasks, on their wording): this is the shift.
+    Pooled AUC also rewards knowing which prompts are hard; search only needs the ranking within one image's
+    pool, so `<role>_within` is the mean AUC over the pools that hold both a correct and a wrong candidate."""
+    rows: dict[str, dict[str, list]] = {}
+    for (i, _), r in zip(keys, recs):
+        first_C = (r.clarity_CT >= 0.5).argmax(1)   # the final image (last column) is always clear
+        scores = {"orm": r.orm_C, "prm": r.prm_CT[:, -1],
+                  "parm": r.potential_CT[np.arange(len(first_C)), first_C], "correct": r.correct_C}
+        for task in (specs[i]["tag"], "overall"):
+            for k, v in scores.items():
+                rows.setdefault(task, {}).setdefault(k, []).append(v)
+    out = {}
+    for task, d in rows.items():
+        y = np.concatenate(d["correct"])
+        mixed = [q for q, c in enumerate(d["correct"]) if 0 < c.sum() < len(c)]
+        out[task] = {k: auc(np.concatenate(d[k]), y) for k in ("orm", "prm", "parm")} | {
+            f"{k}_within": float(np.mean([auc(d[k][q], d["correct"][q]) for q in mixed])) if mixed else None
+            for k in ("orm", "prm", "parm")} | {
+            "positive_rate": float(y.mean()), "candidates": int(len(y)), "mixed_pools": len(mixed),
+            "orm_ece": expected_calibration_error(np.concatenate(d["orm"]), y)}
+    return out
+
+
+def pool_auc_by_step(recs) -> dict:
+    """Mean within-pool AUC of the PRM and of PARM's potential on each step's previews (the last: the final image),
+    over the pools with both outcomes: where pruning on a step's score can beat a coin flip."""
+    mixed = [r for r in recs if 0 < r.correct_C.sum() < len(r.correct_C)]
+    return {k: [float(np.mean([auc(getattr(r, k)[:, t], r.correct_C) for r in mixed])) if mixed else None
+                for t in range(len(recs[0].cost_T))] for k in ("prm_CT", "potential_CT")}

@@ -79,9 +79,9 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
 def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR) -> None:
     """The verifier trained on `generator`'s rollouts (`run`: a training run or its final/ folder; one network
     serving as ORM, PRM and PARM), in float16, as `verifier-<generator>` with its held-out eval.json."""
-    from . import LOADERS, load_verifier
-    if generator not in LOADERS:
-        raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(LOADERS)}")
+    from . import FAMILIES, load_verifier
+    if generator not in FAMILIES:
+        raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(FAMILIES)}")
     run = Path(run)
     final = run / "final" if (run / "final").is_dir() else run
     _ship(load_verifier("parm", final).net, final, zoo / f"verifier-{generator}", torch.float16)

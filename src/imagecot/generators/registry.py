@@ -1,0 +1,90 @@
+"""The generator families: one entry per family, read by the CLI, the zoo and the benchmarks.
+
+A family is one file (its model, session and generator, on `generators.base`)
+plus an entry here: how to load it from a checkpoint folder (or the zoo's
+default, or an official release), and its default sampling. Adding a family
+(LlamaGen) is a new file and one `Family(...)` line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..hub import ZOO_DIR, resolve, zoo_path
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    description: str
+    load: Callable   # (checkpoint or None, tokenizer or None, device) -> TokenGenerator
+    official: Callable | None = None   # (checkpoint) -> True if it is an official release this family reads
+
+
+def load_tokenizer(path: str | Path | None = None, device: str = "cpu"):
+    """A single-scale VQ tokenizer; defaults to the zoo's."""
+    from ..tokenizers.vq import VQModel
+    return VQModel.from_pretrained(path or zoo_path("tokenizer"), device=device)
+
+
+def _load_ar(path=None, tokenizer_path=None, device: str = "cpu"):
+    from .ar import ARGenerator, ARTransformer
+    model = ARTransformer.from_pretrained(path or zoo_path("ar"), device=device)
+    return ARGenerator(model, load_tokenizer(tokenizer_path, device))
+
+
+def _is_pth(path) -> bool:
+    return path is not None and str(path).endswith(".pth")
+
+
+def _load_var(path=None, tokenizer_path=None, device: str = "cpu"):
+    from ..tokenizers.msvq import MSVQModel
+    from .var import VARGenerator, VARTransformer
+    if _is_pth(path):
+        if not _is_pth(tokenizer_path):
+            raise ValueError("an official var_d*.pth needs --tokenizer vae_ch160v4096z32.pth")
+        from .var_official import load_official_generator
+        return load_official_generator(path, tokenizer_path, device)
+    model = VARTransformer.from_pretrained(path or zoo_path("var"), device=device)
+    return VARGenerator(model, MSVQModel.from_pretrained(tokenizer_path or zoo_path("msvq"), device=device))
+
+
+def _load_maskgit(path=None, tokenizer_path=None, device: str = "cpu"):
+    from .maskgit import MaskGITGenerator, MaskGITTransformer
+    model = MaskGITTransformer.from_pretrained(path or zoo_path("maskgit"), device=device)
+    return MaskGITGenerator(model, load_tokenizer(tokenizer_path, device))
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("ar", "raster next-token over a VQ grid (KV cache)", _load_ar),
+    Family("var", "next-scale prediction over a multi-scale residual VQ (FoundationVision/VAR's .pth load "
+                  "unchanged)", _load_var, _is_pth),
+    Family("maskgit", "parallel mask-predict with a cosine schedule", _load_maskgit),
+)}
+
+
+def family(kind: str) -> Family:
+    if kind not in FAMILIES:
+        raise ValueError(f"unknown generator {kind!r}; choose one of {', '.join(FAMILIES)}")
+    return FAMILIES[kind]
+
+
+def load_generator(kind: str, path=None, tokenizer_path=None, device: str = "cpu"):
+    """A generator of family `kind` from a checkpoint folder (default: the zoo's) and its tokenizer."""
+    return family(kind).load(path, tokenizer_path, device)
+
+
+def default_sampling(path: str | Path | None = None, kind: str = "ar"):
+    """The sampling settings stored beside a generator (sampling.json), an official release's recipe, or plain
+    sampling."""
+    from .sampling import SamplingConfig
+    path = None if path is None else resolve(path)
+    f = family(kind)
+    if path is not None and f.official is not None and f.official(path):
+        from .var_official import var_recipe
+        return var_recipe()
+    sampling_file = Path(path or ZOO_DIR / kind) / "sampling.json"
+    return SamplingConfig(**json.loads(sampling_file.read_text())) if sampling_file.is_file() else SamplingConfig()
