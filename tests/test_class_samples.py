@@ -35,6 +35,16 @@ def test_rejection_run_writes_its_summary_and_refuses_other_settings(tmp_path):
 
 def test_a_folder_of_other_files_is_never_overwritten(tmp_path):
     (tmp_path / "mine.txt").write_text("keep me")
-    with pytest.raises(ValueError, match="not class samples"):
+    with pytest.raises(ValueError, match="holds outputs but no settings.json"):
         generate_class_samples(ScriptedGenerator(), [0], tmp_path, 2, progress=False)
     assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_plain_samples_grow_image_by_image_and_never_shrink(tmp_path):
+    out = tmp_path / "plain"
+    generate_class_samples(ScriptedGenerator(), [0, 1], out, 2, progress=False)
+    first = (out / "samples" / "0001" / "00001.png").read_bytes()
+    assert generate_class_samples(ScriptedGenerator(), [0, 1], out, 3, progress=False)["generated_now"] == 2
+    assert (out / "samples" / "0001" / "00001.png").read_bytes() == first
+    with pytest.raises(ValueError, match="holds 3 n per class, this run asks for 2"):
+        generate_class_samples(ScriptedGenerator(), [0, 1], out, 2, progress=False)

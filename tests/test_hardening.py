@@ -273,6 +273,7 @@ def test_preview_has_a_bar(tmp_path, checkpoints, capsys):
 
 def test_benchmark_search_moves_its_bar_after_every_search_call(tmp_path, tiny_ar, monkeypatch):
     import imagecot.pipeline as pipeline
+    import imagecot.writer as writer
     from imagecot.search.strategies import Strategy
     from imagecot.verifiers.oracle import OracleVerifier
     from imagecot.world import parse_prompt
@@ -285,9 +286,12 @@ def test_benchmark_search_moves_its_bar_after_every_search_call(tmp_path, tiny_a
         def update(self, n):
             updates.append(n)
 
-        def close(self):
-            pass
-    monkeypatch.setattr(pipeline, "tqdm", Bar)
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+    monkeypatch.setattr(writer, "tqdm", Bar)
     specs = [parse_prompt(p) for p in ("a circle", "a square")]
     pipeline.generate_folder(tiny_ar, specs, tmp_path, 3, None, search=Strategy("oracle", tiny_ar, OracleVerifier(), 2))
     assert updates == [2, 2, 2]  # one per output image, each over the chunk's two prompts

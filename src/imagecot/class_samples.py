@@ -1,8 +1,9 @@
 """Class-conditional samples on disk (for FID), plain or through classifier rejection sampling.
 
 Layout: `<out>/samples/<class:04d>/<j:05d>.png` (point FID at `<out>/samples`),
-`<out>/grid.png` (one row per class) and `<out>/generation.json` (settings,
-compute, and for rejection sampling the acceptance rate and compute multiplier).
+`<out>/grid.png` (one row per class), `<out>/settings.json` (what made them) and
+`<out>/generation.json` (settings, compute, and for rejection sampling the
+acceptance rate and compute multiplier).
 Image j of class k has seed image_seed(seed, k, j), and rejection sampling's
 draw j is that same image, so plain samples are exactly the candidates the
 filter sees. Plain runs resume image by image; a rejection run is written once
@@ -11,7 +12,6 @@ it is complete (a killed one starts again from the same seeds).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -21,18 +21,10 @@ from tqdm import tqdm
 
 from .data.images import save_grid_png, to_uint8
 from .generators.base import Compute
-from .io_utils import (
-    atomic_save_png,
-    atomic_write_json,
-    check_writable,
-    clean_stale_temporaries,
-    make_temp_dir,
-    read_json,
-    replace_dir,
-    to_json,
-)
-from .provenance import differences, identity, refusal
+from .io_utils import atomic_save_png, atomic_write_json, make_temp_dir, read_json, replace_dir
+from .provenance import identity
 from .seeds import image_seed
+from .writer import SETTINGS, open_output_folder, write_in_batches
 
 
 def _png(out_dir: Path, k: int, j: int) -> Path:
@@ -49,57 +41,50 @@ def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path,
                            seed: int = 0, batch_size: int = 64, rejection=None, progress: bool = True,
                            source: dict | None = None) -> dict:
     """`n_per_class` images of each class; `rejection` = (ClassifierFilter, AcceptanceRule) filters them.
-    A folder resumes only for the same generator and classifier (content fingerprints) and settings; `source`
-    (checkpoint, tokenizer, classifier paths) is recorded for people to read."""
+    A folder resumes only for the same generator and classifier (content fingerprints) and settings
+    (`writer.open_output_folder`; plain runs may grow n_per_class); `source` (checkpoint, tokenizer, classifier
+    paths) is recorded for people to read."""
     if n_per_class < 1:
         raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
-    out_dir = check_writable(out_dir, "folder")
     settings = {"classes": list(class_ids), "n_per_class": n_per_class, "seed": seed,
                 "sampling": vars(sampling) if sampling is not None else None,
                 "rejection": vars(rejection[1]) if rejection else None,
                 "generator": identity(generator),
-                "classifier": identity(rejection[0].classifier) if rejection else None}
+                "classifier": identity(rejection[0].classifier) if rejection else None, "source": source}
+    out_dir = open_output_folder(out_dir, settings, growable=() if rejection else ("n_per_class",),
+                                 foreign=lambda d: any(p.name != SETTINGS for p in d.iterdir()))
     info_path = out_dir / "generation.json"
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not info_path.is_file():
-        raise ValueError(f"{out_dir} exists and holds files that are not class samples; choose an empty folder")
-    if info_path.is_file():
-        old = read_json(info_path, "the settings of the class samples in this folder")
-        diff = differences({k: old.get(k) for k in settings}, json.loads(to_json(settings)))
-        if diff:
-            raise refusal(out_dir, "samples", diff, old.get("source"))
-        if rejection or old.get("complete"):
-            return old
-    clean_stale_temporaries(out_dir)
-    settings["source"] = source
-    t0 = time.time()
+    old = read_json(info_path) if info_path.is_file() else {}
+    if old.get("complete") and old.get("n_per_class") == n_per_class:
+        return old
     if rejection:
         from .search.rejection import rejection_sample
+        t0 = time.time()
         bar = tqdm(total=n_per_class * len(class_ids), desc="rejection sampling", unit="img", disable=not progress)
         res = rejection_sample(generator, list(class_ids), n_per_class, rejection[0], rejection[1], sampling, seed,
                                batch_size, progress=lambda done, total: bar.update(done - bar.n))
         bar.close()
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = make_temp_dir(out_dir)
+        tmp = make_temp_dir(out_dir / "samples")   # the samples land whole: a killed run starts again
         count = {k: 0 for k in class_ids}
         for k, img in zip(res.class_ids.tolist(), res.images):
-            atomic_save_png(_png(tmp, k, count[k]), img)
+            atomic_save_png(tmp / f"{k:04d}" / f"{count[k]:05d}.png", img)
             count[k] += 1
+        replace_dir(tmp, out_dir / "samples")
+        _write_grid(out_dir, list(class_ids), n_per_class)
         info = {**settings, **res.summary(), "seconds": round(time.time() - t0, 2), "complete": True}
-        atomic_write_json(tmp / "generation.json", info)
-        _write_grid(tmp, list(class_ids), n_per_class)
-        replace_dir(tmp, out_dir)
+        atomic_write_json(info_path, info)
         return info
     todo = [(k, j) for k in class_ids for j in range(n_per_class) if not _png(out_dir, k, j).is_file()]
-    atomic_write_json(info_path, {**settings, "complete": False})
-    compute = Compute()
-    for i in tqdm(range(0, len(todo), batch_size), desc="sampling", unit="batch", disable=not progress):
-        chunk = todo[i:i + batch_size]
+
+    def work(chunk, tick) -> Compute:
         out = generator.generate([k for k, _ in chunk], sampling, seed=[image_seed(seed, k, j) for k, j in chunk])
-        compute += out.compute
         for (k, j), img in zip(chunk, to_uint8(out.images)):
             atomic_save_png(_png(out_dir, k, j), img)
+        return out.compute
+
+    compute, elapsed = write_in_batches(todo, batch_size, work, desc="sampling", progress=progress)
     _write_grid(out_dir, list(class_ids), n_per_class)
     info = {**settings, "images": n_per_class * len(class_ids), "generated_now": len(todo),
-            "seconds": round(time.time() - t0, 2), "compute_this_call": compute.to_dict(), "complete": True}
+            "seconds": round(elapsed, 2), "compute_this_call": compute.to_dict(), "complete": True}
     atomic_write_json(info_path, info)
     return info

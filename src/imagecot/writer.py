@@ -1,0 +1,80 @@
+"""The one resumable writer every generate-to-disk job uses (the benchmark, a prompt's images, class samples).
+
+- `open_output_folder`: the folder remembers what made it (`settings.json`:
+  the generator's and verifier's content fingerprints, sampling, seed, ...).
+  A resume with other settings is refused, naming the difference; a count in
+  `growable` may grow (each item keeps its seed), never shrink; the
+  temporaries a killed run left are removed.
+- `write_in_batches`: the pending items in batches, each written atomically by
+  the caller's `work`, a progress bar that moves with every batch (or finer,
+  through `tick`), compute summed over batches.
+Every item is seeded by its index alone (`seeds.image_seed`), so which items a
+run finds finished, and how it batches the rest, never changes a byte.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .generators.base import Compute
+from .io_utils import atomic_write_json, check_writable, clean_stale_temporaries, read_json, to_json
+from .provenance import differences, refusal
+
+SETTINGS = "settings.json"
+
+
+def open_output_folder(out_dir: str | Path, settings: dict, growable: tuple[str, ...] = (),
+                       foreign: Callable[[Path], bool] | None = None) -> Path:
+    """Create `out_dir` or check that its `settings.json` matches `settings` (except `source`, kept for people to
+    read, and the `growable` counts, which may grow); then remove stale temporaries and record the settings.
+    `foreign(out_dir)`: True when an existing folder without settings.json holds outputs of unknown making
+    (refused). Raises ValueError naming what differs."""
+    out_dir = check_writable(out_dir, "folder")
+    settings = json.loads(to_json(settings))
+    path = out_dir / SETTINGS
+    if path.is_file():
+        old = read_json(path, "the settings of the outputs in this folder")
+        if not isinstance(old, dict) or "generator" not in old:
+            raise ValueError(f"{path} records no generator identity (written by an older imagecot), so its outputs "
+                             "cannot be matched to this model; write into another folder or delete it")
+        diff = differences(old, settings, ignore=("source", *growable))
+        if diff:
+            raise refusal(out_dir, "outputs", diff, old.get("source"))
+        for key in growable:
+            if old.get(key) is not None and settings[key] < old[key]:
+                raise ValueError(f"{out_dir} holds {old[key]} {key.replace('_', ' ')}, this run asks for "
+                                 f"{settings[key]}: pass {old[key]} or more (more extends every item, each keeping "
+                                 "its seed), or write into another folder")
+    elif out_dir.is_dir() and foreign is not None and foreign(out_dir):
+        raise ValueError(f"{out_dir} holds outputs but no {SETTINGS}, so they cannot be matched to this model; "
+                         "write into another folder or delete it")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out_dir)
+    if not path.is_file() or read_json(path) != settings:
+        atomic_write_json(path, settings)
+    return out_dir
+
+
+def write_in_batches(pending: list, per_batch: int, work: Callable, units_per_item: int = 1, desc: str = "generating",
+                     unit: str = "img", progress: bool = True) -> tuple[Compute, float]:
+    """Run `work(chunk, tick) -> Compute` over `pending` in chunks of `per_batch` items; `work` writes each item
+    atomically and may call `tick(n)` to move the bar by n units itself (else the chunk's units are counted when
+    it returns). -> (compute over all chunks, seconds)."""
+    compute, t0 = Compute(), time.time()
+    with tqdm(total=len(pending) * units_per_item, desc=desc, unit=unit, disable=not progress) as bar:
+        for start in range(0, len(pending), per_batch):
+            chunk = pending[start:start + per_batch]
+            ticked = []
+
+            def tick(n: int) -> None:
+                ticked.append(n)
+                bar.update(n)
+            compute += work(chunk, tick)
+            if not ticked:
+                bar.update(len(chunk) * units_per_item)
+    return compute, time.time() - t0
