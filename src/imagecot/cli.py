@@ -111,12 +111,6 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _from_args(cls, args, **override):
-    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
-    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
-    return cls(**{**kw, **override})
-
-
 def _add_sampling_args(p: argparse.ArgumentParser) -> None:
     from .generators.registry import FAMILIES
     p.add_argument("--generator", choices=tuple(FAMILIES), default="ar",
@@ -299,65 +293,15 @@ def cmd_geneval_score(args) -> int:
     return 0
 
 
-def _config_classes() -> dict:
-    from .classifiers.cnn import CNNClassifierConfig
-    from .generators.ar import ARConfig
-    from .generators.maskgit import MaskGITConfig
-    from .generators.var import VARConfig
-    from .tokenizers.msvq import MSVQConfig
-    from .tokenizers.vq import VQConfig
-    from .verifiers.learned import VerifierConfig
-    return {"tokenizer": VQConfig, "msvq": MSVQConfig, "ar": ARConfig, "var": VARConfig, "maskgit": MaskGITConfig,
-            "classifier": CNNClassifierConfig, "verifier": VerifierConfig}
-
-
 def cmd_train(args) -> int:
-    """Every `imagecot train KIND`: build the configs from the options, train, report the wall time."""
-    from .data.streams import class_names_of
-    from .generators.condition import ClassTokenizer, PromptTokenizer
+    """Every `imagecot train KIND` (imagecot.train.kinds derives the configs and trains); reports the wall time."""
+    from .train.kinds import config_from, train_kind
     from .train.loop import TrainConfig
-    kind, cfg_cls = args.train_command, _config_classes()[args.train_command]
-    train_cfg = _from_args(TrainConfig, args)
-    classes = class_names_of(args.data)
     t0 = time.time()
-    if kind == "verifier":
-        from .generators.condition import PromptTokenizer
-        from .train.verifier import VerifierData, train_verifier
-        from .verifiers.rollouts import load_rollouts
-        data = load_rollouts(args.rollouts)
-        cfg = _from_args(cfg_cls, args, text_vocab=PromptTokenizer(args.text_len).vocab_size,
-                         resolution=int(data["frames"].shape[2]))
-        _, report = train_verifier(args.out, data, cfg, train_cfg, _from_args(VerifierData, args))
-        print(to_json({k: report[k] for k in ("train_rollouts", "hindsight_pairs", "outcome", "value", "potential",
-                                              "outcome_by_task", "outcome_by_prompt_kind") if k in report}, indent=2))
-    elif kind == "classifier":
-        from .train.classifier import train_classifier
-        if not classes:
-            raise ValueError("the classifier trains on a labelled dataset: pass --data fashion-mnist")
-        train_classifier(args.out, _from_args(cfg_cls, args, num_classes=len(classes), class_names=classes),
-                         train_cfg, args.data_root)
-    elif kind in ("tokenizer", "msvq"):
-        from .train.tokenizer import train_tokenizer
-        train_tokenizer(args.out, _from_args(cfg_cls, args), train_cfg, init=args.init,
-                        finetune_decoder=args.finetune_decoder, data_root=args.data_root)
-    elif kind == "var":
-        from .tokenizers.msvq import MSVQModel
-        from .train.var import train_var
-        vq = MSVQModel.from_pretrained(args.tokenizer)
-        cond = dict(condition="class", num_classes=len(classes), class_names=classes) if classes else \
-            dict(condition="text", text_vocab=PromptTokenizer(args.text_len).vocab_size)
-        train_var(args.out, vq, _from_args(cfg_cls, args, vocab_size=vq.vocab_size, z_channels=vq.config.z_channels,
-                                           patch_nums=vq.config.patch_nums, **cond), train_cfg, args.data_root)
-    else:
-        from .train.ar import train_ar
-        from .train.maskgit import train_maskgit
-        from .zoo import load_tokenizer
-        vq = load_tokenizer(args.tokenizer)
-        cond = dict(cond_len=1, class_names=classes, text_vocab=ClassTokenizer(classes).vocab_size) if classes else \
-            dict(text_vocab=PromptTokenizer(args.cond_len).vocab_size)
-        cfg = _from_args(cfg_cls, args, image_vocab=vq.vocab_size, grid=vq.config.grid, **cond)
-        (train_ar if kind == "ar" else train_maskgit)(args.out, vq, cfg, train_cfg, args.data_root)
-    print(f"trained {kind} in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    report = train_kind(args.train_command, args.out, vars(args), config_from(TrainConfig, vars(args)))
+    if report:
+        print(to_json(report, indent=2))
+    print(f"trained {args.train_command} in {time.time() - t0:.0f}s: {args.out / 'final'}")
     return 0
 
 
@@ -477,46 +421,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = _parser(sub, "train", "Train a tokenizer, a generator, a classifier or a verifier (step budget, resumable).")
     tsub = tr.add_subparsers(dest="train_command", required=True)
-    helps = {
-        "tokenizer": ("Train the VQ tokenizer (on the shapes world by default).", None),
-        "msvq": ("Train VAR's multi-scale residual VQ tokenizer (on the shapes world by default).", None),
-        "ar": ("Train the AR generator on a VQ tokenizer's codes.", "VQ tokenizer folder (default: the zoo's)"),
-        "var": ("Train the VAR generator on a multi-scale tokenizer's codes (text prompts, or classes with "
-                "--data fashion-mnist).",
-                "multi-scale tokenizer folder"),
-        "maskgit": ("Train the MaskGIT generator on a VQ tokenizer's codes.",
-                    "VQ tokenizer folder (default: the zoo's)"),
-        "classifier": ("Train the CNN classifier of classifier rejection sampling (--data fashion-mnist).", ""),
-        "verifier": ("Train one verifier network as ORM, PRM and PARM on generator rollouts (imagecot rollouts).",
-                     ""),
-    }
-    derived = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
-               "num_classes", "class_names", "data")
-    for kind, cfg_cls in _config_classes().items():
-        text, tok_help = helps[kind]
-        p = _parser(tsub, kind, text, f"train {kind}")
+    from .train.kinds import TRAINABLES
+    from .train.verifier import VerifierData
+    for kind, t in TRAINABLES.items():
+        p = _parser(tsub, kind, t.description, f"train {kind}")
         p.add_argument("--out", type=out_path("folder"), required=True,
                        help="run folder; an existing one resumes (with the same architecture)")
         p.add_argument("--data", choices=DATASETS, default="shapes",
                        help="training data: the shapes world (text prompts) or Fashion-MNIST (class labels)")
         p.add_argument("--data-root", type=Path, default=None,
                        help="folder of the Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)")
-        if kind == "verifier":
-            from .train.verifier import VerifierData
+        if t.inputs == "rollouts":
             p.add_argument("--rollouts", type=Path, required=True,
                            help="an `imagecot rollouts` folder of shards (or .npz)")
             _add_dataclass_args(p, VerifierData)
-            _add_dataclass_args(p, cfg_cls, skip=("text_vocab", "resolution", "role"))
-        elif tok_help == "":
-            _add_dataclass_args(p, cfg_cls, skip=("num_classes", "class_names", "data"))
-        elif tok_help is None:
+        elif t.inputs == "init":
             p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")
             p.add_argument("--finetune-decoder", action="store_true",
                            help="with --init: train only the decoder, so every image keeps its tokens")
-            _add_dataclass_args(p, cfg_cls, skip=("data",))
-        else:
-            p.add_argument("--tokenizer", type=Path, default=None, required=kind == "var", help=tok_help)
-            _add_dataclass_args(p, cfg_cls, skip=derived)
+        elif t.inputs == "tokenizer":
+            p.add_argument("--tokenizer", type=Path, default=None, help=t.tokenizer_help)
+        _add_dataclass_args(p, t.config_class(), skip=t.derived)
         _add_dataclass_args(p, TrainConfig)
         p.set_defaults(func=cmd_train)
 

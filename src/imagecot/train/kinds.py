@@ -1,0 +1,144 @@
+"""What `imagecot train KIND` can train: one entry per kind, with the configuration it derives from its data.
+
+Each `Trainable` names its config class, which options it takes beside the
+config's fields (`inputs`: "init" for tokenizers, "tokenizer" for generators,
+"rollouts" for verifiers), the config fields the library derives rather than
+the user gives (`derived`: vocabulary sizes, the token grid, the conditioning),
+and `run(out, options, train_cfg)`, which derives them and trains. The CLI
+builds its parser from this table and calls `train_kind`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def config_from(cls, options: dict, **derived):
+    """A config dataclass from the options that name its fields (lists become tuples), then the derived fields."""
+    kw = {f.name: options[f.name] for f in dataclasses.fields(cls) if f.name in options}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
+    return cls(**{**kw, **derived})
+
+
+def _classes(options: dict) -> tuple[str, ...]:
+    from ..data.streams import class_names_of
+    return class_names_of(options.get("data", "shapes"))
+
+
+def _tokenizer(options: dict, train_cfg) -> dict:
+    from .tokenizer import train_tokenizer
+    kind = options["_kind"]
+    train_tokenizer(options["out"], config_from(TRAINABLES[kind].config_class(), options), train_cfg,
+                    init=options.get("init"), finetune_decoder=options.get("finetune_decoder", False),
+                    data_root=options.get("data_root"))
+    return {}
+
+
+def _grid_generator(options: dict, train_cfg) -> dict:
+    """AR and MaskGIT: image vocabulary and grid from the VQ tokenizer; prompt words, or one class token."""
+    from ..generators.condition import ClassTokenizer, PromptTokenizer
+    from ..zoo import load_tokenizer
+    from .ar import train_ar
+    from .maskgit import train_maskgit
+    kind, classes = options["_kind"], _classes(options)
+    vq = load_tokenizer(options.get("tokenizer"))
+    cond = dict(cond_len=1, class_names=classes, text_vocab=ClassTokenizer(classes).vocab_size) if classes else \
+        dict(text_vocab=PromptTokenizer(options.get("cond_len", 12)).vocab_size)
+    cfg = config_from(TRAINABLES[kind].config_class(), options, image_vocab=vq.vocab_size, grid=vq.config.grid,
+                      **cond)
+    (train_ar if kind == "ar" else train_maskgit)(options["out"], vq, cfg, train_cfg, options.get("data_root"))
+    return {}
+
+
+def _var(options: dict, train_cfg) -> dict:
+    """VAR: vocabulary, latent channels and scales from the multi-scale tokenizer; prompts or classes."""
+    from ..generators.condition import PromptTokenizer
+    from ..tokenizers.msvq import MSVQModel
+    from .var import train_var
+    if options.get("tokenizer") is None:
+        raise ValueError("train var needs --tokenizer: a multi-scale tokenizer folder (imagecot train msvq)")
+    vq, classes = MSVQModel.from_pretrained(options["tokenizer"]), _classes(options)
+    cond = dict(condition="class", num_classes=len(classes), class_names=classes) if classes else \
+        dict(condition="text", text_vocab=PromptTokenizer(options.get("text_len", 12)).vocab_size)
+    cfg = config_from(TRAINABLES["var"].config_class(), options, vocab_size=vq.vocab_size,
+                      z_channels=vq.config.z_channels, patch_nums=vq.config.patch_nums, **cond)
+    train_var(options["out"], vq, cfg, train_cfg, options.get("data_root"))
+    return {}
+
+
+def _classifier(options: dict, train_cfg) -> dict:
+    from .classifier import train_classifier
+    classes = _classes(options)
+    if not classes:
+        raise ValueError("the classifier trains on a labelled dataset: pass --data fashion-mnist")
+    train_classifier(options["out"], config_from(TRAINABLES["classifier"].config_class(), options,
+                                                 num_classes=len(classes), class_names=classes),
+                     train_cfg, options.get("data_root"))
+    return {}
+
+
+def _verifier(options: dict, train_cfg) -> dict:
+    """One network as ORM, PRM and PARM: its resolution from the rollouts' frames."""
+    from ..generators.condition import PromptTokenizer
+    from ..verifiers.rollouts import load_rollouts
+    from .verifier import VerifierData, train_verifier
+    data = load_rollouts(options["rollouts"])
+    cfg = config_from(TRAINABLES["verifier"].config_class(), options,
+                      text_vocab=PromptTokenizer(options.get("text_len", 12)).vocab_size,
+                      resolution=int(data["frames"].shape[2]))
+    _, report = train_verifier(options["out"], data, cfg, train_cfg, config_from(VerifierData, options))
+    return {k: report[k] for k in ("train_rollouts", "hindsight_pairs", "outcome", "value", "potential",
+                                   "outcome_by_task", "outcome_by_prompt_kind") if k in report}
+
+
+def _cls(module: str, name: str) -> Callable[[], type]:
+    def get():
+        import importlib
+        return getattr(importlib.import_module(f"imagecot.{module}"), name)
+    return get
+
+
+@dataclass(frozen=True)
+class Trainable:
+    name: str
+    description: str
+    config_class: Callable[[], type]
+    run: Callable[[dict, object], dict]
+    inputs: str | None = None          # "init", "tokenizer" or "rollouts": the options beside the config's fields
+    tokenizer_help: str = ""
+    derived: tuple[str, ...] = ()      # config fields the library derives from the data or the tokenizer
+
+
+GENERATOR_DERIVED = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
+                     "num_classes", "class_names", "data")
+TRAINABLES: dict[str, Trainable] = {t.name: t for t in (
+    Trainable("tokenizer", "Train the VQ tokenizer (on the shapes world by default).",
+              _cls("tokenizers.vq", "VQConfig"), _tokenizer, "init", derived=("data",)),
+    Trainable("msvq", "Train VAR's multi-scale residual VQ tokenizer (on the shapes world by default).",
+              _cls("tokenizers.msvq", "MSVQConfig"), _tokenizer, "init", derived=("data",)),
+    Trainable("ar", "Train the AR generator on a VQ tokenizer's codes.", _cls("generators.ar", "ARConfig"),
+              _grid_generator, "tokenizer", "VQ tokenizer folder (default: the zoo's)", GENERATOR_DERIVED),
+    Trainable("var", "Train the VAR generator on a multi-scale tokenizer's codes (text prompts, or classes with "
+                     "--data fashion-mnist).", _cls("generators.var", "VARConfig"), _var, "tokenizer",
+              "multi-scale tokenizer folder (required)", GENERATOR_DERIVED),
+    Trainable("maskgit", "Train the MaskGIT generator on a VQ tokenizer's codes.",
+              _cls("generators.maskgit", "MaskGITConfig"), _grid_generator, "tokenizer",
+              "VQ tokenizer folder (default: the zoo's)", GENERATOR_DERIVED),
+    Trainable("classifier", "Train the CNN classifier of classifier rejection sampling (--data fashion-mnist).",
+              _cls("classifiers.cnn", "CNNClassifierConfig"), _classifier,
+              derived=("num_classes", "class_names", "data")),
+    Trainable("verifier", "Train one verifier network as ORM, PRM and PARM on generator rollouts "
+                          "(imagecot rollouts).", _cls("verifiers.learned", "VerifierConfig"), _verifier, "rollouts",
+              derived=("text_vocab", "resolution", "role")),
+)}
+
+
+def train_kind(kind: str, out: str | Path, options: dict, train_cfg) -> dict:
+    """Train `kind` into the run folder `out` from user `options` (config fields and the kind's inputs); returns
+    what the kind reports (a verifier's held-out figures; {} for the others)."""
+    if kind not in TRAINABLES:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(TRAINABLES)}")
+    return TRAINABLES[kind].run({**options, "out": Path(out), "_kind": kind}, train_cfg)
