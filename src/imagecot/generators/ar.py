@@ -102,6 +102,19 @@ class ARTransformer(nn.Module, PretrainedMixin):
         return KVCache(c.n_layer, batch, c.n_head, c.cond_len + c.num_image_tokens,
                        c.d_model // c.n_head, device, dtype)
 
+    # the raster session's hooks (ARSession drives any causal token model that has these three)
+    @property
+    def prefix_len(self) -> int:
+        return self.config.cond_len
+
+    def prefill(self, cond_RLc: torch.Tensor, tokens_Rn: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
+        """Logits (R, V) of the next image token after the condition and the given image tokens (one forward)."""
+        return self(torch.cat([cond_RLc, tokens_Rn + self.config.text_vocab], dim=1), cache, 0)[:, -1]
+
+    def next_logits(self, last_R: torch.Tensor, cache: KVCache, pos: int) -> torch.Tensor:
+        """Logits (R, V) of the token after `last_R` (R,), at sequence position `pos`, through the KV cache."""
+        return self(last_R[:, None] + self.config.text_vocab, cache, pos)[:, -1]
+
 
 class ARGenerator(GridGenerator):
     """An ARTransformer with its VQ tokenizer and conditioner: prompts in, images out."""
@@ -147,9 +160,9 @@ class ARSession(Session):
 
     def __init__(self, gen: ARGenerator, prompts: list[str], sampling: SamplingConfig, seed: int | list[int],
                  use_cache: bool, tokens_per_step: int, prefix_tokens: torch.Tensor | None = None):
-        c = gen.model.config
-        super().__init__(gen, prompts, sampling, -(-c.num_image_tokens // tokens_per_step))
-        self.use_cache, self.N, self.Lc, self.tokens_per_step = use_cache, c.num_image_tokens, c.cond_len, tokens_per_step
+        N = gen.model.config.num_image_tokens
+        super().__init__(gen, prompts, sampling, -(-N // tokens_per_step))
+        self.use_cache, self.N, self.Lc, self.tokens_per_step = use_cache, N, gen.model.prefix_len, tokens_per_step
         dev, B = gen.device, len(prompts)
         self.u_BN = draw_uniforms(seed, B, self.N).to(dev)  # all randomness, one row per candidate
         self.prefix_RLc = self.condition_rows()
@@ -170,25 +183,23 @@ class ARSession(Session):
 
     @torch.no_grad()
     def _forward_prefix(self) -> torch.Tensor:
-        """The prompt and any given image tokens in one forward; the logits of the next token."""
+        """The condition and any given image tokens in one forward; the logits of the next token."""
         tok_R = self.tokens_Bn.repeat(2, 1) if self.guided else self.tokens_Bn
-        ids = torch.cat([self.prefix_RLc, tok_R + self.gen.model.config.text_vocab], dim=1)
-        logits = self.gen.model(ids, self.cache, 0)
-        self.compute.add(self.rows, ids.shape[1])
-        return self.guided_logits(logits[:, -1])
+        logits = self.gen.model.prefill(self.prefix_RLc, tok_R, self.cache)
+        self.compute.add(self.rows, self.Lc + tok_R.shape[1])
+        return self.guided_logits(logits)
 
     @torch.no_grad()
     def _forward_last(self) -> torch.Tensor:
-        model, text_vocab = self.gen.model, self.gen.model.config.text_vocab
         tok_R = self.tokens_Bn.repeat(2, 1) if self.guided else self.tokens_Bn
         n = self.tokens_Bn.shape[1]
         if self.use_cache:
-            logits = model(tok_R[:, -1:] + text_vocab, self.cache, self.Lc + n - 1)
+            logits = self.gen.model.next_logits(tok_R[:, -1], self.cache, self.Lc + n - 1)
             self.compute.add(self.rows, 1)
         else:
-            logits = model(torch.cat([self.prefix_RLc, tok_R + text_vocab], dim=1))
+            logits = self.gen.model.prefill(self.prefix_RLc, tok_R, None)
             self.compute.add(self.rows, self.Lc + n)
-        return self.guided_logits(logits[:, -1])
+        return self.guided_logits(logits)
 
     def _step(self) -> None:
         for _ in range(self.tokens_per_step):
