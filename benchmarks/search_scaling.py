@@ -47,7 +47,8 @@ from imagecot.zoo import default_sampling, load_generator, load_verifier
 
 STRATEGIES = ("base", "orm", "prm", "parm", "parm_es", "parm_es1", "parm++", "oracle")
 LABELS = {"base": "base (N=1)", "orm": "ORM best-of-N", "prm": "PRM step search", "parm": "PARM (reference)",
-          "parm_es": "PARM + early stop", "parm_es1": "PARM + early stop, one yes", "parm++": "PARM++", "oracle": "oracle best-of-N (evaluator)"}
+          "parm_es": "PARM + early stop", "parm_es1": "PARM + early stop, one yes", "parm++": "PARM++",
+          "oracle": "oracle best-of-N (evaluator)"}
 
 
 def claim(path: Path):

@@ -6,6 +6,8 @@ Nothing is ever unpickled: weights are safetensors, the config is JSON.
 from __future__ import annotations
 
 import dataclasses
+import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -78,6 +80,24 @@ def load_state_strict(model: torch.nn.Module, state: dict, source: str | Path) -
         raise ValueError(f"{source} does not fit {type(model).__name__}: "
                          f"{', '.join(x for x in parts if x)} parameter(s)")
     model.load_state_dict(state, strict=True)
+
+
+def read_plain_checkpoint(path: str | Path, expected: str):
+    """What a released .pt/.pth holds, read with torch.load(weights_only=True): tensors and plain containers (and
+    whatever the caller allow-lists with torch.serialization.safe_globals). A file that holds other Python objects
+    is refused: building them means running code from the file, which imagecot never does."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f"a Python object ({found.group(1)})" if found else "Python objects"
+        raise ValueError(f"{path} holds {what} beside its tensors; loading it would mean unpickling, which can run "
+                         f"arbitrary code, so imagecot refuses. Expected {expected}") from None
+    except Exception as e:  # a truncated zip, not a torch file at all, ...
+        raise ValueError(f"{path} is not a readable torch checkpoint ({brief(e)}); expected {expected}") from None
 
 
 class PretrainedMixin:

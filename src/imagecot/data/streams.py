@@ -29,6 +29,8 @@ def background_of(data: str) -> tuple[int, int, int]:
     if data == "shapes":
         from ..world.vocab import BACKGROUND
         return BACKGROUND
+    if data == "imagenet":   # natural images have no empty canvas: previews start from mid-grey
+        return (128, 128, 128)
     raise ValueError(f"unknown dataset {data!r}; expected one of {', '.join(DATASETS)}")
 
 

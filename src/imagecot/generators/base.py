@@ -17,6 +17,7 @@ keep/finish) hold what every family shares; a family writes only its hooks:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import torch
 
 from .sampling import guide

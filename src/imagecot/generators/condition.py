@@ -132,6 +132,7 @@ class ClassIndex(Conditioner):
         """(B,) long tensor."""
         if self.names is not None:
             conditions = [self.names.class_id(c) for c in conditions]
+        conditions = [int(c) if isinstance(c, str) and c.isdigit() else c for c in conditions]
         if not all(isinstance(k, int) and 0 <= k < self.num_classes for k in conditions):
             raise ValueError(f"this model is class-conditional: give class ids in [0, {self.num_classes})")
         return torch.tensor(list(conditions), dtype=torch.long)

@@ -17,15 +17,16 @@ class GridGenerator(TokenGenerator):
 
     def __init__(self, model, vq, conditioner: Conditioner | None = None):
         super().__init__(model, vq, conditioner or conditioner_for(model.config))
-        if self.conditioner.vocab_size > model.config.text_vocab:
-            raise ValueError(f"condition vocabulary ({self.conditioner.vocab_size}) exceeds the model's "
-                             f"text_vocab ({model.config.text_vocab})")
+        vocab = getattr(self.conditioner, "vocab_size", None)
+        if vocab is not None and vocab > model.config.text_vocab:
+            raise ValueError(f"condition vocabulary ({vocab}) exceeds the model's text_vocab "
+                             f"({model.config.text_vocab})")
         if vq.vocab_size != model.config.image_vocab:
             raise ValueError(f"tokenizer codebook {vq.vocab_size} != model image_vocab {model.config.image_vocab}")
         if vq.config.grid != model.config.grid:
             raise ValueError(f"tokenizer grid {vq.config.grid} != model grid {model.config.grid}")
         g, res = model.config.grid, vq.config.resolution
-        rgb = torch.tensor(np.array(background_of(model.config.data)), dtype=torch.float32)
+        rgb = torch.tensor(np.array(background_of(getattr(model.config, "data", "imagenet"))), dtype=torch.float32)
         blank = rgb.view(1, 3, 1, 1) / 127.5 - 1
         dev = next(vq.parameters()).device
         self.blank_tokens_N = vq.encode(blank.expand(1, 3, res, res).contiguous().to(dev)).view(g * g)

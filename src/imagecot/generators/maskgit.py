@@ -97,8 +97,8 @@ class MaskGITTransformer(nn.Module, PretrainedMixin):
         ranks = scores.argsort(1).argsort(1)
         return ranks < n_B[:, None]
 
-    def sequence_log_prob(self, img_BN: torch.Tensor, cond_BLc: torch.Tensor, reveal_step_BN: torch.Tensor | None = None,
-                          n_masks: int = 1, seed: int = 0) -> torch.Tensor:
+    def sequence_log_prob(self, img_BN: torch.Tensor, cond_BLc: torch.Tensor,
+                          reveal_step_BN: torch.Tensor | None = None, n_masks: int = 1, seed: int = 0) -> torch.Tensor:
         """Log-likelihood of a grid per sample (B,), differentiable. MaskGIT has no exact one:
         - with `reveal_step_BN` (the step at which the sampler fixed each position, -1 = given), the sampler's own
           order: sum over steps s of log p(tokens fixed at s | the tokens fixed before s, condition), which is the

@@ -21,7 +21,7 @@ class Family:
     name: str
     description: str
     load: Callable   # (checkpoint or None, tokenizer or None, device) -> TokenGenerator
-    official: Callable | None = None   # (checkpoint) -> True if it is an official release this family reads
+    recipe: Callable | None = None   # (checkpoint) -> the official release's SamplingConfig, or None
 
 
 def load_tokenizer(path: str | Path | None = None, device: str = "cpu"):
@@ -52,6 +52,29 @@ def _load_var(path=None, tokenizer_path=None, device: str = "cpu"):
     return VARGenerator(model, MSVQModel.from_pretrained(tokenizer_path or zoo_path("msvq"), device=device))
 
 
+def _var_recipe(path):
+    from .var_official import var_recipe
+    return var_recipe() if _is_pth(path) else None
+
+
+def _load_llamagen(path=None, tokenizer_path=None, device: str = "cpu"):
+    if path is None or tokenizer_path is None:
+        raise ValueError("--generator llamagen needs LlamaGen's released files: --checkpoint c2i_B_256.pt "
+                         "--tokenizer vq_ds16_c2i.pt (the zoo ships none)")
+    import sys
+
+    from .llamagen import load_official_generator
+    gen = load_official_generator(path, tokenizer_path, device)
+    for line in gen.model.ignored_keys:
+        print(f"imagecot: {path}: ignored {line}", file=sys.stderr)
+    return gen
+
+
+def _llamagen_recipe(path):
+    from .llamagen import llamagen_recipe
+    return llamagen_recipe(path)
+
+
 def _load_maskgit(path=None, tokenizer_path=None, device: str = "cpu"):
     from .maskgit import MaskGITGenerator, MaskGITTransformer
     model = MaskGITTransformer.from_pretrained(path or zoo_path("maskgit"), device=device)
@@ -61,8 +84,10 @@ def _load_maskgit(path=None, tokenizer_path=None, device: str = "cpu"):
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("ar", "raster next-token over a VQ grid (KV cache)", _load_ar),
     Family("var", "next-scale prediction over a multi-scale residual VQ (FoundationVision/VAR's .pth load "
-                  "unchanged)", _load_var, _is_pth),
+                  "unchanged)", _load_var, _var_recipe),
     Family("maskgit", "parallel mask-predict with a cosine schedule", _load_maskgit),
+    Family("llamagen", "FoundationVision/LlamaGen's class-conditional GPT-B..3B with its VQ-16, loaded unchanged",
+           _load_llamagen, _llamagen_recipe),
 )}
 
 
@@ -83,8 +108,8 @@ def default_sampling(path: str | Path | None = None, kind: str = "ar"):
     from .sampling import SamplingConfig
     path = None if path is None else resolve(path)
     f = family(kind)
-    if path is not None and f.official is not None and f.official(path):
-        from .var_official import var_recipe
-        return var_recipe()
+    official = f.recipe(path) if f.recipe is not None and path is not None else None
+    if official is not None:
+        return official
     sampling_file = Path(path or ZOO_DIR / kind) / "sampling.json"
     return SamplingConfig(**json.loads(sampling_file.read_text())) if sampling_file.is_file() else SamplingConfig()

@@ -12,36 +12,18 @@ in distribution, not bit for bit for the same `g_seed`.
 
 from __future__ import annotations
 
-import pickle
-import re
 from pathlib import Path
 
 import torch
 
-from ..hub import load_state_strict
-from ..io_utils import brief
+from ..hub import load_state_strict, read_plain_checkpoint
 from ..tokenizers.msvq import MSVQConfig, MSVQModel
 from .sampling import SamplingConfig
 from .var import VARConfig, VARGenerator, VARTransformer
 
 
 def _state_dict(path: str | Path) -> dict:
-    """A released .pth read as plain tensors (torch.load weights_only=True). A file that holds other Python
-    objects is refused: building them means running code from the file, which imagecot never does."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        found = re.search(r"GLOBAL ([\w.]+)", str(e))
-        what = f"a Python object ({found.group(1)})" if found else "Python objects"
-        raise ValueError(f"{path} holds {what} beside its tensors; loading it would mean unpickling, which can run "
-                         "arbitrary code, so imagecot refuses. Expected a plain state dict of tensors, as VAR's "
-                         "released files are") from None
-    except Exception as e:  # a truncated zip, not a torch file at all, ...
-        raise ValueError(f"{path} is not a readable torch checkpoint ({brief(e)}); expected a plain state dict "
-                         "of tensors, as VAR's released files are") from None
+    state = read_plain_checkpoint(path, "a plain state dict of tensors, as VAR's released files are")
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise ValueError(f"{path} is not a plain state dict of tensors (as VAR's released files are)")
     return state

@@ -23,15 +23,16 @@ At scale, `write_rollout_shards` writes a folder of shards that a killed run res
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-import torch
 
 from ..data.images import to_uint8
 from ..evaluation.detector import ShapesDetector
 from ..evaluation.diagnose import KINDS, diagnose
 from ..evaluation.rules import THRESHOLD, evaluate
-from ..world.vocab import COLORS, SHAPES
 from ..seeds import training_seed
+from ..world.vocab import COLORS, SHAPES
 
 
 def region_cells(flaws, grid: int, size: int) -> np.ndarray:
@@ -129,7 +130,6 @@ def write_rollout_shards(generator, specs: list[dict], out_dir, n_per_prompt: in
     at a time: a killed run resumes at the first missing shard, and a run with other specs, generator or
     sampling is refused (`rollouts.json` records them, with the generator's `precision`)."""
     import json
-    from pathlib import Path
 
     from ..io_utils import atomic_write_json, check_writable, clean_stale_temporaries, read_json, to_json
     from ..provenance import differences, identity, refusal
@@ -172,7 +172,6 @@ def write_rollout_shards(generator, specs: list[dict], out_dir, n_per_prompt: in
 def add_scene_targets(folder, grid: int | None = None) -> int:
     """Give every shard of a rollouts folder that lacks them its `parse` and `counts` targets (rollouts written
     before they existed); each shard is rewritten atomically. Returns how many shards were updated."""
-    from pathlib import Path
     detector, updated = ShapesDetector(), 0
     for shard in sorted(Path(folder).glob("shard-*.npz")):
         data = load_rollouts(shard)
@@ -199,7 +198,6 @@ def save_rollouts(path, data: dict) -> None:
 
 def load_rollouts(path, limit: int | None = None) -> dict:
     """A rollouts .npz, or a `write_rollout_shards` folder (its shards in order, at most `limit` rollouts)."""
-    from pathlib import Path
     path = Path(path)
     if path.is_dir():
         shards = sorted(path.glob("shard-*.npz"))
