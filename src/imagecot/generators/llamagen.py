@@ -101,8 +101,8 @@ def apply_rope(x_BSHD: torch.Tensor, rope_SD2: torch.Tensor) -> torch.Tensor:
     """Rotate adjacent pairs (x[2j], x[2j+1]) of every head, in float32."""
     x = x_BSHD.float().reshape(*x_BSHD.shape[:-1], -1, 2)
     r = rope_SD2.view(1, x.shape[1], 1, x.shape[3], 2)
-    out = torch.stack([x[..., 0] * r[..., 0] - x[..., 1] * r[..., 1], x[..., 1] * r[..., 0] + x[..., 0] * r[..., 1]], -1)
-    return out.flatten(3).type_as(x_BSHD)
+    even, odd, cos, sin = x[..., 0], x[..., 1], r[..., 0], r[..., 1]
+    return torch.stack([even * cos - odd * sin, odd * cos + even * sin], -1).flatten(3).type_as(x_BSHD)
 
 
 class RMSNorm(nn.Module):
