@@ -22,9 +22,8 @@ from tqdm import tqdm
 from .data.images import save_grid_png, to_uint8
 from .generators.base import Compute
 from .io_utils import atomic_save_png, atomic_write_json, make_temp_dir, read_json, replace_dir
-from .provenance import identity
 from .seeds import image_seed
-from .writer import SETTINGS, open_output_folder, write_in_batches
+from .writer import SETTINGS, identity, open_output_folder, write_in_batches
 
 
 def _png(out_dir: Path, k: int, j: int) -> Path:

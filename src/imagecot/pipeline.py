@@ -9,9 +9,8 @@ from .data.images import to_uint8
 from .evaluation.geneval import write_sample_folder
 from .generators.base import Compute
 from .io_utils import atomic_write_json, check_writable
-from .provenance import identity
 from .seeds import image_seed
-from .writer import open_output_folder, write_in_batches
+from .writer import identity, open_output_folder, write_in_batches
 
 
 def _is_complete(folder: Path, n: int) -> bool:

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .best_of_n import best_of_n
 from .candidates import SearchOutput
-from .parm import parm
-from .reflect import parm_plus_plus
-from .step_search import step_search
 
 NAMES = ("orm", "prm", "parm", "parm++", "oracle")
 
@@ -55,9 +51,13 @@ class Strategy:
     def __call__(self, prompts: list[str], prompt_ids: list[int], output_index: int = 0) -> SearchOutput:
         common = dict(sampling=self.sampling, seed=self.seed, first=output_index * self.stride, prompt_ids=prompt_ids)
         if self.name in ("orm", "oracle"):
+            from .best_of_n import best_of_n
             return best_of_n(self.generator, prompts, self.n, self.verifier, **common)
         if self.name == "prm":
+            from .step_search import step_search
             return step_search(self.generator, prompts, self.n, self.verifier, **common, **self.options)
         if self.name == "parm":
+            from .parm import parm
             return parm(self.generator, prompts, self.n, self.verifier, **common, **self.options)
+        from .reflect import parm_plus_plus
         return parm_plus_plus(self.generator, prompts, self.n, self.verifier, **common, **self.options)

@@ -132,7 +132,7 @@ def write_rollout_shards(generator, specs: list[dict], out_dir, n_per_prompt: in
     import json
 
     from ..io_utils import atomic_write_json, check_writable, clean_stale_temporaries, read_json, to_json
-    from ..provenance import differences, identity, refusal
+    from ..writer import differences, identity, refusal
     out_dir = check_writable(out_dir, "folder")
     settings = json.loads(to_json({
         "generator": identity(generator), "sampling": vars(sampling) if sampling is not None else None,
