@@ -138,3 +138,21 @@ def test_verifier_training_refuses_rollouts_of_benchmark_prompts(tmp_path, rollo
     with pytest.raises(ValueError, match="benchmark strings of a format the benchmark does not exhaust"):
         train_verifier(tmp_path / "v", leaked, cfg, TrainConfig(steps=1, batch_size=4))
     assert not (tmp_path / "v").exists()
+
+
+def test_rollout_shards_resume_and_refuse_another_generator(tmp_path, tiny_ar):
+    from imagecot.verifiers.rollouts import load_rollouts, write_rollout_shards
+    specs = training_specs(5, seed=3)
+    out = write_rollout_shards(tiny_ar, specs, tmp_path / "r", 2, seed=1, shard_prompts=2)
+    full = load_rollouts(out)
+    assert sorted(p.name for p in out.glob("shard-*.npz")) == ["shard-00000.npz", "shard-00001.npz", "shard-00002.npz"]
+    assert full["prompt_index"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4] and "parse" in full
+    (out / "shard-00001.npz").unlink()   # a run killed before its second shard
+    before = (out / "shard-00000.npz").stat().st_mtime_ns
+    again = load_rollouts(write_rollout_shards(tiny_ar, specs, tmp_path / "r", 2, seed=1, shard_prompts=2))
+    assert (out / "shard-00000.npz").stat().st_mtime_ns == before   # finished shards are not redone
+    assert all(np.array_equal(full[k], again[k]) for k in ("frames", "correct", "prompt_index"))
+    torch.manual_seed(5)
+    other = type(tiny_ar)(type(tiny_ar.model)(tiny_ar.model.config), tiny_ar.vq)
+    with pytest.raises(ValueError, match=r"generator weights \(model\)"):
+        write_rollout_shards(other, specs, tmp_path / "r", 2, seed=1, shard_prompts=2)
