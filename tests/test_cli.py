@@ -115,7 +115,7 @@ def test_rollouts_then_train_a_verifier(tmp_path, capsys):
     assert main(["rollouts", "--prompts", "6", "--per-prompt", "2", "--shard-prompts", "4",
                  "--out", str(tmp_path / "r")]) == 0
     assert "12 rollouts x 8 steps" in capsys.readouterr().out
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["rollouts.json", "shard-00000.npz",
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["settings.json", "shard-00000.npz",
                                                                    "shard-00001.npz"]
     assert main(["train", "verifier", "--rollouts", str(tmp_path / "r"), "--out", str(tmp_path / "v"),
                  "--d-model", "32", "--n-layer", "1", "--n-head", "4", "--steps", "2", "--groups", "2",

@@ -28,6 +28,9 @@ EXAMPLES = {
     "train verifier": "imagecot train verifier --rollouts runs/rollouts-ar --out runs/verifier-ar --steps 6000",
     "rollouts": "imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --out runs/rollouts-ar",
     "demo": "imagecot demo --out out/demo",
+    "preferences": "imagecot preferences --generator ar --prompts 10000 --per-prompt 8 --judge evaluator "
+                   "--out runs/prefs-ar",
+    "train dpo": "imagecot train dpo --generator ar --rounds 2 --prompts 10000 --judge evaluator --out runs/dpo-ar",
     "fid": ("imagecot fid out/samples out/real --kid --pr -o out/fid.json\n"
             "  imagecot fid --stats out/real -o out/real-stats.npz"),
     "preview": 'imagecot preview --generator var --prompt "a red circle left of a square" --out out/preview-var.png',
@@ -84,23 +87,26 @@ def _parser(sub, name: str, help: str, key: str | None = None) -> argparse.Argum
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def _add_dataclass_args(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    """One --option per field of a config dataclass (defaults from the dataclass; a field's metadata["help"],
-    where it has one, says more). Floats must be finite."""
+def _add_dataclass_args(p: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (), defaults: dict | None = None,
+                        notes: dict | None = None) -> None:
+    """One --option per field of a config dataclass (defaults from the dataclass or `defaults`; a field's
+    metadata["help"], or `notes`, says more). Floats must be finite."""
+    defaults, notes = defaults or {}, notes or {}
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         opt = "--" + f.name.replace("_", "-")
-        text = f"{f.metadata['help']} " if "help" in f.metadata else ""
-        text += f"(default {f.default})"
+        default = defaults.get(f.name, f.default)
+        text = notes.get(f.name) or f.metadata.get("help", "")
+        text = f"{text} (default {default})".strip()
         if isinstance(f.default, bool):
-            p.add_argument(opt, type=_bool, default=f.default, metavar="BOOL", help=text)
+            p.add_argument(opt, type=_bool, default=default, metavar="BOOL", help=text)
         elif isinstance(f.default, tuple):
             kind = finite_float if isinstance(f.default[0], float) else type(f.default[0])
-            p.add_argument(opt, type=kind, nargs="+", default=f.default, help=text)
+            p.add_argument(opt, type=kind, nargs="+", default=default, help=text)
         else:
             kind = finite_float if isinstance(f.default, float) else type(f.default)
-            p.add_argument(opt, type=kind, default=f.default, help=text)
+            p.add_argument(opt, type=kind, default=default, help=text)
 
 
 def _bool(text: str) -> bool:
@@ -111,7 +117,7 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _add_sampling_args(p: argparse.ArgumentParser) -> None:
+def _add_generator_args(p: argparse.ArgumentParser) -> None:
     from .generators.registry import FAMILIES
     p.add_argument("--generator", choices=tuple(FAMILIES), default="ar",
                    help="; ".join(f"{f.name}: {f.description}" for f in FAMILIES.values()) + " (default ar)")
@@ -120,6 +126,10 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
                         "var_d16.pth .. var_d30.pth")
     p.add_argument("--tokenizer", type=Path, default=None,
                    help="tokenizer folder (default: the zoo's); with a var_d*.pth, vae_ch160v4096z32.pth")
+
+
+def _add_sampling_args(p: argparse.ArgumentParser) -> None:
+    _add_generator_args(p)
     p.add_argument("--cfg", type=finite_float, default=None, help="classifier-free guidance scale, 0..100")
     p.add_argument("--temperature", type=finite_float, default=None)
     p.add_argument("--top-k", type=int_at_least(0), default=None)
@@ -359,6 +369,25 @@ def cmd_rollouts(args) -> int:
     return 0
 
 
+def cmd_preferences(args) -> int:
+    from tqdm import tqdm
+
+    from .align.preferences import build_pairs, judge_for, load_preferences, write_preferences
+    from .verifiers.prompts import training_specs
+    gen, sampling = _load_generator(args)
+    judge, name = judge_for(args.judge, args.generator, args.device)
+    specs = training_specs(args.prompts, seed=args.seed)
+    with tqdm(total=args.prompts, desc="preferences", unit="prompt") as bar:
+        out = write_preferences(gen, specs, args.out, args.per_prompt, judge, name, sampling, args.seed,
+                                args.batch_size, progress=lambda done, total: bar.update(done - bar.n))
+    data = load_preferences(out)
+    pairs = build_pairs(data)
+    print(f"{len(data['prompt'])} prompts x {args.per_prompt} candidates judged by {name}: yes-rate "
+          f"{data['verdict'].mean():.3f}; {len(pairs['prompt'])} prompts give a pair, {pairs['dropped']} unanimous "
+          f"ones are dropped; {out}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
     return run_demo(args.out)
@@ -441,8 +470,16 @@ def build_parser() -> argparse.ArgumentParser:
                            help="with --init: train only the decoder, so every image keeps its tokens")
         elif t.inputs == "tokenizer":
             p.add_argument("--tokenizer", type=Path, default=None, help=t.tokenizer_help)
+        elif t.inputs == "generator":
+            _add_generator_args(p)
+            p.add_argument("--preferences", type=Path, default=None,
+                           help="preference data (imagecot preferences) for one round; without it each round samples "
+                                "and judges its own")
+            p.add_argument("--judge", default="evaluator",
+                           help="evaluator (labelled so), verifier (the zoo's for this generator) or a verifier folder")
         _add_dataclass_args(p, t.config_class(), skip=t.derived)
-        _add_dataclass_args(p, TrainConfig)
+        _add_dataclass_args(p, TrainConfig, defaults=t.train_defaults,
+                            notes={"steps": "not read: --epochs sets the budget"} if kind == "dpo" else None)
         p.set_defaults(func=cmd_train)
 
     p = _parser(sub, "fid", "FID (and KID, precision/recall, IS) between two inputs, or the FID statistics of one. "
@@ -478,6 +515,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the generator's network under bfloat16 autocast (training data: ~1.9x for MaskGIT on CPU)")
     _add_sampling_args(p)
     p.set_defaults(func=cmd_rollouts)
+
+    p = _parser(sub, "preferences", "Preference data: K candidates per training prompt (never a benchmark seed), "
+                "judged by the evaluator or a verifier, in resumable shards (imagecot train dpo --preferences reads "
+                "them).")
+    p.add_argument("--prompts", type=int_at_least(1), default=10000, help="training prompts to draw")
+    p.add_argument("--per-prompt", type=int_at_least(2), default=8, help="candidates per prompt")
+    p.add_argument("--judge", default="evaluator",
+                   help="evaluator (labelled so), verifier (the zoo's for this generator) or a verifier folder")
+    p.add_argument("--out", type=out_path("folder"), required=True, help="the folder of shards to write")
+    _add_sampling_args(p)
+    p.set_defaults(func=cmd_preferences)
 
     p = _parser(sub, "demo", "A few prompts with the shipped generator: images, scores, and where to look.")
     p.add_argument("--out", type=out_path("folder"), default=Path("out/demo"))

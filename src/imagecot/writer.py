@@ -12,6 +12,9 @@ verifier rollouts), and what it records of the networks that made a folder.
   A resume with other settings is refused, naming the difference; a count in
   `growable` may grow (each item keeps its seed), never shrink; the
   temporaries a killed run left are removed.
+- `write_shards` / `read_shards`: a dataset written as numbered `.npz` shards
+  (rollouts, preference data), each shard whole or absent, so a killed run
+  resumes at the first missing one;
 - `write_in_batches`: the pending items in batches, each written atomically by
   the caller's `work`, a progress bar that moves with every batch (or finer,
   through `tick`), compute summed over batches.
@@ -138,3 +141,47 @@ def write_in_batches(pending: list, per_batch: int, work: Callable, units_per_it
             if not ticked:
                 bar.update(len(chunk) * units_per_item)
     return compute, time.time() - t0
+
+
+def write_shards(out_dir: str | Path, settings: dict, n_items: int, per_shard: int,
+                 make: Callable[[int, int], dict], progress: Callable[[int, int], None] | None = None) -> Path:
+    """Items [0, n_items) as `shard-<k>.npz` of `per_shard` items each: `make(first, stop) -> {name: array}` builds
+    one, written atomically; shards already there are kept (the folder's settings.json must match `settings`).
+    `progress(done, total)` after every shard."""
+    import io
+
+    import numpy as np
+
+    from .io_utils import atomic_write_bytes
+    out_dir = open_output_folder(out_dir, settings, foreign=lambda d: any(d.iterdir()))
+    n_shards = -(-n_items // per_shard)
+    for k in range(n_shards):
+        path = out_dir / f"shard-{k:05d}.npz"
+        if not path.is_file():
+            buf = io.BytesIO()
+            np.savez(buf, **make(k * per_shard, min(n_items, (k + 1) * per_shard)))
+            atomic_write_bytes(path, buf.getvalue())
+        if progress:
+            progress(min(n_items, (k + 1) * per_shard), n_items)
+    return out_dir
+
+
+def read_shards(path: str | Path, limit: int | None = None, expected: str = "shards imagecot wrote") -> dict:
+    """The arrays of a `write_shards` folder concatenated in shard order (the first `limit` rows), or of one .npz."""
+    import numpy as np
+    path = Path(path)
+    files = sorted(path.glob("shard-*.npz")) if path.is_dir() else [path]
+    if not files or not files[0].is_file():
+        raise FileNotFoundError(f"{path} holds no shard-*.npz; expected {expected}")
+    parts, n = [], 0
+    for f in files:
+        if limit is not None and n >= limit:
+            break
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                parts.append({k: z[k] for k in z.files})
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{f} is not a readable .npz ({e}); expected {expected}") from None
+        n += len(next(iter(parts[-1].values())))
+    data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return {k: v[:limit] for k, v in data.items()} if limit is not None else data

@@ -161,9 +161,12 @@ class TokenGenerator:
         fresh sample with these seeds."""
         return self.generate(conditions, sampling, seed=seeds)
 
-    def log_prob(self, tokens: torch.Tensor, conditions) -> torch.Tensor:
-        """Sum of log p(tokens | condition) per sample (B,) under the bare model (no guidance), differentiable."""
-        return self.model.sequence_log_prob(tokens, self.conditioner.encode(list(conditions)).to(tokens.device))
+    def log_prob(self, tokens: torch.Tensor, conditions, model=None, seed: int = 0) -> torch.Tensor:
+        """Sum of log p(tokens | condition) per sample (B,) under the bare model (no guidance), differentiable;
+        `model`: another network of this family (a DPO policy or its reference), default this generator's. `seed`
+        seeds whatever a family's estimate draws (MaskGIT's masks): the same seed gives the same draws to both."""
+        cond = self.conditioner.encode(list(conditions)).to(tokens.device)
+        return (model or self.model).sequence_log_prob(tokens, cond)
 
 
 def run_to_end(session: Session) -> GenerationOutput:

@@ -154,11 +154,11 @@ class MaskGITGenerator(GridGenerator):
         remask[~remask.any(1)] = True
         return self.inpaint(tokens_BN, remask, prompts, sampling, seed=seeds)
 
-    def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str], n_masks: int = 1, seed: int = 0,
+    def log_prob(self, tokens_BN: torch.Tensor, prompts: list[str], model=None, seed: int = 0, n_masks: int = 1,
                  reveal_step_BN: torch.Tensor | None = None) -> torch.Tensor:
         """`MaskGITTransformer.sequence_log_prob` of these tokens under the prompts (see there)."""
         cond = self.conditioner.encode(prompts).to(tokens_BN.device)
-        return self.model.sequence_log_prob(tokens_BN, cond, reveal_step_BN, n_masks, seed)
+        return (model or self.model).sequence_log_prob(tokens_BN, cond, reveal_step_BN, n_masks, seed)
 
 
 class MaskGITSession(Session):

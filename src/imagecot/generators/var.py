@@ -301,11 +301,12 @@ class VARGenerator(TokenGenerator):
             i += pn * pn
         return out
 
-    def log_prob(self, tokens_BL: torch.Tensor, conditions) -> torch.Tensor:
+    def log_prob(self, tokens_BL: torch.Tensor, conditions, model=None, seed: int = 0) -> torch.Tensor:
         """`VARTransformer.sequence_log_prob` of these tokens under the conditions."""
         cond = self.conditioner.encode(list(conditions)).to(tokens_BL.device)
-        x = self.vq.quantize.teacher_forcing_input(self.token_maps(tokens_BL))
-        return self.model.sequence_log_prob(tokens_BL, cond, x)
+        with torch.no_grad():
+            x = self.vq.quantize.teacher_forcing_input(self.token_maps(tokens_BL))
+        return (model or self.model).sequence_log_prob(tokens_BL, cond, x)
 
     @torch.no_grad()
     def decode(self, tokens_BL: torch.Tensor) -> torch.Tensor:

@@ -94,6 +94,27 @@ def _verifier(options: dict, train_cfg) -> dict:
                                    "outcome_by_task", "outcome_by_prompt_kind") if k in report}
 
 
+def _dpo(options: dict, train_cfg) -> dict:
+    """(Iterative) DPO of a generator on its own judged samples: given preference data (`--preferences`, one round),
+    or sampled and judged here each round (`--rounds`, `--prompts`, `--per-prompt`, `--judge`)."""
+    from ..align.dpo import iterative_dpo, train_dpo
+    from ..align.preferences import build_pairs, judge_for, load_preferences
+    from ..verifiers.prompts import training_specs
+    from ..zoo import default_sampling, load_generator
+    dpo = config_from(TRAINABLES["dpo"].config_class(), options)
+    kind = options.get("generator", "ar")
+    gen = load_generator(kind, options.get("checkpoint"), options.get("tokenizer"))
+    if options.get("preferences") is not None:
+        pairs = build_pairs(load_preferences(options["preferences"]), dpo.pairs_per_prompt, train_cfg.seed)
+        train_dpo(options["out"], gen, pairs, train_cfg, dpo)
+        return {"pairs": int(len(pairs["prompt"])), "unanimous_prompts_dropped": pairs["dropped"],
+                "final": str(options["out"] / "final")}
+    judge, name = judge_for(options.get("judge", "evaluator"), kind)
+    seed = options.get("seed", 0)
+    return iterative_dpo(options["out"], gen, lambda r: training_specs(dpo.prompts, seed=seed + 1000 * (r + 1)),
+                         judge, name, default_sampling(options.get("checkpoint"), kind), train_cfg, dpo, seed=seed)
+
+
 def _cls(module: str, name: str) -> Callable[[], type]:
     def get():
         import importlib
@@ -107,9 +128,10 @@ class Trainable:
     description: str
     config_class: Callable[[], type]
     run: Callable[[dict, object], dict]
-    inputs: str | None = None          # "init", "tokenizer" or "rollouts": the options beside the config's fields
+    inputs: str | None = None          # "init", "tokenizer", "rollouts" or "generator": options beside the config's
     tokenizer_help: str = ""
     derived: tuple[str, ...] = ()      # config fields the library derives from the data or the tokenizer
+    train_defaults: dict | None = None  # TrainConfig defaults of this kind (DPO's reference recipe)
 
 
 GENERATOR_DERIVED = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
@@ -133,6 +155,10 @@ TRAINABLES: dict[str, Trainable] = {t.name: t for t in (
     Trainable("verifier", "Train one verifier network as ORM, PRM and PARM on generator rollouts "
                           "(imagecot rollouts).", _cls("verifiers.learned", "VerifierConfig"), _verifier, "rollouts",
               derived=("text_vocab", "resolution", "role")),
+    Trainable("dpo", "Align a generator with DPO on its own samples judged by the evaluator or a verifier "
+                     "(iterative with --rounds; the reference moves to each round's starting policy).",
+              _cls("align.dpo", "DPOConfig"), _dpo, "generator",
+              train_defaults={"lr": 1e-5, "batch_size": 32, "warmup": 10, "min_lr_ratio": 1.0}),
 )}
 
 

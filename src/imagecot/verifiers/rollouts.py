@@ -126,47 +126,21 @@ ROLLOUT_KEYS = ("frames", "prompt", "correct", "clear", "flaws", "region", "step
 def write_rollout_shards(generator, specs: list[dict], out_dir, n_per_prompt: int = 1, sampling=None,
                          seed: int = 0, batch_size: int = 64, shard_prompts: int = 256, progress=None,
                          precision: str = "float32") -> Path:
-    """Rollouts of every spec in `out_dir/shard-<k>.npz` (`shard_prompts` specs each), written atomically one shard
-    at a time: a killed run resumes at the first missing shard, and a run with other specs, generator or
-    sampling is refused (`rollouts.json` records them, with the generator's `precision`)."""
-    import json
+    """Rollouts of every spec in `out_dir/shard-<k>.npz` (`shard_prompts` specs each) through the one resumable
+    writer (`writer.write_shards`): a killed run resumes at the first missing shard, and a run with other specs,
+    generator, sampling or `precision` is refused (settings.json records them)."""
+    from ..writer import identity, write_shards
+    settings = {"generator": identity(generator), "sampling": vars(sampling) if sampling is not None else None,
+                "seed": seed, "n_per_prompt": n_per_prompt, "shard_prompts": shard_prompts, "precision": precision,
+                "prompts": [s["prompt"] for s in specs], "formats": [s.get("format", s["tag"]) for s in specs]}
 
-    from ..io_utils import atomic_write_json, check_writable, clean_stale_temporaries, read_json, to_json
-    from ..writer import differences, identity, refusal
-    out_dir = check_writable(out_dir, "folder")
-    settings = json.loads(to_json({
-        "generator": identity(generator), "sampling": vars(sampling) if sampling is not None else None,
-        "seed": seed, "n_per_prompt": n_per_prompt, "shard_prompts": shard_prompts, "precision": precision,
-        "prompts": [s["prompt"] for s in specs], "formats": [s.get("format", s["tag"]) for s in specs]}))
-    info = out_dir / "rollouts.json"
-    if info.is_file():
-        diff = differences(read_json(info, "the settings of these rollouts"), settings)
-        if diff:
-            raise refusal(out_dir, "rollouts", diff[:4], None)
-    elif out_dir.is_dir() and any(out_dir.iterdir()):
-        raise ValueError(f"{out_dir} holds files but no rollouts.json; choose a new folder for rollouts")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(out_dir)
-    atomic_write_json(info, settings)
-    n_shards = -(-len(specs) // shard_prompts)
-    done = sum((out_dir / f"shard-{k:05d}.npz").is_file() for k in range(n_shards)) * shard_prompts * n_per_prompt
-    for k in range(n_shards):
-        path = out_dir / f"shard-{k:05d}.npz"
-        if path.is_file():
-            continue
-        first = k * shard_prompts
-        base = done
-
-        def shard_progress(n, total, base=base):
-            if progress:
-                progress(base + n, len(specs) * n_per_prompt)
-        data = collect_rollouts(generator, specs[first:first + shard_prompts], n_per_prompt, sampling, seed,
-                                batch_size, progress=shard_progress, first_prompt=first)
-        data["format"] = np.array([s.get("format", s["tag"]) for s in specs[first:first + shard_prompts]
-                                   for _ in range(n_per_prompt)])
-        save_rollouts(path, data)
-        done += len(data["correct"])
-    return out_dir
+    def make(first: int, stop: int) -> dict:
+        data = collect_rollouts(generator, specs[first:stop], n_per_prompt, sampling, seed, batch_size,
+                                first_prompt=first)
+        data["format"] = np.array([s.get("format", s["tag"]) for s in specs[first:stop] for _ in range(n_per_prompt)])
+        return data
+    return write_shards(out_dir, settings, len(specs), shard_prompts, make,
+                        None if progress is None else lambda d, t: progress(d * n_per_prompt, t * n_per_prompt))
 
 
 def add_scene_targets(folder, grid: int | None = None) -> int:
@@ -198,26 +172,8 @@ def save_rollouts(path, data: dict) -> None:
 
 def load_rollouts(path, limit: int | None = None) -> dict:
     """A rollouts .npz, or a `write_rollout_shards` folder (its shards in order, at most `limit` rollouts)."""
-    path = Path(path)
-    if path.is_dir():
-        shards = sorted(path.glob("shard-*.npz"))
-        if not shards:
-            raise FileNotFoundError(f"{path} holds no shard-*.npz; expected a folder `imagecot rollouts` wrote")
-        parts, n = [], 0
-        for shard in shards:
-            if limit is not None and n >= limit:
-                break
-            parts.append(load_rollouts(shard))
-            n += len(parts[-1]["correct"])
-        data = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        return {k: v[:limit] for k, v in data.items()} if limit is not None else data
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; expected rollouts `imagecot rollouts` wrote")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path} is not a readable .npz ({e}); expected rollouts `imagecot rollouts` wrote") from None
+    from ..writer import read_shards
+    data = read_shards(path, limit, "rollouts `imagecot rollouts` wrote")
     missing = set(ROLLOUT_KEYS) - set(data)
     if missing:
         raise ValueError(f"{path} is not a rollouts file: it lacks {sorted(missing)}")
