@@ -6,7 +6,7 @@
 #           PARM), the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
 #           (verifiers on the first 2k, 8k, 32k rollouts, the same pool rescored with each).
 #   lane B: MaskGIT rollouts (2,500 x 8, bf16), VAR rollouts (2,500 x 8), their verifiers, MaskGIT's pool
-#           (553 x 1 image x 20 candidates, bf16) and VAR's (553 x 4 x 20).
+#           (553 x 1 image x 20 candidates, bf16) and VAR's (553 x 1 x 20).
 # Then `python -m imagecot.zoo.build --verifier GEN OUT/verifier-GEN` ships each verifier (the Makefile does).
 set -euo pipefail
 OUT=${1:-runs/search}
@@ -45,10 +45,10 @@ lane_b() {
     --out "$OUT/rollouts-maskgit"
   imagecot rollouts --generator var --prompts 2500 --per-prompt 8 --shard-prompts 128 --seed 2 \
     --out "$OUT/rollouts-var"
-  verifier maskgit 4000
-  verifier var 4000
+  verifier maskgit 3000
+  verifier var 3000
   scaling maskgit scaling-maskgit --images-per-prompt 1 --bf16 --rounds 1 --parm-plus-plus-ns 20
-  scaling var scaling-var --parm-plus-plus-ns 20
+  scaling var scaling-var --images-per-prompt 1 --parm-plus-plus-ns 20
 }
 
 lane_a > "$OUT/lane-a.log" 2>&1 &
