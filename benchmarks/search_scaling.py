@@ -94,6 +94,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    from imagecot import distributed
+    distributed.init()   # under torchrun every rank claims chunks; rank 0 alone waits for all and writes the report
+    a.record_only = a.record_only or not distributed.is_main()
     if max(a.ns) > a.pool:
         ap.error(f"N up to {max(a.ns)} needs --pool >= {max(a.ns)}")
     table_n = a.pool if a.pool in a.ns else max(a.ns)

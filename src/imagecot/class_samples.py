@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from . import distributed
 from .data.images import save_grid_png, to_uint8
 from .generators.base import Compute
 from .io_utils import atomic_save_png, atomic_write_json, make_temp_dir, read_json, replace_dir
@@ -56,23 +57,9 @@ def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path,
     old = read_json(info_path) if info_path.is_file() else {}
     if old.get("complete") and old.get("n_per_class") == n_per_class:
         return old
-    if rejection:
-        from .search.rejection import rejection_sample
-        t0 = time.time()
-        bar = tqdm(total=n_per_class * len(class_ids), desc="rejection sampling", unit="img", disable=not progress)
-        res = rejection_sample(generator, list(class_ids), n_per_class, rejection[0], rejection[1], sampling, seed,
-                               batch_size, progress=lambda done, total: bar.update(done - bar.n))
-        bar.close()
-        tmp = make_temp_dir(out_dir / "samples")   # the samples land whole: a killed run starts again
-        count = {k: 0 for k in class_ids}
-        for k, img in zip(res.class_ids.tolist(), res.images):
-            atomic_save_png(tmp / f"{k:04d}" / f"{count[k]:05d}.png", img)
-            count[k] += 1
-        replace_dir(tmp, out_dir / "samples")
-        _write_grid(out_dir, list(class_ids), n_per_class)
-        info = {**settings, **res.summary(), "seconds": round(time.time() - t0, 2), "complete": True}
-        atomic_write_json(info_path, info)
-        return info
+    if rejection:   # rank 0 draws and filters (the filter's rounds depend on every class's acceptance so far)
+        return distributed.on_main(lambda: _rejection_folder(generator, class_ids, out_dir, n_per_class, sampling,
+                                                             seed, batch_size, rejection, progress, settings))
     todo = [(k, j) for k in class_ids for j in range(n_per_class) if not _png(out_dir, k, j).is_file()]
 
     def work(chunk, tick) -> Compute:
@@ -82,8 +69,31 @@ def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path,
         return out.compute
 
     compute, elapsed = write_in_batches(todo, batch_size, work, desc="sampling", progress=progress)
-    _write_grid(out_dir, list(class_ids), n_per_class)
     info = {**settings, "images": n_per_class * len(class_ids), "generated_now": len(todo),
             "seconds": round(elapsed, 2), "compute_this_call": compute.to_dict(), "complete": True}
-    atomic_write_json(info_path, info)
+
+    def summarize() -> dict:
+        _write_grid(out_dir, list(class_ids), n_per_class)
+        atomic_write_json(info_path, info)
+        return info
+    return distributed.on_main(summarize)
+
+
+def _rejection_folder(generator, class_ids, out_dir: Path, n_per_class: int, sampling, seed: int, batch_size: int,
+                      rejection, progress: bool, settings: dict) -> dict:
+    from .search.rejection import rejection_sample
+    t0 = time.time()
+    bar = tqdm(total=n_per_class * len(class_ids), desc="rejection sampling", unit="img", disable=not progress)
+    res = rejection_sample(generator, list(class_ids), n_per_class, rejection[0], rejection[1], sampling, seed,
+                           batch_size, progress=lambda done, total: bar.update(done - bar.n))
+    bar.close()
+    tmp = make_temp_dir(out_dir / "samples")   # the samples land whole: a killed run starts again
+    count = {k: 0 for k in class_ids}
+    for k, img in zip(res.class_ids.tolist(), res.images):
+        atomic_save_png(tmp / f"{k:04d}" / f"{count[k]:05d}.png", img)
+        count[k] += 1
+    replace_dir(tmp, out_dir / "samples")
+    _write_grid(out_dir, list(class_ids), n_per_class)
+    info = {**settings, **res.summary(), "seconds": round(time.time() - t0, 2), "complete": True}
+    atomic_write_json(out_dir / "generation.json", info)
     return info

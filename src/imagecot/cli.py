@@ -534,15 +534,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Under torchrun (WORLD_SIZE > 1) every rank runs this: they join one group, share the work, and only rank 0
+    prints (its standard output; errors from other ranks carry their rank)."""
+    import contextlib
+    import io
+
+    from . import distributed
     args = build_parser().parse_args(argv)
+    distributed.init(getattr(args, "device", "cpu"))
+    quiet = contextlib.redirect_stdout(io.StringIO()) if not distributed.is_main() else contextlib.nullcontext()
     try:
-        return args.func(args)
+        with quiet:
+            return args.func(args)
     except (ValueError, OSError) as e:  # what a user can fix: one line, no traceback
         if isinstance(e, OSError) and not isinstance(e, FileNotFoundError) and e.filename is not None:
             message = f"{e.strerror}: {e.filename}"
         else:
             message = " ".join(str(e).split())
-        print(f"imagecot: error: {message}", file=sys.stderr)
+        who = "imagecot" if distributed.world() == 1 else f"imagecot [rank {distributed.rank()}]"
+        if distributed.is_main() or distributed.world() > 1:
+            print(f"{who}: error: {message}", file=sys.stderr)
         return 2
 
 

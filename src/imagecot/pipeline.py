@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import distributed
 from .data.images import to_uint8
 from .evaluation.geneval import write_sample_folder
 from .generators.base import Compute
@@ -95,6 +96,7 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
     compute, elapsed = write_in_batches(todo, per_batch, plain if search is None else searched, images_per_prompt,
                                         progress=progress)
     n_images = len(todo) * images_per_prompt
+    seen[0] = int(distributed.sum_all([seen[0]])[0])
     info = {"prompts": len(specs), "images_per_prompt": images_per_prompt, "generated_now": n_images,
             "skipped_prompts": len(specs) - len(todo), "seconds": round(elapsed, 2),
             "images_per_s": round(n_images / elapsed, 2) if n_images else None,
@@ -104,7 +106,8 @@ def generate_folder(generator, specs: list[dict], out_dir: str | Path, images_pe
         info["search"] = {"strategy": search.name, "oracle": search.is_oracle, "n": search.n,
                           "options": search.options, "seed_stride": search.stride,
                           "verifier_images": seen[0]}
-    atomic_write_json(out_dir / "generation.json", info)
+    if distributed.is_main():
+        atomic_write_json(out_dir / "generation.json", info)
     return info
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from . import distributed
 from .generators.base import Compute
 from .io_utils import atomic_write_json, check_writable, clean_stale_temporaries, read_json, to_json
 
@@ -96,7 +97,12 @@ def open_output_folder(out_dir: str | Path, settings: dict, growable: tuple[str,
     """Create `out_dir` or check that its `settings.json` matches `settings` (except `source`, kept for people to
     read, and the `growable` counts, which may grow); then remove stale temporaries and record the settings.
     `foreign(out_dir)`: True when an existing folder without settings.json holds outputs of unknown making
-    (refused). Raises ValueError naming what differs."""
+    (refused). Raises ValueError naming what differs. Under torchrun, rank 0 checks and writes; every rank gets its
+    verdict."""
+    return distributed.on_main(lambda: _open_output_folder(out_dir, settings, growable, foreign))
+
+
+def _open_output_folder(out_dir, settings: dict, growable: tuple[str, ...], foreign) -> Path:
     out_dir = check_writable(out_dir, "folder")
     settings = json.loads(to_json(settings))
     path = out_dir / SETTINGS
@@ -127,9 +133,12 @@ def write_in_batches(pending: list, per_batch: int, work: Callable, units_per_it
                      unit: str = "img", progress: bool = True) -> tuple[Compute, float]:
     """Run `work(chunk, tick) -> Compute` over `pending` in chunks of `per_batch` items; `work` writes each item
     atomically and may call `tick(n)` to move the bar by n units itself (else the chunk's units are counted when
-    it returns). -> (compute over all chunks, seconds)."""
+    it returns). Under torchrun each rank takes its share of `pending` (`distributed.my_share`); the bar is rank
+    0's. -> (compute over all chunks of all ranks, seconds)."""
     compute, t0 = Compute(), time.time()
-    with tqdm(total=len(pending) * units_per_item, desc=desc, unit=unit, disable=not progress) as bar:
+    pending = distributed.my_share(pending)
+    shown = progress and distributed.is_main()
+    with tqdm(total=len(pending) * units_per_item, desc=desc, unit=unit, disable=not shown) as bar:
         for start in range(0, len(pending), per_batch):
             chunk = pending[start:start + per_batch]
             ticked = []
@@ -140,7 +149,9 @@ def write_in_batches(pending: list, per_batch: int, work: Callable, units_per_it
             compute += work(chunk, tick)
             if not ticked:
                 bar.update(len(chunk) * units_per_item)
-    return compute, time.time() - t0
+    distributed.barrier()
+    forwards, passes = distributed.sum_all([compute.token_forwards, compute.forward_passes])
+    return Compute(int(forwards), int(passes)), time.time() - t0
 
 
 def write_shards(out_dir: str | Path, settings: dict, n_items: int, per_shard: int,
@@ -155,14 +166,16 @@ def write_shards(out_dir: str | Path, settings: dict, n_items: int, per_shard: i
     from .io_utils import atomic_write_bytes
     out_dir = open_output_folder(out_dir, settings, foreign=lambda d: any(d.iterdir()))
     n_shards = -(-n_items // per_shard)
-    for k in range(n_shards):
-        path = out_dir / f"shard-{k:05d}.npz"
-        if not path.is_file():
-            buf = io.BytesIO()
-            np.savez(buf, **make(k * per_shard, min(n_items, (k + 1) * per_shard)))
-            atomic_write_bytes(path, buf.getvalue())
-        if progress:
-            progress(min(n_items, (k + 1) * per_shard), n_items)
+    pending = [k for k in range(n_shards) if not (out_dir / f"shard-{k:05d}.npz").is_file()]
+    done = (n_shards - len(pending)) * per_shard
+    for k in distributed.my_share(pending):   # under torchrun each rank writes its share of the shards
+        buf = io.BytesIO()
+        np.savez(buf, **make(k * per_shard, min(n_items, (k + 1) * per_shard)))
+        atomic_write_bytes(out_dir / f"shard-{k:05d}.npz", buf.getvalue())
+        done += per_shard * distributed.world()
+        if progress and distributed.is_main():
+            progress(min(n_items, done), n_items)
+    distributed.barrier()
     return out_dir
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import distributed
 from ..io_utils import atomic_write_bytes
 from .image_sources import (
     ImageSourceError,
@@ -93,6 +94,27 @@ class FeatureStats:
     def kept(self) -> np.ndarray:
         return self._kept if self._kept is not None else np.zeros((0, self.dim), np.float32)
 
+    def merge(self, others: list["FeatureStats"]) -> "FeatureStats":
+        """These statistics and `others` (disjoint shares of one source, e.g. torchrun ranks) as one: the float64
+        sums are moved to this one's shift and added, so the mean and covariance equal one pass over all rows (to
+        float64 rounding). Kept rows: a seeded uniform subset of the union."""
+        out = FeatureStats(self.keep)
+        parts = [x for x in [self, *others] if x.n]
+        if not parts:
+            return out
+        out._shift = parts[0]._shift
+        out._sum, out._outer = np.zeros_like(parts[0]._sum), np.zeros_like(parts[0]._outer)
+        for x in parts:
+            d = x._shift - out._shift
+            out._sum += x._sum + x.n * d
+            out._outer += x._outer + np.outer(d, x._sum) + np.outer(x._sum, d) + x.n * np.outer(d, d)
+            out.n += x.n
+        if self.keep:
+            rows = np.concatenate([x.kept() for x in parts])
+            pick = np.sort(np.random.default_rng(0).permutation(len(rows))[:self.keep])
+            out._kept = rows[pick]
+        return out
+
 
 def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     w, v = np.linalg.eigh(sigma)
@@ -153,13 +175,27 @@ class SourceFeatures:
 def features_of_images(images: Iterable[np.ndarray], extractor: InceptionExtractor, name: str = "images",
                        mode: str = "clean", batch_size: int = 32, keep: int = 0, probs: bool = False,
                        total: int | None = None, progress: bool = True) -> SourceFeatures:
+    """Under torchrun each rank extracts images rank, rank + K, ... and the statistics merge exactly
+    (`FeatureStats.merge`); class probabilities come back in the images' order."""
     stats, probs_list = FeatureStats(keep), []
-    with tqdm(total=total, desc=f"inception {name}", unit="img", disable=not progress, leave=False) as bar:
-        for x_B3HW in _batches(images, mode, batch_size):
+    k, r = distributed.world(), distributed.rank()
+    mine = (img for i, img in enumerate(images) if i % k == r)
+    shown = progress and distributed.is_main()
+    with tqdm(total=None if total is None else -(-total // k), desc=f"inception {name}", unit="img",
+              disable=not shown, leave=False) as bar:
+        for x_B3HW in _batches(mine, mode, batch_size):
             stats.update(extractor.features(x_B3HW).numpy())
             if probs:
                 probs_list.append(extractor.class_probs(x_B3HW).numpy())
             bar.update(x_B3HW.shape[0])
+    if k > 1:
+        everyone = distributed.gather_all((stats, np.concatenate(probs_list) if probs_list else None))
+        stats = everyone[0][0].merge([s for s, _ in everyone[1:]])
+        if probs:   # rank r held images r, r + K, ...: put them back in order
+            parts = [p for _, p in everyone]
+            order = np.empty(sum(len(p) for p in parts), np.int64)
+            order[np.concatenate([np.arange(j, len(order), k) for j in range(k)])] = np.arange(len(order))
+            probs_list = [np.concatenate(parts)[order]]
     if stats.n < 2:
         raise ValueError(f"{name}: FID needs at least 2 images, got {stats.n}")
     mu, sigma = stats.mean_cov()

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..classifiers.cnn import CNNClassifier, CNNClassifierConfig
 from ..data.images import to_tensor
 from ..data.streams import make_stream
@@ -41,9 +42,9 @@ def train_classifier(run_dir: str | Path, model_cfg: CNNClassifierConfig, cfg: T
     stream = make_stream(model_cfg.data, cfg.seed, 32, data_root)
 
     def loss_fn(model, step: int) -> dict:
-        batch = stream.batch(step, cfg.batch_size)
-        x = _augment(to_tensor(batch.images_BHW3), torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))
-        y = torch.as_tensor(batch.labels_B)
+        batch, rows = stream.batch(step, cfg.batch_size), distributed.local_rows(cfg.batch_size)
+        x = _augment(to_tensor(batch.images_BHW3), torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))[rows]
+        y = torch.as_tensor(batch.labels_B)[rows]
         logits = model(x)
         return {"loss": F.cross_entropy(logits.float(), y), "acc": (logits.argmax(1) == y).float().mean().detach()}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from .. import distributed
 from ..io_utils import atomic_write_json, atomic_write_text, clean_stale_temporaries, read_json, recover_dir, to_json
 from .checkpoint import load_training_state, save_training_state
 
@@ -129,9 +130,9 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"{run_dir} is a file; expected a run folder (a new one, or a run to resume)")
     ckpt = run_dir / "checkpoint"
-    recover_dir(ckpt)  # a kill between the two renames of a checkpoint swap
+    distributed.on_main(lambda: recover_dir(ckpt))  # a kill between the two renames of a checkpoint swap
     model_cls = model_cls or type(model)
-    start, changed = 0, {}
+    start = 0
     if (ckpt / "state.json").exists():
         def build_optimizer(m):
             if prepare:
@@ -140,24 +141,30 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
         wanted = getattr(model, "config", None)
         model, optimizer, meta = load_training_state(ckpt, model_cls, build_optimizer)
         start = meta["step"]
-        if wanted is not None:
-            changed = check_resume(run_dir, model.config, wanted, cfg)
-        clean_stale_temporaries(run_dir)  # a kill while a checkpoint or a log was being written
-        if changed:
-            _record_changes(run_dir, cfg, changed, start)
-        print(f"resuming {run_dir} from step {start}")
+
+        def resume_checks() -> None:
+            changed = check_resume(run_dir, model.config, wanted, cfg) if wanted is not None else {}
+            clean_stale_temporaries(run_dir)  # a kill while a checkpoint or a log was being written
+            if changed:
+                _record_changes(run_dir, cfg, changed, start)
+            print(f"resuming {run_dir} from step {start}")
+        distributed.on_main(resume_checks)
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        clean_stale_temporaries(run_dir)
+        def fresh() -> None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            clean_stale_temporaries(run_dir)
+            atomic_write_json(run_dir / "train_config.json", asdict(cfg))
+        distributed.on_main(fresh)
         if prepare:
             prepare(model)
         optimizer = make_optimizer(model, cfg)
-        atomic_write_json(run_dir / "train_config.json", asdict(cfg))
     model.train()
-    _truncate_log(run_dir / "log.jsonl", start)
-    log = (run_dir / "log.jsonl").open("a")
+    main = distributed.is_main()
+    distributed.on_main(lambda: _truncate_log(run_dir / "log.jsonl", start))
+    log = (run_dir / "log.jsonl").open("a") if main else None
     t0, seen = time.time(), 0
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=run_dir.name, mininterval=5)
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=run_dir.name, mininterval=5,
+               disable=not main)
     for step in bar:
         torch.manual_seed(cfg.seed * 1_000_003 + step)
         for g in optimizer.param_groups:
@@ -165,31 +172,40 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
         device_type = next(model.parameters()).device.type
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.amp_bf16):
             metrics = loss_fn(model, step)
-        if not torch.isfinite(metrics["loss"].detach()).all():
-            log.close()
+        if distributed.sum_all([0.0 if torch.isfinite(metrics["loss"].detach()).all() else 1.0])[0]:
+            if log:
+                log.close()
             raise ValueError(f"{run_dir}: the loss is {float(metrics['loss'].detach())} at step {step + 1}: training "
                              f"diverged. The last checkpoint stays in {ckpt}; resume with a lower --lr or a "
                              "longer --warmup (the change is recorded in train_config.json)")
         optimizer.zero_grad(set_to_none=True)
         metrics["loss"].backward()
+        distributed.average_gradients(model)   # under torchrun: every rank's update is the global batch's
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         seen += 1
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+            names = list(metrics)
+            values = distributed.sum_all([float(metrics[k].detach()) if torch.is_tensor(metrics[k])
+                                          else float(metrics[k]) for k in names])
             row = {"step": step + 1, "lr": lr_at(step, cfg), "grad_norm": float(gnorm),
                    "sec_per_step": (time.time() - t0) / seen,
-                   **{k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in metrics.items()}}
-            log.write(to_json(row) + "\n")
-            log.flush()
+                   **{k: v / distributed.world() for k, v in zip(names, values)}}   # means over ranks
+            if log:
+                log.write(to_json(row) + "\n")
+                log.flush()
             bar.set_postfix(loss=f"{row['loss']:.4f}")
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
-            extra = on_checkpoint(model, step + 1) if on_checkpoint else {}
-            if extra:
-                log.write(to_json({"step": step + 1, **extra}) + "\n")
-                log.flush()
-            save_training_state(ckpt, model, optimizer, step + 1, {"elapsed_s": time.time() - t0})
+            def checkpoint(step=step) -> None:
+                extra = on_checkpoint(model, step + 1) if on_checkpoint else {}
+                if extra:
+                    log.write(to_json({"step": step + 1, **extra}) + "\n")
+                    log.flush()
+                save_training_state(ckpt, model, optimizer, step + 1, {"elapsed_s": time.time() - t0})
+            distributed.on_main(checkpoint)
             model.train()
-    log.close()
+    if log:
+        log.close()
     model.eval()
-    model.save_pretrained(run_dir / "final")
+    distributed.on_main(lambda: model.save_pretrained(run_dir / "final"))
     return model

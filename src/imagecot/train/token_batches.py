@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import distributed
 from ..data.images import to_tensor
 from ..data.shapes import ShapesStream
 from ..generators.condition import Conditioner
@@ -15,9 +16,12 @@ def vq_device(vq) -> torch.device:
 
 def token_batch(vq, stream: ShapesStream, step: int, batch_size: int, conditioner: Conditioner,
                 cond_dropout: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(img_BN codes from the frozen `vq`, cond_BL condition ids with `cond_dropout` of rows set to null)."""
+    """(img_BN codes from the frozen `vq`, cond_BL condition ids with `cond_dropout` of rows set to null): this
+    rank's rows of the step's global batch (under torchrun; all of them in one process). The dropout is drawn over
+    the global batch, so K ranks drop the rows one process drops."""
     batch = stream.batch(step, batch_size)
+    rows = distributed.local_rows(batch_size)
+    cond_BL = conditioner.drop(conditioner.encode([s["prompt"] for s in batch.specs]), cond_dropout)[rows]
     with torch.no_grad(), torch.autocast(vq_device(vq).type, enabled=False):  # codes exactly as fp32 encodes them
-        img_BN = vq.encode(to_tensor(batch.images_BHW3).to(vq_device(vq))).flatten(1)
-    cond_BL = conditioner.encode([s["prompt"] for s in batch.specs]).to(img_BN.device)
-    return img_BN, conditioner.drop(cond_BL, cond_dropout)
+        img_BN = vq.encode(to_tensor(batch.images_BHW3[rows]).to(vq_device(vq))).flatten(1)
+    return img_BN, cond_BL.to(img_BN.device)

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..data.images import to_tensor
 from ..data.streams import make_stream
 from ..tokenizers.vq import VQConfig, VQModel
@@ -49,7 +50,7 @@ def train_tokenizer(run_dir: str | Path, model_cfg, cfg: TrainConfig,
     def loss_fn(model, step: int) -> dict:
         if finetune_decoder:
             (model.quantizer if isinstance(model, VQModel) else model.quantize).eval()  # codebook fixed
-        x = to_tensor(stream.batch(step, cfg.batch_size).images_BHW3)
+        x = to_tensor(stream.batch(step, cfg.batch_size).images_BHW3[distributed.local_rows(cfg.batch_size)])
         recon, idx, vq_loss = model(x)
         l1 = (recon - x).abs().mean()
         mse = F.mse_loss(recon, x)

@@ -7,9 +7,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..data.images import to_tensor
 from ..data.streams import make_stream
-from ..generators.condition import PromptTokenizer
+from ..generators.condition import conditioner_for
 from ..generators.var import VARConfig, VARTransformer
 from .loop import TrainConfig, train
 from .token_batches import vq_device
@@ -18,16 +19,16 @@ from .token_batches import vq_device
 def var_loss_fn(msvq, stream, batch_size: int):
     def loss_fn(model: VARTransformer, step: int) -> dict:
         batch = stream.batch(step, batch_size)
-        dev = vq_device(msvq)
+        rows, dev = distributed.local_rows(batch_size), vq_device(msvq)
         with torch.no_grad(), torch.autocast(dev.type, enabled=False):
-            idx_list = msvq.encode(to_tensor(batch.images_BHW3).to(dev))
+            idx_list = msvq.encode(to_tensor(batch.images_BHW3[rows]).to(dev))
             x_BlC = msvq.quantize.teacher_forcing_input(idx_list)
         target_BL = torch.cat(idx_list, 1)
-        if model.config.condition == "text":
-            cond = PromptTokenizer(model.config.text_len).encode([s["prompt"] for s in batch.specs]).to(dev)
-        else:
-            cond = torch.tensor([s["class_id"] for s in batch.specs], dtype=torch.long, device=dev)
-        logits_BLV = model(cond, x_BlC)  # condition dropout happens inside (cfg.cond_drop)
+        conditioner = conditioner_for(model.config)
+        key = "prompt" if model.config.condition == "text" else "class_id"
+        # condition dropout over the global batch (as the AR's), then this rank's rows
+        cond = conditioner.drop(conditioner.encode([s[key] for s in batch.specs]), model.config.cond_drop)[rows]
+        logits_BLV = model(cond.to(dev), x_BlC, cond_drop=0.0)
         loss = F.cross_entropy(logits_BLV.reshape(-1, logits_BLV.shape[-1]), target_BL.reshape(-1))
         last = model.config.patch_nums[-1] ** 2
         acc_last = (logits_BLV[:, -last:].argmax(-1) == target_BL[:, -last:]).float().mean()
