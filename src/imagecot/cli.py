@@ -319,7 +319,8 @@ def cmd_fid(args) -> int:
     from .evaluation.inception import InceptionExtractor
 
     def ext():
-        return InceptionExtractor(args.inception, device=args.device, bf16=args.bf16, threads=args.threads)
+        return InceptionExtractor(args.inception, device=args.device, bf16=args.bf16, threads=args.threads,
+                                  backend=args.backend)
     if args.stats:
         from .evaluation.fid import features_of_source, save_stats
         if len(args.inputs) != 1 or args.o is None:
@@ -500,6 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int_at_least(1), default=None, help="torch threads (default: torch's)")
     p.add_argument("--bf16", action="store_true",
                    help="bfloat16 Inception (see BENCHMARKS.md for its speed and FID change)")
+    p.add_argument("--backend", choices=("torch", "openvino"), default="torch",
+                   help="openvino: the same network converted by OpenVINO, float32 on the CPU (pip install openvino; "
+                        "BENCHMARKS.md has its speed and FID difference)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_fid)
 

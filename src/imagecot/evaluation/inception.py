@@ -51,6 +51,21 @@ def default_inception_path() -> Path:
         "a TorchScript Inception (fid-helper's default_1.pt or NVIDIA's inception-2015-12-05.pt)")
 
 
+def _openvino(model, path: Path, kind: str, bf16: bool, device: str, threads: int | None):
+    """The TorchScript network converted by OpenVINO, compiled for the CPU in float32 (its default precision on
+    CPUs with bfloat16 units is bfloat16, which would move FID)."""
+    if kind != "features" or bf16 or str(device) != "cpu":
+        raise ValueError(f"{path}: the openvino backend runs fid-helper's feature file in float32 on the CPU only")
+    try:
+        import openvino as ov
+    except ImportError:
+        raise ValueError("the openvino backend needs the openvino package: pip install openvino") from None
+    converted = ov.convert_model(model, example_input=torch.zeros(1, 3, 299, 299),
+                                 input=[ov.PartialShape([-1, 3, 299, 299])])
+    return ov.Core().compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": "f32",
+                                                      "INFERENCE_NUM_THREADS": threads or torch.get_num_threads()})
+
+
 class InceptionExtractor:
     """Batched pool3 features (and class probabilities where the file has them) of 299x299 images.
 
@@ -58,11 +73,13 @@ class InceptionExtractor:
     options: `threads` (torch intra-op threads), `channels_last`, `freeze`
     (torch.jit.freeze + optimize_for_inference: folds batch norms into convs),
     `bf16` (weights and activations in bfloat16; measure its FID change first,
-    benchmarks/fid_speed.py does).
+    benchmarks/fid_speed.py does), `backend="openvino"` (the same TorchScript
+    network converted by OpenVINO and run in float32 on the CPU; fid-helper's
+    feature file only; `pip install openvino`).
     """
 
     def __init__(self, path: str | os.PathLike | None = None, device: str = "cpu", channels_last: bool = True,
-                 freeze: bool = True, bf16: bool = False, threads: int | None = None):
+                 freeze: bool = True, bf16: bool = False, threads: int | None = None, backend: str = "torch"):
         self.path = Path(path) if path is not None else default_inception_path()
         if not self.path.is_file():
             raise InceptionNotFound(f"Inception file not found: {self.path}")
@@ -90,7 +107,12 @@ class InceptionExtractor:
         self.channels_last = channels_last
         if bf16:
             model = model.to(torch.bfloat16)
-        if freeze:
+        self.backend, self._compiled = backend, None
+        if backend == "openvino":
+            self._compiled = _openvino(model, self.path, self.kind, bf16, device, threads)
+        elif backend != "torch":
+            raise ValueError(f"unknown Inception backend {backend!r}; expected torch or openvino")
+        elif freeze:
             with warnings.catch_warnings():  # deprecated in favour of torch.compile, which cannot take a ScriptModule
                 warnings.simplefilter("ignore", DeprecationWarning)
                 model = torch.jit.optimize_for_inference(torch.jit.freeze(model))
@@ -113,6 +135,8 @@ class InceptionExtractor:
     def features(self, x_B3HW: torch.Tensor) -> torch.Tensor:
         """(B, 2048) float32 pool3 features."""
         x = self._prepare(x_B3HW)
+        if self._compiled is not None:
+            return torch.from_numpy(self._compiled(x.contiguous().numpy())[0]).reshape(x.shape[0], -1).float()
         feats = self.model(x, True, False, False) if self.kind == "nvidia" else self.model(x)
         return feats.reshape(x.shape[0], -1).float().cpu()
 
