@@ -89,6 +89,11 @@ def bench_features(batch_size, repeats, fid_images, threads):
         "frozen+channels_last": dict(freeze=True, channels_last=True, bf16=False),
         "frozen+channels_last+bf16": dict(freeze=True, channels_last=True, bf16=True),
     }
+    try:
+        import openvino  # noqa: F401
+        settings["openvino (float32)"] = dict(backend="openvino")
+    except ImportError:
+        print("openvino is not installed: its row is left out (pip install openvino)")
     exts = {k: InceptionExtractor(threads=threads, **v) for k, v in settings.items()}
     rng = np.random.default_rng(0)
     x = torch.stack([resize_for_inception(im) for im in rng.integers(0, 256, (batch_size, 32, 32, 3), np.uint8)])
