@@ -56,6 +56,28 @@ def _train(out: Path):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+def _train_killed(out: Path):
+    """`_train` killed on every rank inside step 3, after the step-2 checkpoint."""
+    import imagecot.train.ar as ar_train
+    make = ar_train.ar_loss_fn
+
+    def killed_at_step_3(*a, **kw):
+        inner = make(*a, **kw)
+
+        def loss_fn(model, step):
+            if step == 2:
+                raise KeyboardInterrupt
+            return inner(model, step)
+        return loss_fn
+    ar_train.ar_loss_fn = killed_at_step_3
+    try:
+        _train(out)
+    except KeyboardInterrupt:
+        return "killed"
+    finally:
+        ar_train.ar_loss_fn = make
+
+
 def _features(out: Path):
     from imagecot.evaluation.fid import features_of_source
     from imagecot.evaluation.inception import InceptionExtractor
@@ -64,7 +86,7 @@ def _features(out: Path):
     return f.n, torch.from_numpy(f.mu), torch.from_numpy(f.sigma)   # tensors: results travel by torch.save
 
 
-_JOBS = {"generate": _generate, "train": _train, "features": _features}
+_JOBS = {"generate": _generate, "train": _train, "train_killed": _train_killed, "features": _features}
 
 
 def _run(world: int, job: str, out: Path) -> dict:
@@ -100,6 +122,16 @@ def test_two_rank_training_follows_one_rank_training(tmp_path):
         assert torch.allclose(two[0][k], v, atol=1e-5), k
         assert torch.equal(two[0][k], two[1][k]), k
     assert (tmp_path / "two" / "final" / "config.json").is_file()
+
+
+def test_killed_two_rank_training_resumes_to_the_uninterrupted_weights(tmp_path):
+    whole = _run(2, "train", tmp_path / "whole")
+    assert _run(2, "train_killed", tmp_path / "run") == {0: "killed", 1: "killed"}
+    assert '"step": 2' in (tmp_path / "run" / "checkpoint" / "state.json").read_text()
+    resumed = _run(2, "train", tmp_path / "run")
+    for k, v in whole[0].items():
+        assert torch.equal(resumed[0][k], v), k
+        assert torch.equal(resumed[1][k], v), k
 
 
 def test_sharded_fid_statistics_equal_one_process_to_float64_rounding(tmp_path):

@@ -233,6 +233,17 @@ def test_resuming_with_another_architecture_is_refused_and_other_settings_are_re
     assert [r["step"] for r in log if "event" in r] == [2] and [r["step"] for r in log if "loss" in r] == [1, 2, 3]
 
 
+def test_training_device_is_checked_and_may_change_on_resume(tmp_path, checkpoints, capsys):
+    _, vq = checkpoints
+    line = refused(_train_ar(tmp_path, vq, "--device", "tpu"), capsys, tmp_path)
+    assert "device must be cpu, cuda or cuda:N, got 'tpu'" in line
+    if not torch.cuda.is_available():
+        assert "torch sees no CUDA GPU" in refused(_train_ar(tmp_path, vq, "--device", "cuda"), capsys, tmp_path)
+    assert run(_train_ar(tmp_path, vq), capsys)[0] == 0
+    rc, _, err = run(_train_ar(tmp_path, vq, "--steps", 3, "--device", "cpu:0"), capsys)
+    assert rc == 0 and "device" not in err.replace(str(tmp_path), ""), err   # where a run computes is not a training setting
+
+
 def test_a_diverged_loss_stops_training_with_one_line(tmp_path, tiny_vq, tiny_ar_config):
     from imagecot.train.loop import TrainConfig, train
 

@@ -1,7 +1,5 @@
 """`python -m imagecot ...`, and under torchrun: `torchrun --nproc_per_node K -m imagecot ...`."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

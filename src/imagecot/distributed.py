@@ -32,7 +32,14 @@ def init(device: str = "cpu") -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if str(device).startswith("cuda") else "gloo")
         if str(device).startswith("cuda"):
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(local_device(device))   # cuda: this rank's GPU; cuda:N as given
+
+
+def close() -> None:
+    """Leave the torchrun group; a process that exits while still in one can abort ("terminate called without an
+    active exception") and fail the whole torchrun."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def active() -> bool:
@@ -90,6 +97,23 @@ def on_main(fn: Callable):
     return result
 
 
+def local_device(device: str | torch.device) -> torch.device:
+    """`device` for this process: under torchrun, "cuda" means this rank's GPU (LOCAL_RANK). A ValueError when CUDA
+    is asked for on a machine without it."""
+    d = torch.device(device)
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r}: torch sees no CUDA GPU on this machine; expected --device cpu")
+        if d.index is None and active():
+            d = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return d
+
+
+def _wire() -> torch.device:
+    """Where collective tensors live: the GPU under nccl, the CPU under gloo."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
 def my_share(items: list) -> list:
     """This rank's items: rank, rank + K, rank + 2K, ... (balanced whatever the order)."""
     return items[rank()::world()]
@@ -107,7 +131,7 @@ def sum_all(values: list[float]) -> list[float]:
     """Element-wise sums over ranks (float64)."""
     if not active():
         return list(values)
-    t = torch.tensor(values, dtype=torch.float64)
+    t = torch.tensor(values, dtype=torch.float64, device=_wire())
     dist.all_reduce(t)
     return t.tolist()
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..io_utils import atomic_write_json
 from ..seeds import training_seed
 from ..train.loop import TrainConfig, train
@@ -77,7 +78,7 @@ def train_ddo(out: str | Path, generator, real_tokens: np.ndarray, real_classes:
     real_t = torch.from_numpy(real_tokens).long()
     for r in range(ddo.rounds):
         t0 = time.time()
-        reference = copy.deepcopy(generator.model).eval().requires_grad_(False)
+        reference = copy.deepcopy(generator.model).eval().requires_grad_(False).to(distributed.local_device(cfg.device))
         fake_tokens, fake_classes = reference_samples(generator, classes, ddo.fake_per_class, sampling, seed + r)
         fake_t = torch.from_numpy(fake_tokens).long()
         steps = max(1, math.ceil(ddo.epochs * len(fake_t) / cfg.batch_size))

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..io_utils import atomic_write_json
 from ..train.loop import TrainConfig, train
 
@@ -67,7 +68,7 @@ def train_dpo(run_dir: str | Path, generator, pairs: dict, cfg: TrainConfig, dpo
     if P == 0:
         raise ValueError("no preference pairs: every prompt's candidates got the same verdict")
     cfg = TrainConfig(**{**asdict(cfg), "steps": max(1, math.ceil(dpo.epochs * P / cfg.batch_size))})
-    reference = copy.deepcopy(generator.model).eval().requires_grad_(False)
+    reference = copy.deepcopy(generator.model).eval().requires_grad_(False).to(distributed.local_device(cfg.device))
     winner, loser = torch.from_numpy(pairs["winner"]).long(), torch.from_numpy(pairs["loser"]).long()
     order = np.random.default_rng([cfg.seed, 5]).permutation(P)
 

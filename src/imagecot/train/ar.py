@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..data.streams import make_stream
 from ..generators.ar import ARConfig, ARTransformer
 from ..generators.condition import ClassTokenizer, PromptTokenizer, conditioner_for
@@ -29,7 +30,7 @@ def ar_loss_fn(vq, stream, batch_size: int, prompts: PromptTokenizer | ClassToke
 
 def train_ar(run_dir: str | Path, vq, model_cfg: ARConfig, cfg: TrainConfig,
              data_root: str | Path | None = None) -> ARTransformer:
-    vq.eval()
+    vq.eval().to(distributed.local_device(cfg.device))
     if model_cfg.image_vocab != vq.vocab_size:
         raise ValueError(f"ARConfig.image_vocab={model_cfg.image_vocab} but the tokenizer has {vq.vocab_size} codes")
     if model_cfg.grid != vq.config.grid:

@@ -44,7 +44,8 @@ def train_classifier(run_dir: str | Path, model_cfg: CNNClassifierConfig, cfg: T
     def loss_fn(model, step: int) -> dict:
         batch, rows = stream.batch(step, cfg.batch_size), distributed.local_rows(cfg.batch_size)
         x = _augment(to_tensor(batch.images_BHW3), torch.Generator().manual_seed(cfg.seed * 1_000_003 + step))[rows]
-        y = torch.as_tensor(batch.labels_B)[rows]
+        dev = next(model.parameters()).device
+        x, y = x.to(dev), torch.as_tensor(batch.labels_B)[rows].to(dev)
         logits = model(x)
         return {"loss": F.cross_entropy(logits.float(), y), "acc": (logits.argmax(1) == y).float().mean().detach()}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..data.streams import make_stream
 from ..generators.condition import ClassTokenizer, PromptTokenizer, conditioner_for
 from ..generators.maskgit import MaskGITConfig, MaskGITTransformer
@@ -29,7 +30,7 @@ def maskgit_loss_fn(vq, stream, batch_size: int, prompts: PromptTokenizer | Clas
 
 def train_maskgit(run_dir: str | Path, vq, model_cfg: MaskGITConfig, cfg: TrainConfig,
                   data_root: str | Path | None = None) -> MaskGITTransformer:
-    vq.eval()
+    vq.eval().to(distributed.local_device(cfg.device))
     if model_cfg.image_vocab != vq.vocab_size or model_cfg.grid != vq.config.grid:
         raise ValueError(f"MaskGITConfig (vocab {model_cfg.image_vocab}, grid {model_cfg.grid}) does not match the "
                          f"tokenizer (vocab {vq.vocab_size}, grid {vq.config.grid})")

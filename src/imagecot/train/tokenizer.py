@@ -51,6 +51,7 @@ def train_tokenizer(run_dir: str | Path, model_cfg, cfg: TrainConfig,
         if finetune_decoder:
             (model.quantizer if isinstance(model, VQModel) else model.quantize).eval()  # codebook fixed
         x = to_tensor(stream.batch(step, cfg.batch_size).images_BHW3[distributed.local_rows(cfg.batch_size)])
+        x = x.to(next(model.parameters()).device)
         recon, idx, vq_loss = model(x)
         l1 = (recon - x).abs().mean()
         mse = F.mse_loss(recon, x)

@@ -40,7 +40,7 @@ def var_loss_fn(msvq, stream, batch_size: int):
 def train_var(run_dir: str | Path, msvq, model_cfg: VARConfig, cfg: TrainConfig,
               data_root: str | Path | None = None) -> VARTransformer:
     """Text-conditional on the shapes world; class-conditional on a labelled dataset (Fashion-MNIST)."""
-    msvq.eval()
+    msvq.eval().to(distributed.local_device(cfg.device))
     if (model_cfg.condition == "text") != (model_cfg.data == "shapes"):
         raise ValueError(f"data {model_cfg.data!r} trains the {'text' if model_cfg.data == 'shapes' else 'class'}"
                          f"-conditional VAR, not condition={model_cfg.condition!r}")
