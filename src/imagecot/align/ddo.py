@@ -87,6 +87,8 @@ def train_ddo(out: str | Path, generator, real_tokens: np.ndarray, real_classes:
         def loss_fn(model, step: int, fake_t=fake_t, fake_classes=fake_classes, reference=reference) -> dict:
             rng = np.random.default_rng([cfg.seed, r, step])
             ri, fi = rng.integers(0, len(real_t), cfg.batch_size), rng.integers(0, len(fake_t), cfg.batch_size)
+            rows = distributed.local_rows(cfg.batch_size)   # under torchrun: this rank's rows of the global batch
+            ri, fi = ri[rows], fi[rows]
             dev = next(model.parameters()).device
             real_c = [int(k) for k in real_classes[ri]]
             fake_c = [int(k) for k in fake_classes[fi]]

@@ -76,6 +76,7 @@ def train_dpo(run_dir: str | Path, generator, pairs: dict, cfg: TrainConfig, dpo
         start = (step * cfg.batch_size) % P
         idx = np.resize(np.roll(order, -start), cfg.batch_size) if P < cfg.batch_size else \
             np.take(order, range(start, start + cfg.batch_size), mode="wrap")
+        idx = idx[distributed.local_rows(cfg.batch_size)]   # under torchrun: this rank's rows of the global batch
         prompts = [str(pairs["prompt"][i]) for i in idx]
         dev = next(model.parameters()).device
         w, lo = winner[idx].to(dev), loser[idx].to(dev)
