@@ -96,3 +96,17 @@ def test_class_conditional_var_trains_and_samples_by_class(tmp_path, fmnist_root
     gen = VARGenerator(model, MSVQModel.from_pretrained(tok / "final"))
     out = gen.generate(["bag", 3], seed=0)
     assert out.images.shape == (2, 3, 32, 32) and torch.isfinite(out.images).all()
+
+
+def test_train_ddo_from_the_cli_fine_tunes_the_shipped_fmnist_ar_on_real_tokens(fmnist_root, tmp_path, capsys):
+    import json
+    out = tmp_path / "ddo"
+    assert main(["train", "ddo", "--out", str(out), "--data-root", str(fmnist_root), "--fake-per-class", "1",
+                 "--batch-size", "4", "--rounds", "2"]) == 0
+    assert "trained ddo in" in capsys.readouterr().out
+    rounds = json.loads((out / "rounds.json").read_text())["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1] and rounds[0]["fake_samples"] == 10
+    assert (out / "round-1" / "final" / "model.safetensors").is_file()
+    from imagecot.zoo import load_generator
+    gen = load_generator("ar", out / "round-1" / "final", "zoo:fmnist-tokenizer")   # loads as any checkpoint
+    assert gen.generate(["trouser"], seed=0).images.shape == (1, 3, 32, 32)

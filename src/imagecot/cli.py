@@ -31,6 +31,7 @@ EXAMPLES = {
     "preferences": "imagecot preferences --generator ar --prompts 10000 --per-prompt 8 --judge evaluator "
                    "--out runs/prefs-ar",
     "train dpo": "imagecot train dpo --generator ar --rounds 2 --prompts 10000 --judge evaluator --out runs/dpo-ar",
+    "train ddo": "imagecot train ddo --checkpoint zoo:fmnist-ar --rounds 2 --fake-per-class 1000 --out runs/ddo-fmnist",
     "fid": ("imagecot fid out/samples out/real --kid --pr -o out/fid.json\n"
             "  imagecot fid --stats out/real -o out/real-stats.npz"),
     "preview": 'imagecot preview --generator var --prompt "a red circle left of a square" --out out/preview-var.png',
@@ -311,7 +312,8 @@ def cmd_train(args) -> int:
     report = train_kind(args.train_command, args.out, vars(args), config_from(TrainConfig, vars(args)))
     if report:
         print(to_json(report, indent=2))
-    print(f"trained {args.train_command} in {time.time() - t0:.0f}s: {args.out / 'final'}")
+    final = (report or {}).get("final") or args.out / "final"   # (iterative) DPO and DDO: the last round's
+    print(f"trained {args.train_command} in {time.time() - t0:.0f}s: {final}")
     return 0
 
 
@@ -471,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="with --init: train only the decoder, so every image keeps its tokens")
         elif t.inputs == "tokenizer":
             p.add_argument("--tokenizer", type=Path, default=None, help=t.tokenizer_help)
+        elif t.inputs == "class-generator":
+            _add_generator_args(p)   # DDO: --checkpoint and --tokenizer default to zoo:fmnist-ar's
         elif t.inputs == "generator":
             _add_generator_args(p)
             p.add_argument("--preferences", type=Path, default=None,
@@ -480,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="evaluator (labelled so), verifier (the zoo's for this generator) or a verifier folder")
         _add_dataclass_args(p, t.config_class(), skip=t.derived)
         _add_dataclass_args(p, TrainConfig, defaults=t.train_defaults,
-                            notes={"steps": "not read: --epochs sets the budget"} if kind == "dpo" else None)
+                            notes={"steps": "not read: --epochs sets the budget"} if kind in ("dpo", "ddo") else None)
         p.set_defaults(func=cmd_train)
 
     p = _parser(sub, "fid", "FID (and KID, precision/recall, IS) between two inputs, or the FID statistics of one. "

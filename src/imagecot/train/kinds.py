@@ -115,6 +115,32 @@ def _dpo(options: dict, train_cfg) -> dict:
                          judge, name, default_sampling(options.get("checkpoint"), kind), train_cfg, dpo, seed=seed)
 
 
+def _ddo(options: dict, train_cfg) -> dict:
+    """DDO of a class-conditional token-grid generator (the Fashion-MNIST track by default): the training images'
+    tokens are the real side, the frozen reference's samples the fake side; `--rounds` of self-play."""
+    import numpy as np
+    import torch
+
+    from ..align.ddo import train_ddo
+    from ..data.fashion_mnist import load_fashion_mnist
+    from ..data.images import to_tensor
+    from ..zoo import default_sampling, load_generator
+    ddo = config_from(TRAINABLES["ddo"].config_class(), options)
+    kind, ckpt = options.get("generator", "ar"), options.get("checkpoint") or "zoo:fmnist-ar"
+    gen = load_generator(kind, ckpt, options.get("tokenizer") or "zoo:fmnist-tokenizer")
+    if not getattr(gen.model.config, "class_names", ()) or not hasattr(gen, "vq"):
+        raise ValueError(f"train ddo needs a class-conditional AR or MaskGIT generator (e.g. zoo:fmnist-ar); {ckpt} "
+                         "is not one")
+    images, labels = load_fashion_mnist("train", options.get("data_root"))
+    dev = next(gen.vq.parameters()).device
+    with torch.no_grad():
+        tokens = np.concatenate([gen.vq.encode(to_tensor(images[i:i + 1000]).to(dev)).flatten(1).cpu().numpy()
+                                 for i in range(0, len(images), 1000)])
+    _, rounds = train_ddo(options["out"], gen, tokens, labels, train_cfg, ddo, default_sampling(ckpt, kind),
+                          seed=options.get("seed", 0))
+    return {"real_images": int(len(labels)), "rounds": rounds, "final": rounds[-1]["checkpoint"]}
+
+
 def _cls(module: str, name: str) -> Callable[[], type]:
     def get():
         import importlib
@@ -128,7 +154,8 @@ class Trainable:
     description: str
     config_class: Callable[[], type]
     run: Callable[[dict, object], dict]
-    inputs: str | None = None          # "init", "tokenizer", "rollouts" or "generator": options beside the config's
+    inputs: str | None = None          # "init", "tokenizer", "rollouts", "generator" or "class-generator": options
+    #                                    beside the config's
     tokenizer_help: str = ""
     derived: tuple[str, ...] = ()      # config fields the library derives from the data or the tokenizer
     train_defaults: dict | None = None  # TrainConfig defaults of this kind (DPO's reference recipe)
@@ -158,6 +185,10 @@ TRAINABLES: dict[str, Trainable] = {t.name: t for t in (
     Trainable("dpo", "Align a generator with DPO on its own samples judged by the evaluator or a verifier "
                      "(iterative with --rounds; the reference moves to each round's starting policy).",
               _cls("align.dpo", "DPOConfig"), _dpo, "generator",
+              train_defaults={"lr": 1e-5, "batch_size": 32, "warmup": 10, "min_lr_ratio": 1.0}),
+    Trainable("ddo", "Fine-tune a class-conditional generator with DDO: its likelihood ratio to a frozen reference "
+                     "as the discriminator between training images and the reference's samples (Fashion-MNIST; "
+                     "self-play with --rounds).", _cls("align.ddo", "DDOConfig"), _ddo, "class-generator",
               train_defaults={"lr": 1e-5, "batch_size": 32, "warmup": 10, "min_lr_ratio": 1.0}),
 )}
 
