@@ -36,8 +36,8 @@ def init(device: str = "cpu") -> None:
 
 
 def close() -> None:
-    """Leave the torchrun group; a process that exits while still in one can abort ("terminate called without an
-    active exception") and fail the whole torchrun."""
+    """Leave the torchrun group (torch's documented shutdown; `cli.run` then exits without the interpreter's
+    teardown, where gloo can still abort)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
