@@ -24,9 +24,11 @@ def verifier_agreement(verifier, out: Path, specs: list[dict], images_NHW3: np.n
     images = torch.from_numpy(images_NHW3).permute(0, 3, 1, 2).float() / 127.5 - 1
     yes = verifier(images, [s["prompt"] for s in specs for _ in range(per_prompt)]).numpy() >= 0.5
     agree = yes == correct
+    from .evaluation.geneval import mean_ci95
+    lo, hi = mean_ci95(agree)
     return (f"the verifier's yes/no agrees with the evaluator on {agree.sum()} of {len(agree)} images "
-            f"({agree.mean():.0%}): on {agree[correct].sum()}/{correct.sum()} correct ones and "
-            f"{agree[~correct].sum()}/{(~correct).sum()} wrong ones")
+            f"({agree.mean():.0%}, 95% CI [{lo:.0%}, {hi:.0%}]): on {agree[correct].sum()}/{correct.sum()} correct "
+            f"ones and {agree[~correct].sum()}/{(~correct).sum()} wrong ones")
 
 
 def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare_images: int = 4,

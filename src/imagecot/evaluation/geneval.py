@@ -85,6 +85,11 @@ def _ci(samples: np.ndarray) -> list[float]:
     return [float(lo), float(hi)]
 
 
+def mean_ci95(correct_N: np.ndarray, n_boot: int = 1000, seed: int = 0) -> list[float]:
+    """95% percentile-bootstrap interval of the mean of a 0/1 vector."""
+    return _ci(_bootstrap_means(np.asarray(correct_N, dtype=np.float64), n_boot, np.random.default_rng(seed)))
+
+
 def summarize(records: Iterable[dict], n_boot: int = 1000, seed: int = 0) -> dict:
     """Per-task and overall image-level accuracy with 95% percentile bootstrap intervals.
 
