@@ -88,12 +88,21 @@ def test_shipped_fashion_mnist_ar_draws_the_class_the_shipped_classifier_sees():
     assert agree >= 0.6, agree  # ~0.9 on 10k samples (BENCHMARKS.md); an untrained or mismatched pair gets ~0.1
 
 
-@pytest.mark.parametrize("generator", ["ar"])
+@pytest.mark.parametrize("generator", ["ar", "maskgit", "var"])
 def test_every_generator_has_a_shipped_verifier_for_every_role(generator):
     from imagecot.zoo import load_verifier
     for role in ("orm", "prm", "parm"):
         v = load_verifier(role, generator=generator)
         assert v.role == role and v.net.config.role == "all"
+
+
+@pytest.mark.parametrize("generator", ["ar", "maskgit", "var"])
+@pytest.mark.parametrize("verifier", ["orm", "prm", "parm", "parm++"])
+def test_generate_searches_with_every_shipped_verifier_out_of_the_box(generator, verifier, tmp_path, capsys):
+    from imagecot.cli import main
+    assert main(["generate", "--generator", generator, "--prompt", "a red circle", "-n", "2", "--verifier", verifier,
+                 "--out", str(tmp_path / "g")]) == 0
+    assert len(list((tmp_path / "g" / "00000" / "samples").glob("*.png"))) == 1
 
 
 def test_shipped_ar_verifier_ranks_fresh_ar_images_of_training_prompts():
