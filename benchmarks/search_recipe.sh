@@ -28,7 +28,7 @@ scaling() {  # GEN OUT_NAME [search_scaling options]
 lane_a() {
   imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
   verifier ar 8000
-  scaling ar scaling-ar --parm-plus-plus-ns 1 4 20
+  scaling ar scaling-ar --parm-plus-plus-ns 20
   for n in 2000 8000 32000; do   # the ladder: the same pool rescored with verifiers on less data
     imagecot train verifier --rollouts "$OUT/rollouts-ar" --out "$OUT/ladder/verifier-ar-$n" --limit "$n" \
       --steps $((n < 8000 ? 1000 : n < 32000 ? 2000 : 4000)) $TRAIN
@@ -46,7 +46,7 @@ lane_b() {
   imagecot rollouts --generator var --prompts 2500 --per-prompt 8 --shard-prompts 128 --seed 2 \
     --out "$OUT/rollouts-var"
   verifier maskgit 3000
-  verifier var 3000
+  verifier var 1500
   scaling maskgit scaling-maskgit --images-per-prompt 1 --bf16 --rounds 1 --parm-plus-plus-ns 20
   scaling var scaling-var --images-per-prompt 1 --parm-plus-plus-ns 20
 }
