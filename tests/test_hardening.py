@@ -241,7 +241,8 @@ def test_training_device_is_checked_and_may_change_on_resume(tmp_path, checkpoin
         assert "torch sees no CUDA GPU" in refused(_train_ar(tmp_path, vq, "--device", "cuda"), capsys, tmp_path)
     assert run(_train_ar(tmp_path, vq), capsys)[0] == 0
     rc, _, err = run(_train_ar(tmp_path, vq, "--steps", 3, "--device", "cpu:0"), capsys)
-    assert rc == 0 and "device" not in err.replace(str(tmp_path), ""), err   # where a run computes is not a training setting
+    # where a run computes is not a training setting
+    assert rc == 0 and "device" not in err.replace(str(tmp_path), ""), err
 
 
 def test_a_diverged_loss_stops_training_with_one_line(tmp_path, tiny_vq, tiny_ar_config):

@@ -34,7 +34,8 @@ def train_ar(run_dir: str | Path, vq, model_cfg: ARConfig, cfg: TrainConfig,
     if model_cfg.image_vocab != vq.vocab_size:
         raise ValueError(f"ARConfig.image_vocab={model_cfg.image_vocab} but the tokenizer has {vq.vocab_size} codes")
     if model_cfg.grid != vq.config.grid:
-        raise ValueError(f"ARConfig.grid={model_cfg.grid} but the tokenizer makes {vq.config.grid}x{vq.config.grid} grids")
+        g = vq.config.grid
+        raise ValueError(f"ARConfig.grid={model_cfg.grid} but the tokenizer makes {g}x{g} grids")
     stream = make_stream(model_cfg.data, cfg.seed, vq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
     return train(ARTransformer(model_cfg), ar_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)
