@@ -71,6 +71,9 @@ def test_preferences_then_train_dpo_through_the_cli(tmp_path, checkpoints, capsy
                         "--log-every", 1, "--ckpt-every", 50] + model, capsys)
     assert rc == 0, err
     assert (tmp_path / "d" / "final" / "config.json").is_file() and '"pairs": 6' in out
+    from imagecot.zoo import default_sampling  # the aligned checkpoint samples as its starting one did
+    assert (tmp_path / "d" / "final" / "sampling.json").is_file()
+    assert default_sampling(tmp_path / "d" / "final") == default_sampling(ar)
 
 
 def test_diversity_counts_distinct_samples_and_their_spread(tiny_ar):

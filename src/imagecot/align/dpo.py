@@ -59,7 +59,8 @@ def dpo_loss(pi_w: torch.Tensor, pi_l: torch.Tensor, ref_w: torch.Tensor, ref_l:
             "reward_accuracy": (margin > 0).float().mean().detach()}
 
 
-def train_dpo(run_dir: str | Path, generator, pairs: dict, cfg: TrainConfig, dpo: DPOConfig | None = None):
+def train_dpo(run_dir: str | Path, generator, pairs: dict, cfg: TrainConfig, dpo: DPOConfig | None = None,
+              sampling=None):
     """DPO of `generator.model` against a frozen copy of itself on `pairs` (`preferences.build_pairs`); a
     `train.loop` run (resume, checkpoints) whose final/ is a generator checkpoint like any other. Its step budget
     is `dpo.epochs` passes over the pairs in batches of `cfg.batch_size` (`cfg.steps` is not read)."""
@@ -88,6 +89,8 @@ def train_dpo(run_dir: str | Path, generator, pairs: dict, cfg: TrainConfig, dpo
     torch.manual_seed(cfg.seed)
     policy = train(generator.model, loss_fn, run_dir, cfg)
     generator.model = policy.eval()
+    if sampling is not None:   # the policy samples as its starting checkpoint did: keep its sampling.json
+        distributed.on_main(lambda: atomic_write_json(Path(run_dir) / "final" / "sampling.json", asdict(sampling)))
     return generator
 
 
@@ -108,7 +111,7 @@ def iterative_dpo(out: str | Path, generator, specs_for_round, judge, judge_name
                                   judge_name, sampling, seed + r, batch_size, progress=progress)
         data = load_preferences(prefs)
         pairs = build_pairs(data, dpo.pairs_per_prompt, seed + r)
-        generator = train_dpo(round_dir / "run", generator, pairs, cfg, dpo)
+        generator = train_dpo(round_dir / "run", generator, pairs, cfg, dpo, sampling)
         summary.append({"round": r, "pairs": int(len(pairs["prompt"])), "unanimous_prompts_dropped": pairs["dropped"],
                         "yes_rate": float(data["verdict"].mean()), "seconds": round(time.time() - t0, 1),
                         "checkpoint": str(round_dir / "run" / "final")})

@@ -106,7 +106,7 @@ def _dpo(options: dict, train_cfg) -> dict:
     gen = load_generator(kind, options.get("checkpoint"), options.get("tokenizer"))
     if options.get("preferences") is not None:
         pairs = build_pairs(load_preferences(options["preferences"]), dpo.pairs_per_prompt, train_cfg.seed)
-        train_dpo(options["out"], gen, pairs, train_cfg, dpo)
+        train_dpo(options["out"], gen, pairs, train_cfg, dpo, default_sampling(options.get("checkpoint"), kind))
         return {"pairs": int(len(pairs["prompt"])), "unanimous_prompts_dropped": pairs["dropped"],
                 "final": str(options["out"] / "final")}
     judge, name = judge_for(options.get("judge", "evaluator"), kind)
