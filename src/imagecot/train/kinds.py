@@ -119,12 +119,11 @@ def _ddo(options: dict, train_cfg) -> dict:
     """DDO of a class-conditional token-grid generator (the Fashion-MNIST track by default): the training images'
     tokens are the real side, the frozen reference's samples the fake side; `--rounds` of self-play."""
     import numpy as np
-    import torch
 
     from ..align.ddo import train_ddo
     from ..data.fashion_mnist import load_fashion_mnist
-    from ..data.images import to_tensor
     from ..zoo import default_sampling, load_generator
+    from .token_batches import image_tokens
     ddo = config_from(TRAINABLES["ddo"].config_class(), options)
     kind, ckpt = options.get("generator", "ar"), options.get("checkpoint") or "zoo:fmnist-ar"
     gen = load_generator(kind, ckpt, options.get("tokenizer") or "zoo:fmnist-tokenizer")
@@ -132,10 +131,8 @@ def _ddo(options: dict, train_cfg) -> dict:
         raise ValueError(f"train ddo needs a class-conditional AR or MaskGIT generator (e.g. zoo:fmnist-ar); {ckpt} "
                          "is not one")
     images, labels = load_fashion_mnist("train", options.get("data_root"))
-    dev = next(gen.vq.parameters()).device
-    with torch.no_grad():
-        tokens = np.concatenate([gen.vq.encode(to_tensor(images[i:i + 1000]).to(dev)).flatten(1).cpu().numpy()
-                                 for i in range(0, len(images), 1000)])
+    tokens = np.concatenate([image_tokens(gen.vq, images[i:i + 1000]).cpu().numpy()
+                             for i in range(0, len(images), 1000)])
     _, rounds = train_ddo(options["out"], gen, tokens, labels, train_cfg, ddo, default_sampling(ckpt, kind),
                           seed=options.get("seed", 0))
     return {"real_images": int(len(labels)), "rounds": rounds, "final": rounds[-1]["checkpoint"]}

@@ -14,6 +14,12 @@ def vq_device(vq) -> torch.device:
     return next(vq.parameters()).device
 
 
+def image_tokens(vq, images_BHW3) -> torch.Tensor:
+    """(B, N) codes of uint8 images by the frozen `vq`, on its device, exactly as fp32 encodes them."""
+    with torch.no_grad(), torch.autocast(vq_device(vq).type, enabled=False):
+        return vq.encode(to_tensor(images_BHW3).to(vq_device(vq))).flatten(1)
+
+
 def token_batch(vq, stream: ShapesStream, step: int, batch_size: int, conditioner: Conditioner,
                 cond_dropout: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(img_BN codes from the frozen `vq`, cond_BL condition ids with `cond_dropout` of rows set to null): this
@@ -22,6 +28,5 @@ def token_batch(vq, stream: ShapesStream, step: int, batch_size: int, conditione
     batch = stream.batch(step, batch_size)
     rows = distributed.local_rows(batch_size)
     cond_BL = conditioner.drop(conditioner.encode([s["prompt"] for s in batch.specs]), cond_dropout)[rows]
-    with torch.no_grad(), torch.autocast(vq_device(vq).type, enabled=False):  # codes exactly as fp32 encodes them
-        img_BN = vq.encode(to_tensor(batch.images_BHW3[rows]).to(vq_device(vq))).flatten(1)
+    img_BN = image_tokens(vq, batch.images_BHW3[rows])
     return img_BN, cond_BL.to(img_BN.device)
