@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, nargs="+", default=[1e-5, 1e-4, 3e-4])
     ap.add_argument("--beta", type=float, nargs="+", default=[0.1])
     ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--pairs-per-prompt", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--val-prompts", type=int, default=600)
     ap.add_argument("--val-per-prompt", type=int, default=2)
@@ -56,7 +57,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     sampling = default_sampling(a.checkpoint, a.generator)
     specs = training_specs(a.val_prompts, seed=a.val_seed)
-    pairs = build_pairs(load_preferences(a.preferences))
+    pairs = build_pairs(load_preferences(a.preferences), a.pairs_per_prompt)
     results_file = a.out / "sweep.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     if "base" not in results:
@@ -71,7 +72,8 @@ def main() -> None:
                 gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
                 cfg = TrainConfig(batch_size=a.batch_size, lr=lr, warmup=10, min_lr_ratio=1.0, log_every=10,
                                   ckpt_every=1000)
-                train_dpo(a.out / key, gen, pairs, cfg, DPOConfig(beta=beta, epochs=a.epochs))
+                dpo = DPOConfig(beta=beta, epochs=a.epochs, pairs_per_prompt=a.pairs_per_prompt)
+                train_dpo(a.out / key, gen, pairs, cfg, dpo, sampling)   # final/ keeps the base's sampling.json
                 results[key] = validation_accuracy(gen, specs, sampling, a.val_per_prompt, a.val_seed)
                 atomic_write_json(results_file, results)
             r = results[key]
