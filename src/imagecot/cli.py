@@ -175,9 +175,17 @@ def _search(args, gen, sampling, n: int):
     return Strategy(args.verifier, gen, verifier, n, sampling, args.seed, options, args.seed_stride)
 
 
+def _add_bf16_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bf16", action="store_true",
+                   help="the generator's network under bfloat16 autocast (training data: ~1.9x for MaskGIT on CPU)")
+
+
 def _load_generator(args):
     from .zoo import default_sampling, load_generator
     gen = load_generator(args.generator, args.checkpoint, args.tokenizer, args.device)
+    if getattr(args, "bf16", False):   # rollouts and preferences: training data, not benchmark images
+        from .generators.autocast import bf16_autocast
+        bf16_autocast(gen.model)
     s = default_sampling(args.checkpoint, args.generator)
     for field, value in (("cfg_scale", args.cfg), ("temperature", args.temperature),
                          ("top_k", args.top_k), ("top_p", args.top_p)):
@@ -352,9 +360,6 @@ def cmd_rollouts(args) -> int:
     from .verifiers.prompts import format_counts, training_specs
     from .verifiers.rollouts import collect_rollouts, load_rollouts, save_rollouts, write_rollout_shards
     gen, sampling = _load_generator(args)
-    if args.bf16:
-        from .generators.autocast import bf16_autocast
-        bf16_autocast(gen.model)
     specs = training_specs(args.prompts, seed=args.seed)
     with tqdm(total=args.prompts * args.per_prompt, desc="rollouts", unit="img") as bar:
         def progress(done, total):
@@ -519,8 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prompts per shard of a folder --out (each shard is written whole: a killed run resumes)")
     p.add_argument("--out", type=Path, required=True,
                    help="a folder of shards (resumable), or one .npz written at the end")
-    p.add_argument("--bf16", action="store_true",
-                   help="the generator's network under bfloat16 autocast (training data: ~1.9x for MaskGIT on CPU)")
+    _add_bf16_arg(p)
     _add_sampling_args(p)
     p.set_defaults(func=cmd_rollouts)
 
@@ -532,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", default="evaluator",
                    help="evaluator (labelled so), verifier (the zoo's for this generator) or a verifier folder")
     p.add_argument("--out", type=out_path("folder"), required=True, help="the folder of shards to write")
+    _add_bf16_arg(p)
     _add_sampling_args(p)
     p.set_defaults(func=cmd_preferences)
 
