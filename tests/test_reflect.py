@@ -113,7 +113,8 @@ def test_search_scaling_replays_parm_plus_plus_as_the_online_search_with_the_poo
     assert online.verifier_images == base.verifier_images + 3 + 4 + 2
 
 
-def test_demo_comparison_reports_each_pick_and_every_correction(generators, tmp_path):
+@pytest.mark.parametrize("aligned", [False, True])
+def test_demo_comparison_reports_each_pick_and_every_correction(generators, tmp_path, aligned):
     import json
 
     import numpy as np
@@ -123,8 +124,8 @@ def test_demo_comparison_reports_each_pick_and_every_correction(generators, tmp_
     specs = [parse_prompt(p) for p in PROMPTS[:2]]
     base_PJHW3 = np.zeros((2, 3, 32, 32, 3), np.uint8)   # blank base images: the evaluator finds nothing
     res = compare_base_and_parm_plus_plus(generators["ar"], None, specs, base_PJHW3, ScriptedReflectiveVerifier(),
-                                          tmp_path, n=2, rounds=2)
-    assert res["base"] == 0.0
+                                          tmp_path, n=2, rounds=2, aligned_PJHW3=base_PJHW3 if aligned else None)
+    assert res["base"] == 0.0 and res.get("aligned") == (0.0 if aligned else None)
     saved = json.loads((tmp_path / "compare.json").read_text())
     assert [e["prompt"] for e in saved["prompts"]] == PROMPTS[:2]
     for e in saved["prompts"]:
@@ -135,6 +136,7 @@ def test_demo_comparison_reports_each_pick_and_every_correction(generators, tmp_
             # the scripted reflection always blames rows 5-6: both rounds ran, each kept or undone
             assert [c["round"] for c in im["corrections"]] == [0, 1]
             assert all(c["reflection"] == "wrong colour in rows 5-6" for c in im["corrections"])
+        assert ("aligned_correct" in e) == aligned and all(("aligned" in im) == aligned for im in e["images"])
     from PIL import Image
     w, h = Image.open(tmp_path / "compare.png").size
-    assert w > h  # 3 base | gap | 3 PARM++ per row, 2 rows
+    assert w / h == pytest.approx((11 if aligned else 7) / 2, rel=0.1)  # 3 base | gap | [3 aligned | gap |] 3 PARM++

@@ -15,6 +15,12 @@ DEMO_PROMPTS = [
 ]
 
 
+def folder_images(folder: Path, prompts: int, per_prompt: int) -> np.ndarray:
+    """uint8 (P, J, H, W, 3): the first J images of each of P prompts in a GenEval-layout folder."""
+    return np.stack([[np.array(Image.open(folder / f"{i:05d}" / "samples" / f"{j:04d}.png").convert("RGB"))
+                      for j in range(per_prompt)] for i in range(prompts)])
+
+
 def verifier_agreement(verifier, out: Path, specs: list[dict], images_NHW3: np.ndarray, per_prompt: int) -> str:
     """How often the verifier's yes/no (P(aligned) >= 0.5 on the final image) agrees with the evaluator's verdict
     (results.jsonl) on the demo's images, overall and on the correct and the wrong ones."""
@@ -37,7 +43,7 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare
     from .evaluation.geneval import format_summary, score_folder
     from .pipeline import generate_folder
     from .world import parse_prompt
-    from .zoo import default_sampling, load_ar, load_verifier
+    from .zoo import default_sampling, load_ar, load_verifier, zoo_path
 
     if not 1 <= compare_images <= images_per_prompt:
         raise ValueError(f"compare_images must be in 1..{images_per_prompt} (images per prompt), got {compare_images}")
@@ -50,26 +56,28 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare
           f"({sum(p.numel() for p in gen.model.parameters()) / 1e6:.1f}M parameters), {sampling}")
     info = generate_folder(gen, specs, out, images_per_prompt, sampling, seed)
     summary = score_folder(out, n_boot=200)
-    rows = []
-    for i, spec in enumerate(specs):
-        imgs = np.stack([np.array(Image.open(out / f"{i:05d}" / "samples" / f"{j:04d}.png").convert("RGB"))
-                         for j in range(images_per_prompt)])
-        rows.append(imgs)
-    save_grid_png(out / "grid.png", np.concatenate(rows), cols=images_per_prompt)
+    base_PJHW3 = folder_images(out, len(specs), images_per_prompt)
+    save_grid_png(out / "grid.png", base_PJHW3.reshape(-1, *base_PJHW3.shape[2:]), cols=images_per_prompt)
     print(format_summary(summary))
     print(f"\n{info['generated_now']} images in {time.time() - t0:.1f}s "
           f"({info['compute']['token_forwards']:,} token-forwards).")
-    print(verifier_agreement(verifier, out, specs, np.concatenate(rows), images_per_prompt))
+    print(verifier_agreement(verifier, out, specs, base_PJHW3.reshape(-1, *base_PJHW3.shape[2:]), images_per_prompt))
 
     from .demo_search import compare_base_and_parm_plus_plus, print_comparison
     t1 = time.time()
-    result = compare_base_and_parm_plus_plus(gen, sampling, specs, np.stack(rows)[:, :compare_images], verifier,
-                                             out, candidates, seed=seed)
+    aligned_PJHW3 = None
+    if (zoo_path("ar-dpo") / "config.json").is_file():   # the DPO-aligned AR: the same seeds, then PARM++ on it
+        gen, sampling = load_ar("zoo:ar-dpo"), default_sampling("zoo:ar-dpo")
+        generate_folder(gen, specs, out / "aligned", compare_images, sampling, seed)
+        aligned_PJHW3 = folder_images(out / "aligned", len(specs), compare_images)
+    result = compare_base_and_parm_plus_plus(gen, sampling, specs, base_PJHW3[:, :compare_images], verifier,
+                                             out, candidates, seed=seed, aligned_PJHW3=aligned_PJHW3)
     print_comparison(result, candidates)
     print(f"  ({time.time() - t1:.1f}s)")
     print(f"\nlook at: {out / 'grid.png'} (one row per prompt: {'; '.join(DEMO_PROMPTS)})")
     print(f"         {out / 'results.jsonl'} (per image: correct or not, and why)")
-    print(f"         {out / 'compare.png'} (per prompt: {compare_images} base images | the same outputs by PARM++)")
+    print(f"         {out / 'compare.png'} (per prompt: {compare_images} base images | "
+          f"{'the DPO-aligned AR | the aligned AR + PARM++' if aligned_PJHW3 is not None else 'PARM++'})")
     print(f"         {out / 'compare.json'} (every verdict, reflection and correction)")
     print("next:    imagecot geneval generate --out out/geneval && imagecot geneval score out/geneval")
     return 0

@@ -1,11 +1,13 @@
 """The demo's second half: base sampling against PARM++ on the same prompts, with what the verifier said.
 
-Per prompt and output image j: the base image is plain sampling's image j; PARM++
-searches N candidates (seeds j*N .. j*N+N-1, as `imagecot geneval generate
---verifier parm++ --candidates N`), picks by PARM, reflects on its pick and
-corrects it. Both are judged by the evaluator (the answer key the verifier never
-sees). Writes `compare.png` (per row: the base images, a gap, the PARM++ images)
-and `compare.json` (every verdict, reflection and correction).
+Per prompt and output image j: the base image is plain sampling's image j (of
+the shipped generator and, when the zoo ships one, of its DPO-aligned copy);
+PARM++ searches N candidates of `gen` (seeds j*N .. j*N+N-1, as `imagecot
+geneval generate --verifier parm++ --candidates N`), picks by PARM, reflects on
+its pick and corrects it. All are judged by the evaluator (the answer key the
+verifier never sees). Writes `compare.png` (per row: the base images, a gap,
+[the aligned images, a gap,] the PARM++ images) and `compare.json` (every
+verdict, reflection and correction).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ def describe_pick(trace: dict, chosen: int) -> str:
 
 
 def compare_base_and_parm_plus_plus(gen, sampling, specs: list[dict], base_PJHW3: np.ndarray, verifier, out: Path,
-                                    n: int = 8, rounds: int = 3, seed: int = 0) -> dict:
-    """base_PJHW3: uint8, plain sampling's first J images per prompt (made with the same `seed`)."""
+                                    n: int = 8, rounds: int = 3, seed: int = 0,
+                                    aligned_PJHW3: np.ndarray | None = None) -> dict:
+    """base_PJHW3: uint8, plain sampling's first J images per prompt (made with the same `seed`); aligned_PJHW3:
+    the same from the aligned generator (then `gen` is that one), or None."""
     P, J = base_PJHW3.shape[:2]
     search = Strategy("parm++", gen, verifier, n, sampling, seed, {"rounds": rounds})
     # one search per (prompt, output image j: seeds j*n + c), so the bar moves every few seconds; a candidate's
@@ -57,29 +61,41 @@ def compare_base_and_parm_plus_plus(gen, sampling, specs: list[dict], base_PJHW3
         ours = [score_image(spec, im, detector) for im in picks_PJHW3[i]]
         entry = {"prompt": spec["prompt"], "base_correct": [b["correct"] for b in base],
                  "parm++_correct": [o["correct"] for o in ours], "images": []}
+        if aligned_PJHW3 is not None:
+            aligned = [score_image(spec, im, detector) for im in aligned_PJHW3[i]]
+            entry["aligned_correct"] = [a["correct"] for a in aligned]
         for j, row in enumerate(runs):
             r = row[i]
             trace = r.trace[0]
             entry["images"].append({
                 "j": j, "base": verdict(base[j]), "parm++": verdict(ours[j]), "chosen": r.chosen[0] - j * n,
+                **({"aligned": verdict(aligned[j])} if aligned_PJHW3 is not None else {}),
                 "pick": describe_pick(trace, r.chosen[0]),
                 "verdicts": {c - j * n: v for c, v in trace["verdicts"].items()},
                 "corrections": trace.get("corrections", [])})
         report.append(entry)
     gap = np.full((P, 1, *picks_PJHW3.shape[2:]), 255, np.uint8)
-    save_grid_png(out / "compare.png", np.concatenate([base_PJHW3, gap, picks_PJHW3], 1).reshape(
-        -1, *picks_PJHW3.shape[2:]), cols=2 * J + 1)
+    blocks = [base_PJHW3] + ([aligned_PJHW3] if aligned_PJHW3 is not None else []) + [picks_PJHW3]
+    row_PKHW3 = np.concatenate([x for b in blocks for x in (b, gap)][:-1], 1)
+    save_grid_png(out / "compare.png", row_PKHW3.reshape(-1, *picks_PJHW3.shape[2:]), cols=row_PKHW3.shape[1])
     name = getattr(verifier, "name", type(verifier).__name__)
     atomic_write_json(out / "compare.json", {"n": n, "rounds": rounds, "verifier": name, "prompts": report})
-    return {"prompts": report, "base": float(np.mean([e["base_correct"] for e in report])),
-            "parm++": float(np.mean([e["parm++_correct"] for e in report]))}
+    result = {"prompts": report, "base": float(np.mean([e["base_correct"] for e in report])),
+              "parm++": float(np.mean([e["parm++_correct"] for e in report]))}
+    if aligned_PJHW3 is not None:
+        result["aligned"] = float(np.mean([e["aligned_correct"] for e in report]))
+    return result
 
 
 def print_comparison(result: dict, n: int) -> None:
-    print(f"\nbase sampling vs PARM++ ({n} candidates, reflection + self-correction), judged by the evaluator:")
+    aligned = "aligned" in result
+    ours = "aligned + PARM++" if aligned else "PARM++"
+    print(f"\nbase sampling vs {'the DPO-aligned generator vs ' if aligned else ''}{ours} ({n} candidates, "
+          "reflection + self-correction), judged by the evaluator:")
     for e in result["prompts"]:
-        print(f"  {e['prompt']!r}: base {sum(e['base_correct'])}/{len(e['base_correct'])} correct, "
-              f"PARM++ {sum(e['parm++_correct'])}/{len(e['parm++_correct'])}")
+        mid = f"aligned {sum(e['aligned_correct'])}/{len(e['aligned_correct'])}, " if aligned else ""
+        print(f"  {e['prompt']!r}: base {sum(e['base_correct'])}/{len(e['base_correct'])} correct, {mid}"
+              f"{ours} {sum(e['parm++_correct'])}/{len(e['parm++_correct'])}")
         for im in e["images"]:
             print(f"    image {im['j']}: PARM picked candidate {im['chosen']}: {im['pick']}")
             for c in im["corrections"]:
@@ -87,6 +103,8 @@ def print_comparison(result: dict, n: int) -> None:
                       f"{c['p_before']:.2f} -> {c['p_after']:.2f}, {'kept' if c['accepted'] else 'undone'}")
             if not im["corrections"]:
                 print("      reflection: nothing wrong")
-            print(f"      evaluator: base {im['base']}; PARM++ {im['parm++']}")
-    print(f"  overall: base {result['base']:.2f}, PARM++ {result['parm++']:.2f} "
+            mid = f"aligned {im['aligned']}; " if aligned else ""
+            print(f"      evaluator: base {im['base']}; {mid}{ours} {im['parm++']}")
+    mid = f"aligned {result['aligned']:.2f}, " if aligned else ""
+    print(f"  overall: base {result['base']:.2f}, {mid}{ours} {result['parm++']:.2f} "
           "(a handful of images: see BENCHMARKS.md for the benchmark numbers)")

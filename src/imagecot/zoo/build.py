@@ -53,12 +53,15 @@ def sweep_best(path: Path) -> dict:
     return json.loads(Path(path).read_text())["best"]
 
 
-def _ship_generator(kind: str, run_final: Path, zoo: Path, best: dict | None) -> None:
-    """Store a generator in float16 with its provenance and, from a sweep's best row, its sampling settings."""
+def _network_class(kind: str):
     from ..generators.maskgit import MaskGITTransformer
     from ..generators.var import VARTransformer
-    cls = {"ar": ARTransformer, "var": VARTransformer, "maskgit": MaskGITTransformer}[kind]
-    model = cls.from_pretrained(run_final)
+    return {"ar": ARTransformer, "var": VARTransformer, "maskgit": MaskGITTransformer}[kind]
+
+
+def _ship_generator(kind: str, run_final: Path, zoo: Path, best: dict | None) -> None:
+    """Store a generator in float16 with its provenance and, from a sweep's best row, its sampling settings."""
+    model = _network_class(kind).from_pretrained(run_final)
     if best is not None and kind == "maskgit":  # MaskGIT's sampling knobs live in its config
         model.config.sample_steps = int(best.get("sample_steps", model.config.sample_steps))
         model.config.choice_temperature = float(best.get("choice_temperature", model.config.choice_temperature))
@@ -87,6 +90,17 @@ def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR) -> None:
     _ship(load_verifier("parm", final).net, final, zoo / f"verifier-{generator}", torch.float16)
 
 
+def build_aligned(kind: str, run_final: Path, zoo: Path = ZOO_DIR) -> Path:
+    """An aligned generator (`imagecot train dpo`'s final/ folder) as `<kind>-dpo`, in float16 with the sampling.json
+    it kept from its base. Load it with `--generator <kind> --checkpoint zoo:<kind>-dpo`."""
+    run_final = Path(run_final)
+    dest = zoo / f"{kind}-dpo"
+    _ship(_network_class(kind).from_pretrained(run_final), run_final, dest, torch.float16)
+    if (run_final / "sampling.json").is_file():
+        atomic_write_json(dest / "sampling.json", json.loads((run_final / "sampling.json").read_text()))
+    return dest
+
+
 def build(tokenizer: Path | None = None, ar: Path | None = None, sampling: dict | None = None, zoo: Path = ZOO_DIR,
           msvq: Path | None = None, var: Path | None = None, var_sampling: dict | None = None,
           maskgit: Path | None = None, maskgit_sampling: dict | None = None) -> None:
@@ -113,7 +127,11 @@ def main() -> None:
                     help="the Fashion-MNIST track's final/ folders")
     ap.add_argument("--verifier", nargs=2, action="append", default=[], metavar=("GENERATOR", "RUN"),
                     help="a generator (ar, var, maskgit) and its verifier's training run")
+    ap.add_argument("--aligned", nargs=2, action="append", default=[], metavar=("GENERATOR", "FINAL"),
+                    help="a generator kind and its DPO run's final/ folder: shipped as <kind>-dpo")
     a = ap.parse_args()
+    for kind, final in a.aligned:
+        build_aligned(kind, Path(final))
     for generator, run in a.verifier:
         build_verifiers(generator, Path(run))
     if a.fmnist:
