@@ -9,6 +9,7 @@ Usage: python benchmarks/dpo_sweep.py --preferences runs/align/prefs-ar --out ru
 """
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def main() -> None:
     ap.add_argument("--preferences", type=Path, required=True)
     ap.add_argument("--lr", type=float, nargs="+", default=[1e-5, 1e-4, 3e-4])
     ap.add_argument("--beta", type=float, nargs="+", default=[0.1])
+    ap.add_argument("--sft-weight", type=float, nargs="+", default=[0.0], help="RPO's NLL weight on the winners")
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--pairs-per-prompt", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
@@ -65,19 +67,19 @@ def main() -> None:
                                               sampling, a.val_per_prompt, a.val_seed)
         atomic_write_json(results_file, results)
     print(f"base: {results['base']['overall']:.3f} {results['base']['tasks']}")
-    for lr in a.lr:
-        for beta in a.beta:
-            key = f"lr={lr:g},beta={beta:g}"
-            if key not in results:
-                gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
-                cfg = TrainConfig(batch_size=a.batch_size, lr=lr, warmup=10, min_lr_ratio=1.0, log_every=10,
-                                  ckpt_every=1000)
-                dpo = DPOConfig(beta=beta, epochs=a.epochs, pairs_per_prompt=a.pairs_per_prompt)
-                train_dpo(a.out / key, gen, pairs, cfg, dpo, sampling)   # final/ keeps the base's sampling.json
-                results[key] = validation_accuracy(gen, specs, sampling, a.val_per_prompt, a.val_seed)
-                atomic_write_json(results_file, results)
-            r = results[key]
-            print(f"{key}: {r['overall']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] {r['tasks']}")
+    for lr, beta, sft in itertools.product(a.lr, a.beta, a.sft_weight):
+        key = f"lr={lr:g},beta={beta:g}" + (f",sft={sft:g}" if sft else "") + \
+            (f",epochs={a.epochs:g},pairs={a.pairs_per_prompt}" if (a.epochs, a.pairs_per_prompt) != (1, 1) else "")
+        if key not in results:
+            gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
+            cfg = TrainConfig(batch_size=a.batch_size, lr=lr, warmup=10, min_lr_ratio=1.0, log_every=10,
+                              ckpt_every=1000)
+            dpo = DPOConfig(beta=beta, epochs=a.epochs, pairs_per_prompt=a.pairs_per_prompt, sft_weight=sft)
+            train_dpo(a.out / key, gen, pairs, cfg, dpo, sampling)   # final/ keeps the base's sampling.json
+            results[key] = validation_accuracy(gen, specs, sampling, a.val_per_prompt, a.val_seed)
+            atomic_write_json(results_file, results)
+        r = results[key]
+        print(f"{key}: {r['overall']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] {r['tasks']}")
     best = max((k for k in results if k not in ("base", "best")), key=lambda k: results[k]["overall"])
     print(f"best on validation prompts: {best} ({results[best]['overall']:.3f}; base "
           f"{results['base']['overall']:.3f}); pairs {len(pairs['prompt'])}, unanimous dropped {pairs['dropped']}")

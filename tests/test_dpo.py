@@ -20,6 +20,18 @@ def test_at_policy_equal_reference_the_loss_is_log_2_and_its_gradient_favours_th
     assert better["loss"] < out["loss"] and better["reward_accuracy"] == 1.0
 
 
+def test_the_rpo_term_holds_the_winners_likelihood_up_where_plain_dpo_is_indifferent():
+    # both sides shifted down by the same amount: plain DPO sees no change (likelihood displacement is free)
+    ref_w, ref_l = torch.tensor([-5.0]), torch.tensor([-6.0])
+    plain = [dpo_loss(ref_w + d, ref_l + d, ref_w, ref_l, beta=0.1)["loss"].item() for d in (0.0, -10.0)]
+    assert plain[0] == pytest.approx(plain[1])
+    rpo = [dpo_loss(ref_w + d, ref_l + d, ref_w, ref_l, beta=0.1, sft_weight=1.0, tokens=4)["loss"].item()
+           for d in (0.0, -10.0)]
+    assert rpo[1] - rpo[0] == pytest.approx(10.0 / 4)   # the winners' NLL per token rose by 10/4
+    shifted = dpo_loss(ref_w - 8, ref_l - 4, ref_w, ref_l, beta=0.1, tokens=4)
+    assert shifted["winner_shift"].item() == pytest.approx(-2.0) and shifted["loser_shift"].item() == pytest.approx(-1.0)
+
+
 def test_pairs_are_a_yes_with_a_no_and_unanimous_prompts_are_dropped():
     data = {"prompt": np.array(["a", "b", "c"]), "prompt_index": np.arange(3),
             "tokens": np.arange(3 * 4 * 2).reshape(3, 4, 2),

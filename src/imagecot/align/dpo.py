@@ -11,6 +11,10 @@ training", as the Image-Generation-CoT recipe):
 - MaskGIT: Show-o's masked-token estimate, with the same masks for the policy
   and the reference (seeded by the step).
 Defaults are the reference recipe: beta 0.1, lr 1e-5, one epoch over the pairs.
+`sft_weight` > 0 adds the winners' mean per-token negative log-likelihood
+(RPO, Pang et al. 2024): plain DPO can lower both likelihoods while it widens
+their gap ("likelihood displacement") and drift to images it never drew; the
+NLL term holds the winners' likelihood up. 0 (the default) is plain DPO.
 Iterative DPO (`rounds` > 1, `iterative_dpo`): each round samples new
 candidates with the current policy (new training seeds), judges them, drops
 the prompts whose verdicts all agree, and trains again. **The reference moves**:
@@ -41,22 +45,30 @@ class DPOConfig:
     pairs_per_prompt: int = field(default=1, metadata={"help": "pairs (a 'yes' with a 'no') per prompt"})
     rounds: int = field(default=1, metadata={"help": "iterative DPO: sample, judge, pair and train this many times"})
     prompts: int = field(default=10000, metadata={"help": "training prompts sampled per round"})
+    sft_weight: float = field(default=0.0, metadata={
+        "help": "weight of the winners' per-token NLL beside the DPO loss (RPO; 0: plain DPO)"})
     per_prompt: int = field(default=8, metadata={"help": "candidates per prompt, judged to make pairs"})
 
     def __post_init__(self):
         if not (self.beta > 0 and self.epochs > 0 and self.pairs_per_prompt >= 1 and self.rounds >= 1
-                and self.prompts >= 1 and self.per_prompt >= 2):
-            raise ValueError(f"need beta > 0, epochs > 0, pairs_per_prompt >= 1, rounds >= 1, prompts >= 1 and "
-                             f"per_prompt >= 2, got {self}")
+                and self.prompts >= 1 and self.per_prompt >= 2 and self.sft_weight >= 0):
+            raise ValueError(f"need beta > 0, epochs > 0, pairs_per_prompt >= 1, rounds >= 1, prompts >= 1, "
+                             f"per_prompt >= 2 and sft_weight >= 0, got {self}")
 
 
 def dpo_loss(pi_w: torch.Tensor, pi_l: torch.Tensor, ref_w: torch.Tensor, ref_l: torch.Tensor,
-             beta: float) -> dict:
-    """The DPO loss of B pairs' log-probabilities, and what to log: the implicit rewards' margin and how often
-    the winner's beats the loser's."""
+             beta: float, sft_weight: float = 0.0, tokens: int = 1) -> dict:
+    """The DPO loss of B pairs' sequence log-probabilities (+ `sft_weight` x the winners' NLL per token, of
+    `tokens` tokens a sequence), and what to log: the implicit rewards' margin, how often the winner's beats the
+    loser's, and how far each side's log-likelihood moved from the reference's (per token)."""
     margin = (pi_w - ref_w) - (pi_l - ref_l)
-    return {"loss": -F.logsigmoid(beta * margin).mean(), "reward_margin": (beta * margin).mean().detach(),
-            "reward_accuracy": (margin > 0).float().mean().detach()}
+    loss = -F.logsigmoid(beta * margin).mean()
+    if sft_weight:
+        loss = loss - sft_weight * pi_w.mean() / tokens
+    return {"loss": loss, "reward_margin": (beta * margin).mean().detach(),
+            "reward_accuracy": (margin > 0).float().mean().detach(),
+            "winner_shift": ((pi_w - ref_w).mean() / tokens).detach(),
+            "loser_shift": ((pi_l - ref_l).mean() / tokens).detach()}
 
 
 def train_dpo(run_dir: str | Path, generator, pairs: dict, cfg: TrainConfig, dpo: DPOConfig | None = None,
@@ -84,7 +96,7 @@ def train_dpo(run_dir: str | Path, generator, pairs: dict, cfg: TrainConfig, dpo
         pi_w, pi_l = (generator.log_prob(t, prompts, model=model, seed=step) for t in (w, lo))
         with torch.no_grad():
             ref_w, ref_l = (generator.log_prob(t, prompts, model=reference, seed=step) for t in (w, lo))
-        return dpo_loss(pi_w, pi_l, ref_w, ref_l, dpo.beta)
+        return dpo_loss(pi_w, pi_l, ref_w, ref_l, dpo.beta, dpo.sft_weight, w.shape[1])
 
     torch.manual_seed(cfg.seed)
     policy = train(generator.model, loss_fn, run_dir, cfg)
