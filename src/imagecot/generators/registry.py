@@ -9,6 +9,7 @@ default, or an official release), and its default sampling. Adding a family
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,4 +113,11 @@ def default_sampling(path: str | Path | None = None, kind: str = "ar"):
     if official is not None:
         return official
     sampling_file = Path(path or ZOO_DIR / kind) / "sampling.json"
-    return SamplingConfig(**json.loads(sampling_file.read_text())) if sampling_file.is_file() else SamplingConfig()
+    if sampling_file.is_file():
+        return SamplingConfig(**json.loads(sampling_file.read_text()))
+    if path is not None and (path / "config.json").is_file():
+        # a trained generator without its settings samples plainly: say so (a DPO round started from such a folder
+        # once drew its preference data at CFG 1 instead of its base's 2.0, unnoticed)
+        warnings.warn(f"{path} has no sampling.json: it samples plainly (CFG 1, temperature 1); pass --cfg etc. or "
+                      "put its base's sampling.json beside it", stacklevel=2)
+    return SamplingConfig()
