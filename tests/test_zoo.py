@@ -140,3 +140,28 @@ def test_build_verifiers_ships_a_float16_copy_under_the_generators_name(tmp_path
         assert torch.equal(a, b.half().float())
     with pytest.raises(ValueError, match="unknown generator"):
         build_verifiers("dalle", tmp_path / "run", zoo=tmp_path / "zoo2")
+
+
+def test_the_shipped_aligned_ar_loads_and_samples_as_its_base_does():
+    from imagecot.zoo import load_generator
+    base, aligned = default_sampling(), default_sampling("zoo:ar-dpo")
+    assert aligned == base   # DPO kept its base's sampling.json (CFG 2.0); without it the model sampled at CFG 1
+    gen = load_generator("ar", "zoo:ar-dpo")
+    out = gen.generate(["two squares"], aligned, seed=0)
+    assert out.images.shape == (1, 3, 32, 32) and torch.isfinite(gen.log_prob(out.tokens, out.prompts)).all()
+    assert any((a != b).any() for a, b in zip(gen.model.state_dict().values(), load_ar().model.state_dict().values()))
+
+
+def test_build_aligned_ships_a_float16_copy_with_its_sampling(tmp_path, tiny_ar):
+    import json
+
+    from imagecot.generators.ar import ARTransformer
+    from imagecot.zoo.build import build_aligned
+    final = tmp_path / "dpo" / "final"
+    tiny_ar.model.save_pretrained(final)
+    (final / "sampling.json").write_text(json.dumps({"cfg_scale": 2.5}))
+    dest = build_aligned("ar", final, zoo=tmp_path / "zoo")
+    assert dest.name == "ar-dpo" and json.loads((dest / "sampling.json").read_text()) == {"cfg_scale": 2.5}
+    shipped = ARTransformer.from_pretrained(dest)
+    for w, v in zip(shipped.state_dict().values(), tiny_ar.model.state_dict().values()):
+        assert torch.equal(w, v.half().to(v.dtype))
