@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 IMAGECOT := $(VENV)/bin/imagecot
 
-.PHONY: install demo test zoo clean fashion-mnist fmnist search
+.PHONY: install demo test zoo clean fashion-mnist fmnist search align
 
 # torch is pinned and installed first: the CPU build; an unpinned torch pulls GBs of CUDA wheels.
 $(VENV)/.installed: pyproject.toml
@@ -88,6 +88,46 @@ fmnist: install fashion-mnist
 		--classifier zoo:fmnist-classifier --out out/fmnist-ar
 	$(PY) benchmarks/fmnist_fid.py --generator ar --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer \
 		--classifier zoo:fmnist-classifier --out out/fmnist-ar --threshold 0.9 --skip-plain
+
+# Alignment (issue 16): the recipe behind BENCHMARKS.md's alignment tables. DPO rounds on AR and MaskGIT (the
+# reference recipe: beta 0.1, lr 1e-5, one epoch; each round started from the last and judged by the evaluator on
+# training prompts), the sweep that found longer DPO hurts, DDO rounds on Fashion-MNIST with FID-10k of each round
+# with and without rejection, and the aligned generators into the zoo. About 4 hours of one-thread jobs.
+A := runs/align
+align: install fashion-mnist
+	$(PY) -m pip install -q -e '.[openvino]'
+	$(IMAGECOT) train dpo --generator ar --rounds 1 --prompts 2000 --per-prompt 8 --judge evaluator --out $(A)/dpo-ar
+	$(PY) benchmarks/dpo_sweep.py --preferences $(A)/dpo-ar/round-0/preferences --out $(A)/dpo-sweep-ar \
+		--lr 1e-4 1e-5 --epochs 2 --pairs-per-prompt 4
+	$(IMAGECOT) preferences --generator ar --checkpoint $(A)/dpo-ar/round-0/run/final --prompts 2000 --per-prompt 8 \
+		--seed 1 --judge evaluator --out $(A)/prefs-ar-round1
+	$(IMAGECOT) train dpo --generator ar --checkpoint $(A)/dpo-ar/round-0/run/final \
+		--preferences $(A)/prefs-ar-round1 --out $(A)/dpo-ar-round1
+	for m in base:zoo:ar round0:$(A)/dpo-ar/round-0/run/final round1:$(A)/dpo-ar-round1/final; do \
+		$(IMAGECOT) geneval generate --checkpoint $${m#*:} --out $(A)/geneval-ar-$${m%%:*} && \
+		$(IMAGECOT) geneval score $(A)/geneval-ar-$${m%%:*} || exit 1; done
+	$(PY) benchmarks/search_scaling.py --generator ar --checkpoint $(A)/dpo-ar-round1/final \
+		--verifiers zoo:verifier-ar --pool 20 --ns 1 4 20 --images-per-prompt 1 --parm-plus-plus-ns 20 \
+		--out $(A)/scaling-dpo-ar-round1
+	$(IMAGECOT) preferences --generator maskgit --prompts 600 --per-prompt 8 --judge evaluator --bf16 --seed 0 \
+		--out $(A)/prefs-maskgit
+	$(IMAGECOT) train dpo --generator maskgit --preferences $(A)/prefs-maskgit --pairs-per-prompt 4 \
+		--out $(A)/dpo-maskgit
+	$(IMAGECOT) preferences --generator maskgit --checkpoint $(A)/dpo-maskgit/final --prompts 600 --per-prompt 8 \
+		--judge evaluator --bf16 --seed 1 --out $(A)/prefs-maskgit-round1
+	$(IMAGECOT) train dpo --generator maskgit --checkpoint $(A)/dpo-maskgit/final \
+		--preferences $(A)/prefs-maskgit-round1 --pairs-per-prompt 4 --out $(A)/dpo-maskgit-round1
+	for m in base:zoo:maskgit round0:$(A)/dpo-maskgit/final round1:$(A)/dpo-maskgit-round1/final; do \
+		$(IMAGECOT) geneval generate --generator maskgit --checkpoint $${m#*:} --images-per-prompt 1 \
+			--out $(A)/geneval-maskgit-$${m%%:*} && $(IMAGECOT) geneval score $(A)/geneval-maskgit-$${m%%:*} || exit 1; done
+	$(PY) benchmarks/diversity.py --model base=zoo:ar --model dpo-round0=$(A)/dpo-ar/round-0/run/final \
+		--model dpo-round1=$(A)/dpo-ar-round1/final --out $(A)/diversity-ar.json
+	$(IMAGECOT) train ddo --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer --rounds 2 \
+		--fake-per-class 500 --epochs 2 --lr 2e-5 --batch-size 32 --out $(A)/ddo-fmnist
+	for r in 0 1; do $(PY) benchmarks/fmnist_fid.py --generator ar --checkpoint $(A)/ddo-fmnist/round-$$r/final \
+		--tokenizer zoo:fmnist-tokenizer --classifier zoo:fmnist-classifier --out $(A)/fmnist-ddo$$r \
+		--backend openvino || exit 1; done
+	$(PY) -m imagecot.zoo.build --aligned ar $(A)/dpo-ar-round1/final --aligned maskgit $(A)/dpo-maskgit-round1/final
 
 # Fashion-MNIST's IDX files, from Debian (the real-data track; needs root or sudo).
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
