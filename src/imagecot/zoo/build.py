@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -77,6 +78,9 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
     for name, cls, run in (("fmnist-tokenizer", VQModel, tokenizer), ("fmnist-ar", ARTransformer, ar),
                            ("fmnist-classifier", CNNClassifier, classifier)):
         _ship(cls.from_pretrained(run), run, zoo / name, torch.float16)
+    # the track samples plainly (CFG 1, temperature 1: FID is measured so); say it rather than leave it implied
+    from ..generators.sampling import SamplingConfig
+    atomic_write_json(zoo / "fmnist-ar" / "sampling.json", asdict(SamplingConfig()))
 
 
 def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR) -> None:
