@@ -142,14 +142,17 @@ def test_build_verifiers_ships_a_float16_copy_under_the_generators_name(tmp_path
         build_verifiers("dalle", tmp_path / "run", zoo=tmp_path / "zoo2")
 
 
-def test_the_shipped_aligned_ar_loads_and_samples_as_its_base_does():
+@pytest.mark.parametrize("kind", ["ar", "maskgit"])
+def test_the_shipped_aligned_generators_load_and_sample_as_their_base_does(kind):
     from imagecot.zoo import load_generator
-    base, aligned = default_sampling(), default_sampling("zoo:ar-dpo")
-    assert aligned == base   # DPO kept its base's sampling.json (CFG 2.0); without it the model sampled at CFG 1
-    gen = load_generator("ar", "zoo:ar-dpo")
+    base, aligned = default_sampling(kind=kind), default_sampling(f"zoo:{kind}-dpo", kind)
+    assert aligned == base   # DPO kept its base's sampling.json; without it the model sampled at CFG 1
+    gen = load_generator(kind, f"zoo:{kind}-dpo")
+    assert gen.model.config == load_generator(kind).model.config   # MaskGIT's steps live in its config
     out = gen.generate(["two squares"], aligned, seed=0)
     assert out.images.shape == (1, 3, 32, 32) and torch.isfinite(gen.log_prob(out.tokens, out.prompts)).all()
-    assert any((a != b).any() for a, b in zip(gen.model.state_dict().values(), load_ar().model.state_dict().values()))
+    base_weights = load_generator(kind).model.state_dict().values()
+    assert any((a != b).any() for a, b in zip(gen.model.state_dict().values(), base_weights))
 
 
 def test_build_aligned_ships_a_float16_copy_with_its_sampling(tmp_path, tiny_ar):
