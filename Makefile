@@ -103,7 +103,12 @@ align: install fashion-mnist
 		--seed 1 --judge evaluator --out $(A)/prefs-ar-round1
 	$(IMAGECOT) train dpo --generator ar --checkpoint $(A)/dpo-ar/round-0/run/final \
 		--preferences $(A)/prefs-ar-round1 --out $(A)/dpo-ar-round1
-	for m in base:zoo:ar round0:$(A)/dpo-ar/round-0/run/final round1:$(A)/dpo-ar-round1/final; do \
+	$(IMAGECOT) preferences --generator ar --checkpoint $(A)/dpo-ar-round1/final --prompts 2000 --per-prompt 8 \
+		--seed 2 --judge evaluator --out $(A)/prefs-ar-round2
+	$(IMAGECOT) train dpo --generator ar --checkpoint $(A)/dpo-ar-round1/final \
+		--preferences $(A)/prefs-ar-round2 --out $(A)/dpo-ar-round2
+	for m in base:zoo:ar round0:$(A)/dpo-ar/round-0/run/final round1:$(A)/dpo-ar-round1/final \
+			round2:$(A)/dpo-ar-round2/final; do \
 		$(IMAGECOT) geneval generate --checkpoint $${m#*:} --out $(A)/geneval-ar-$${m%%:*} && \
 		$(IMAGECOT) geneval score $(A)/geneval-ar-$${m%%:*} || exit 1; done
 	$(PY) benchmarks/search_scaling.py --generator ar --checkpoint $(A)/dpo-ar-round1/final \
