@@ -22,6 +22,8 @@ def test_the_ddo_loss_rewards_a_higher_ratio_on_real_and_a_lower_one_on_fake():
 
 def test_a_tiny_ddo_run_lifts_real_data_over_the_references_samples(tmp_path, tiny_vq):
     from imagecot.generators.ar import ARConfig, ARGenerator, ARTransformer
+    from imagecot.generators.registry import default_sampling
+    from imagecot.generators.sampling import SamplingConfig
     torch.manual_seed(0)
     gen = ARGenerator(ARTransformer(ARConfig(image_vocab=32, grid=8, cond_len=1, text_vocab=4, d_model=32, n_layer=1,
                                              n_head=4, class_names=("a", "b"))), tiny_vq)
@@ -32,6 +34,7 @@ def test_a_tiny_ddo_run_lifts_real_data_over_the_references_samples(tmp_path, ti
     before = gen.log_prob(torch.from_numpy(real), classes.tolist()).mean()
     gen, rounds = train_ddo(tmp_path / "ddo", gen, real, classes, TrainConfig(batch_size=8, lr=3e-3, warmup=1,
                                                                              log_every=5, ckpt_every=100),
-                            DDOConfig(beta=0.05, rounds=2, fake_per_class=8, epochs=4))
+                            DDOConfig(beta=0.05, rounds=2, fake_per_class=8, epochs=4), SamplingConfig())
     assert len(rounds) == 2 and (tmp_path / "ddo" / "round-1" / "final" / "config.json").is_file()
+    assert default_sampling(tmp_path / "ddo" / "round-1" / "final") == SamplingConfig()   # kept: no warning
     assert gen.log_prob(torch.from_numpy(real), classes.tolist()).mean() > before + 10

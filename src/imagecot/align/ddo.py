@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import distributed
+from ..generators.registry import keep_sampling
 from ..io_utils import atomic_write_json
 from ..seeds import training_seed
 from ..train.loop import TrainConfig, train
@@ -101,6 +102,8 @@ def train_ddo(out: str | Path, generator, real_tokens: np.ndarray, real_classes:
 
         torch.manual_seed(cfg.seed + r)
         generator.model = train(generator.model, loss_fn, out / f"round-{r}", run_cfg).eval()
+        if sampling is not None:   # each round samples as the starting checkpoint did
+            keep_sampling(out / f"round-{r}" / "final", sampling)
         summary.append({"round": r, "steps": steps, "fake_samples": int(len(fake_t)),
                         "seconds": round(time.time() - t0, 1), "checkpoint": str(out / f"round-{r}" / "final")})
         atomic_write_json(out / "rounds.json", {"ddo": asdict(ddo), "rounds": summary})

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import distributed
+from ..generators.registry import keep_sampling
 from ..io_utils import atomic_write_json
 from ..train.loop import TrainConfig, train
 
@@ -102,7 +103,7 @@ def train_dpo(run_dir: str | Path, generator, pairs: dict, cfg: TrainConfig, dpo
     policy = train(generator.model, loss_fn, run_dir, cfg)
     generator.model = policy.eval()
     if sampling is not None:   # the policy samples as its starting checkpoint did: keep its sampling.json
-        distributed.on_main(lambda: atomic_write_json(Path(run_dir) / "final" / "sampling.json", asdict(sampling)))
+        keep_sampling(Path(run_dir) / "final", sampling)
     return generator
 
 

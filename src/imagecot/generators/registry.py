@@ -121,3 +121,13 @@ def default_sampling(path: str | Path | None = None, kind: str = "ar"):
         warnings.warn(f"{path} has no sampling.json: it samples plainly (CFG 1, temperature 1); pass --cfg etc. or "
                       "put its base's sampling.json beside it", stacklevel=2)
     return SamplingConfig()
+
+
+def keep_sampling(folder: str | Path, sampling) -> None:
+    """Write `sampling` as `folder`/sampling.json (what `default_sampling` reads), from the main rank only: a
+    fine-tuned generator (DPO, DDO) samples as the checkpoint it started from did."""
+    from dataclasses import asdict
+
+    from .. import distributed
+    from ..io_utils import atomic_write_json
+    distributed.on_main(lambda: atomic_write_json(Path(folder) / "sampling.json", asdict(sampling)))
