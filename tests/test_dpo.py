@@ -29,7 +29,8 @@ def test_the_rpo_term_holds_the_winners_likelihood_up_where_plain_dpo_is_indiffe
            for d in (0.0, -10.0)]
     assert rpo[1] - rpo[0] == pytest.approx(10.0 / 4)   # the winners' NLL per token rose by 10/4
     shifted = dpo_loss(ref_w - 8, ref_l - 4, ref_w, ref_l, beta=0.1, tokens=4)
-    assert shifted["winner_shift"].item() == pytest.approx(-2.0) and shifted["loser_shift"].item() == pytest.approx(-1.0)
+    assert shifted["winner_shift"].item() == pytest.approx(-2.0)
+    assert shifted["loser_shift"].item() == pytest.approx(-1.0)
 
 
 def test_pairs_are_a_yes_with_a_no_and_unanimous_prompts_are_dropped():
