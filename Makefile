@@ -129,13 +129,13 @@ align: install fashion-mnist
 		--model dpo-round1=$(A)/dpo-ar-round1/final --out $(A)/diversity-ar.json
 	$(PY) benchmarks/diversity.py --generator maskgit --model base=zoo:maskgit \
 		--model dpo-round1=$(A)/dpo-maskgit-round1/final --per-task 10 --out $(A)/diversity-maskgit.json
-	$(PY) benchmarks/tokenizer_fid.py --tokenizer zoo:fmnist-tokenizer --backend openvino \
-		--reference $(A)/fmnist-ddo0/test-features-clean-default_1-float32.npz
 	$(IMAGECOT) train ddo --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer --rounds 2 \
 		--fake-per-class 500 --epochs 2 --lr 2e-5 --batch-size 32 --out $(A)/ddo-fmnist
 	for r in 0 1; do $(PY) benchmarks/fmnist_fid.py --generator ar --checkpoint $(A)/ddo-fmnist/round-$$r/final \
 		--tokenizer zoo:fmnist-tokenizer --classifier zoo:fmnist-classifier --out $(A)/fmnist-ddo$$r \
 		--backend openvino || exit 1; done
+	$(PY) benchmarks/tokenizer_fid.py --tokenizer zoo:fmnist-tokenizer --backend openvino \
+		--reference $(A)/fmnist-ddo0/test-features-clean-default_1-float32.npz
 	$(PY) -m imagecot.zoo.build --aligned ar $(A)/dpo-ar-round1/final --aligned maskgit $(A)/dpo-maskgit-round1/final
 
 # Fashion-MNIST's IDX files, from Debian (the real-data track; needs root or sudo).
