@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from ..generators.ar import ARTransformer
+from ..generators.registry import keep_sampling
+from ..generators.sampling import SamplingConfig
 from ..io_utils import atomic_write_json
 from ..tokenizers.msvq import MSVQModel
 from ..tokenizers.vq import VQModel
@@ -79,8 +80,7 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
                            ("fmnist-classifier", CNNClassifier, classifier)):
         _ship(cls.from_pretrained(run), run, zoo / name, torch.float16)
     # the track samples plainly (CFG 1, temperature 1: FID is measured so); say it rather than leave it implied
-    from ..generators.sampling import SamplingConfig
-    atomic_write_json(zoo / "fmnist-ar" / "sampling.json", asdict(SamplingConfig()))
+    keep_sampling(zoo / "fmnist-ar", SamplingConfig())
 
 
 def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR) -> None:
@@ -100,7 +100,7 @@ def build_aligned(kind: str, run_final: Path, zoo: Path = ZOO_DIR) -> Path:
     run_final = Path(run_final)
     dest = zoo / f"{kind}-dpo"
     _ship(_network_class(kind).from_pretrained(run_final), run_final, dest, torch.float16)
-    if (run_final / "sampling.json").is_file():
+    if (run_final / "sampling.json").is_file():   # copied as it is
         atomic_write_json(dest / "sampling.json", json.loads((run_final / "sampling.json").read_text()))
     return dest
 
