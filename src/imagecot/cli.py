@@ -23,6 +23,8 @@ EXAMPLES = {
     "train ar": "imagecot train ar --out runs/ar --tokenizer runs/tokenizer/final --steps 3000",
     "train msvq": "imagecot train msvq --out runs/msvq --steps 4000",
     "train var": "imagecot train var --out runs/var --tokenizer runs/msvq/final --steps 3000",
+    "train var-draft": "imagecot train var-draft --var runs/var/final --tokenizer runs/msvq/final --draft-scales 4 "
+                       "--out runs/var-draft --steps 2000",
     "train maskgit": "imagecot train maskgit --out runs/maskgit --tokenizer runs/tokenizer/final --steps 3000",
     "train classifier": "imagecot train classifier --data fashion-mnist --out runs/fmnist-classifier --steps 3000",
     "train verifier": "imagecot train verifier --rollouts runs/rollouts-ar --out runs/verifier-ar --steps 6000",
@@ -478,6 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="with --init: train only the decoder, so every image keeps its tokens")
         elif t.inputs == "tokenizer":
             p.add_argument("--tokenizer", type=Path, default=None, help=t.tokenizer_help)
+        elif t.inputs == "var":
+            p.add_argument("--var", type=Path, default=None,
+                           help="the VAR checkpoint to draft for (default: the zoo's)")
+            p.add_argument("--tokenizer", type=Path, default=None, help=t.tokenizer_help)
+            p.add_argument("--draft-scales", type=int_at_least(1), default=4,
+                           help="how many coarse scales the draft writes token by token")
         elif t.inputs == "class-generator":
             _add_generator_args(p)   # DDO: --checkpoint and --tokenizer default to zoo:fmnist-ar's
         elif t.inputs == "generator":

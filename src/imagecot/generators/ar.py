@@ -36,6 +36,8 @@ class ARConfig:
     cond_dropout: float = 0.1
     class_names: tuple[str, ...] = ()   # set: class-conditional (one condition token, cond_len 1)
     data: str = "shapes"                # what it was trained on (its blank canvas for previews)
+    seq_len: int = 0                    # image tokens when they are not a grid x grid raster (0: grid * grid):
+    #                                     VAR's raster draft reads its coarse scales as one sequence
 
     def __post_init__(self):
         if self.class_names and self.cond_len != 1:
@@ -43,7 +45,7 @@ class ARConfig:
 
     @property
     def num_image_tokens(self) -> int:
-        return self.grid * self.grid
+        return self.seq_len or self.grid * self.grid
 
 
 class ARTransformer(nn.Module, PretrainedMixin):

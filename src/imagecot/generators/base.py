@@ -82,9 +82,10 @@ class Session:
         B = self.n_alive
         return guide(logits_R[:B], logits_R[B:], self.sampling.cfg_scale if scale is None else scale)
 
-    def condition_rows(self) -> torch.Tensor:
-        """The encoded conditions of the live candidates, then (guided) as many null conditions: (R, ...)."""
-        conditioner = self.gen.conditioner
+    def condition_rows(self, conditioner=None) -> torch.Tensor:
+        """The encoded conditions of the live candidates, then (guided) as many null conditions: (R, ...); by the
+        generator's conditioner, or another network's (VAR's raster draft)."""
+        conditioner = conditioner or self.gen.conditioner
         cond = conditioner.encode([self.conditions_all[i] for i in self.ids.tolist()]).to(self.gen.device)
         return torch.cat([cond, conditioner.null(len(cond)).to(cond.device)]) if self.guided else cond
 

@@ -49,8 +49,11 @@ def _load_var(path=None, tokenizer_path=None, device: str = "cpu"):
             raise ValueError("an official var_d*.pth needs --tokenizer vae_ch160v4096z32.pth")
         from .var_official import load_official_generator
         return load_official_generator(path, tokenizer_path, device)
-    model = VARTransformer.from_pretrained(path or zoo_path("var"), device=device)
-    return VARGenerator(model, MSVQModel.from_pretrained(tokenizer_path or zoo_path("msvq"), device=device))
+    from .var_draft import load_draft
+    folder = resolve(path) if path is not None else zoo_path("var")
+    model = VARTransformer.from_pretrained(folder, device=device)
+    return VARGenerator(model, MSVQModel.from_pretrained(tokenizer_path or zoo_path("msvq"), device=device),
+                        draft=load_draft(folder, device))
 
 
 def _var_recipe(path):

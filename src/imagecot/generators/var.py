@@ -24,6 +24,7 @@ from ..hub import PretrainedMixin
 from .base import Session, TokenGenerator
 from .condition import PAD, conditioner_for
 from .sampling import SamplingConfig, draw_uniforms, filter_logits, sample_from_uniform
+from .var_draft import draft_scales, sample_draft
 
 
 @dataclass
@@ -259,12 +260,14 @@ class VARTransformer(nn.Module, PretrainedMixin):
         x = x[:, c.prefix_len:]
         return self.head(self.head_nm(x.float(), cond_BC).float()).float()
 
-    def sequence_log_prob(self, tokens_BL: torch.Tensor, cond: torch.Tensor, x_BlCv: torch.Tensor) -> torch.Tensor:
-        """Sum over all scales of log p(token | condition, coarser scales) per sample (B,), no guidance and no
-        condition dropout, differentiable; `x_BlCv` is the tokenizer's teacher-forcing input of `tokens_BL`
-        (`quantize.teacher_forcing_input`), computed once for the policy and its reference alike."""
-        logits_BLV = self(cond, x_BlCv, cond_drop=0.0)
-        return F.log_softmax(logits_BLV, -1).gather(-1, tokens_BL[..., None]).squeeze(-1).sum(-1)
+    def sequence_log_prob(self, tokens_BL: torch.Tensor, cond: torch.Tensor, x_BlCv: torch.Tensor,
+                          start: int = 0) -> torch.Tensor:
+        """Sum over all scales (the tokens from `start` on) of log p(token | condition, coarser scales) per sample
+        (B,), no guidance and no condition dropout, differentiable; `x_BlCv` is the tokenizer's teacher-forcing
+        input of `tokens_BL` (`quantize.teacher_forcing_input`), computed once for the policy and its reference
+        alike."""
+        logits_BLV = self(cond, x_BlCv, cond_drop=0.0)[:, start:]
+        return F.log_softmax(logits_BLV, -1).gather(-1, tokens_BL[:, start:, None]).squeeze(-1).sum(-1)
 
 
 
@@ -278,9 +281,17 @@ class VARGenerator(TokenGenerator):
     whole image, so a correction (`regenerate`) is a fresh sample.
     """
 
-    def __init__(self, model: VARTransformer, vq, conditioner=None):
+    def __init__(self, model: VARTransformer, vq, conditioner=None, draft=None):
         super().__init__(model, vq, conditioner or conditioner_for(model.config))
         c = model.config
+        self.draft, self.draft_conditioner, self.draft_scales = None, None, 0
+        if draft is not None:
+            self.draft_scales = draft_scales(c.patch_nums, draft.config.num_image_tokens)
+            if self.draft_scales >= len(c.patch_nums) or draft.config.image_vocab != c.vocab_size:
+                raise ValueError(f"the raster draft ({draft.config.num_image_tokens} tokens, vocab "
+                                 f"{draft.config.image_vocab}) must cover only coarse scales of {c.patch_nums} "
+                                 f"with the model's {c.vocab_size} codes")
+            self.draft, self.draft_conditioner = draft.eval(), conditioner_for(draft.config)
         if vq.config.vocab_size != c.vocab_size or vq.config.z_channels != c.z_channels \
                 or tuple(vq.config.patch_nums) != tuple(c.patch_nums):
             raise ValueError(f"tokenizer (vocab {vq.config.vocab_size}, Cvae {vq.config.z_channels}, scales "
@@ -289,10 +300,14 @@ class VARGenerator(TokenGenerator):
         if c.condition == "text" and self.conditioner.vocab_size > c.text_vocab:
             raise ValueError(f"prompt vocabulary {self.conditioner.vocab_size} exceeds text_vocab {c.text_vocab}")
 
-    def start(self, conditions, sampling=None, seed: int | list[int] = 0, use_cache: bool = True) -> "VARSession":
+    def start(self, conditions, sampling=None, seed: int | list[int] = 0, use_cache: bool = True,
+              draft: bool = True) -> "VARSession":
+        """A session; with a raster draft (`self.draft`) and `draft`, its first `draft_scales` steps take the
+        draft's tokens (`var_draft`)."""
         if self.model.config.condition == "text" and not all(isinstance(p, str) for p in conditions):
             raise ValueError("this VAR model is text-conditional: give prompts (strings)")
-        return VARSession(self, list(conditions), sampling or SamplingConfig(), seed, use_cache)
+        return VARSession(self, list(conditions), sampling or SamplingConfig(), seed, use_cache,
+                          draft and self.draft is not None)
 
     def token_maps(self, tokens_BL: torch.Tensor) -> list[torch.Tensor]:
         out, i = [], 0
@@ -302,11 +317,18 @@ class VARGenerator(TokenGenerator):
         return out
 
     def log_prob(self, tokens_BL: torch.Tensor, conditions, model=None, seed: int = 0) -> torch.Tensor:
-        """`VARTransformer.sequence_log_prob` of these tokens under the conditions."""
+        """`VARTransformer.sequence_log_prob` of these tokens under the conditions; with a raster draft, the draft's
+        log-prob of the coarse scales (fixed: it cancels in a DPO ratio) plus the VAR's of the fine ones."""
         cond = self.conditioner.encode(list(conditions)).to(tokens_BL.device)
         with torch.no_grad():
             x = self.vq.quantize.teacher_forcing_input(self.token_maps(tokens_BL))
-        return (model or self.model).sequence_log_prob(tokens_BL, cond, x)
+        if self.draft is None:
+            return (model or self.model).sequence_log_prob(tokens_BL, cond, x)
+        n = self.draft.config.num_image_tokens
+        with torch.no_grad():
+            coarse_B = self.draft.sequence_log_prob(
+                tokens_BL[:, :n], self.draft_conditioner.encode(list(conditions)).to(tokens_BL.device))
+        return coarse_B + (model or self.model).sequence_log_prob(tokens_BL, cond, x, start=n)
 
     @torch.no_grad()
     def decode(self, tokens_BL: torch.Tensor) -> torch.Tensor:
@@ -316,10 +338,14 @@ class VARGenerator(TokenGenerator):
 class VARSession(Session):
     """One batched coarse-to-fine generation: step k samples scale k; the preview decodes f_hat so far."""
 
-    def __init__(self, gen: VARGenerator, conditions: list, sampling, seed, use_cache: bool):
+    def __init__(self, gen: VARGenerator, conditions: list, sampling, seed, use_cache: bool, use_draft: bool = False):
         m, c = gen.model, gen.model.config
         super().__init__(gen, conditions, sampling, len(c.patch_nums))
         self.use_cache, self.patch_nums = use_cache, c.patch_nums
+        # the raster draft's tokens and log-probs of the coarse scales (B, n), drawn at the first step
+        self.draft_D = gen.draft_scales if use_draft else 0
+        self.draft_tokens_Bn: torch.Tensor | None = None
+        self.draft_logp_Bn: torch.Tensor | None = None
         B, dev = len(conditions), gen.device
         self.u_BL = draw_uniforms(seed, B, c.num_tokens).to(dev)
         with torch.no_grad():
@@ -362,24 +388,41 @@ class VARSession(Session):
         self.compute.add(x.shape[0], rows_tokens)
         return x[:, -l:]
 
+    def cfg_at(self, si: int) -> float:
+        """The guidance scale of scale si: VAR's linear ramp from 1 to the sampling's cfg_scale."""
+        return 1.0 + (self.sampling.cfg_scale - 1.0) * si / max(1, self.num_steps - 1)
+
+    def _draw_draft(self) -> None:
+        n = sum(pn * pn for pn in self.patch_nums[:self.draft_D])
+        cfg_n = [self.cfg_at(si) for si, pn in enumerate(self.patch_nums[:self.draft_D]) for _ in range(pn * pn)]
+        self.draft_tokens_Bn, self.draft_logp_Bn = sample_draft(
+            self.gen.draft, self.condition_rows(self.gen.draft_conditioner), self.u_BL[self.ids, :n], self.sampling,
+            cfg_n, self.compute)
+
     def _step(self) -> None:
-        m, si, K = self.gen.model, self.t, self.num_steps
+        m, si = self.gen.model, self.t
         pn = self.patch_nums[si]
         l = pn * pn
-        h_RlC = self._hidden_last(l)
-        logits_RlV = m.head(m.head_nm(h_RlC.float(), self.cond_RC).float()).float()
+        h_RlC = self._hidden_last(l)   # a drafted scale still runs: its keys and values serve the finer scales
         B = self.n_alive
-        logits_BlV = self.guided_logits(logits_RlV, 1.0 + (self.sampling.cfg_scale - 1.0) * si / max(1, K - 1))
-        V = logits_BlV.shape[-1]
-        flat = filter_logits(logits_BlV.reshape(B * l, V), self.sampling)
-        u = self.u_BL[self.ids, self.cur_L:self.cur_L + l].reshape(B * l)
-        idx_Bl = sample_from_uniform(flat, u).view(B, l)
-        self.log_prob_B += flat.log_softmax(-1).gather(-1, idx_Bl.view(-1, 1)).view(B, l).sum(1).double()
+        if si < self.draft_D:
+            if self.draft_tokens_Bn is None:
+                self._draw_draft()
+            idx_Bl = self.draft_tokens_Bn[:, self.cur_L:self.cur_L + l]
+            self.log_prob_B += self.draft_logp_Bn[:, self.cur_L:self.cur_L + l].sum(1)
+        else:
+            logits_RlV = m.head(m.head_nm(h_RlC.float(), self.cond_RC).float()).float()
+            logits_BlV = self.guided_logits(logits_RlV, self.cfg_at(si))
+            V = logits_BlV.shape[-1]
+            flat = filter_logits(logits_BlV.reshape(B * l, V), self.sampling)
+            u = self.u_BL[self.ids, self.cur_L:self.cur_L + l].reshape(B * l)
+            idx_Bl = sample_from_uniform(flat, u).view(B, l)
+            self.log_prob_B += flat.log_softmax(-1).gather(-1, idx_Bl.view(-1, 1)).view(B, l).sum(1).double()
         self.idx_list.append(idx_Bl)
         h_BCpp = self.gen.vq.quantize.embedding(idx_Bl).transpose(1, 2).reshape(B, -1, pn, pn)
         self.f_hat, nxt = self.gen.vq.quantize.next_input(si, self.f_hat, h_BCpp)
         self.cur_L += l
-        if si < K - 1:
+        if si < self.num_steps - 1:
             l_next = self.patch_nums[si + 1] ** 2
             x = m.word_embed(nxt.flatten(2).transpose(1, 2)) + self.lvl_pos[:, self.cur_L:self.cur_L + l_next]
             self.inputs_RlC.append(x.repeat(2, 1, 1) if self.guided else x)
@@ -388,6 +431,8 @@ class VARSession(Session):
 
     def _select(self, idx: torch.Tensor, rows: torch.Tensor) -> None:
         self.f_hat = self.f_hat[idx]
+        if self.draft_tokens_Bn is not None:
+            self.draft_tokens_Bn, self.draft_logp_Bn = self.draft_tokens_Bn[idx], self.draft_logp_Bn[idx]
         self.idx_list = [t[idx] for t in self.idx_list]
         self.inputs_RlC = [t[rows] for t in self.inputs_RlC]
         self.cond_RC = self.cond_RC[rows]

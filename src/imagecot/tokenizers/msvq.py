@@ -49,6 +49,11 @@ class MSVQConfig:
                    num_res_blocks=2, using_sa=True, using_mid_sa=True,
                    patch_nums=(1, 2, 3, 4, 5, 6, 8, 10, 13, 16), share_quant_resi=4)
 
+    @classmethod
+    def shapes64(cls) -> "MSVQConfig":
+        """The 64x64 shapes world: a 16x16 latent grid in 9 scales (AR needs 256 steps, VAR 9)."""
+        return cls(resolution=64, patch_nums=(1, 2, 3, 4, 6, 8, 10, 13, 16))
+
     @property
     def grid(self) -> int:
         return self.resolution // 2 ** (len(self.ch_mult) - 1)

@@ -29,6 +29,11 @@ class VQConfig:
     dead_threshold: float = 0.03            # restart a code whose usage EMA falls below this (codes/batch)
     data: str = "shapes"                    # what it was trained on
 
+    @classmethod
+    def shapes64(cls) -> "VQConfig":
+        """The 64x64 shapes world: a 16x16 token grid (256 tokens, as many AR steps)."""
+        return cls(resolution=64)
+
     @property
     def downsample(self) -> int:
         return 2 ** len(self.channels)

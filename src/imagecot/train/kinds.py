@@ -69,6 +69,29 @@ def _var(options: dict, train_cfg) -> dict:
     return {}
 
 
+def _var_draft(options: dict, train_cfg) -> dict:
+    """VAR's raster draft: its vocabulary and length from the tokenizer's first --draft-scales scales, its data and
+    conditions (prompts or classes) from the VAR it drafts for."""
+    from ..generators.ar import ARConfig
+    from ..generators.condition import ClassTokenizer, PromptTokenizer
+    from ..generators.var import VARGenerator, VARTransformer
+    from ..hub import resolve, zoo_path
+    from ..tokenizers.msvq import MSVQModel
+    from .var_draft import train_var_draft
+    var_folder = resolve(options.get("var") or zoo_path("var"))
+    msvq = MSVQModel.from_pretrained(options.get("tokenizer") or zoo_path("msvq"))
+    var_cfg = VARGenerator(VARTransformer.from_pretrained(var_folder), msvq).model.config   # checks they match
+    if var_cfg.condition == "class" and not var_cfg.class_names:
+        raise ValueError(f"{var_folder} is class-conditional without class names; a draft reads named classes")
+    classes, scales = var_cfg.class_names, options.get("draft_scales", 4)
+    cond = dict(cond_len=1, class_names=classes, text_vocab=ClassTokenizer(classes).vocab_size) if classes else \
+        dict(text_vocab=PromptTokenizer(options.get("cond_len", 12)).vocab_size)
+    cfg = config_from(ARConfig, options, image_vocab=msvq.vocab_size, grid=var_cfg.patch_nums[scales - 1],
+                      seq_len=sum(pn * pn for pn in var_cfg.patch_nums[:scales]), data=var_cfg.data, **cond)
+    folder = train_var_draft(options["out"], var_folder, msvq, scales, cfg, train_cfg, options.get("data_root"))
+    return {"generator": str(folder), "draft_scales": scales, "draft_tokens": cfg.seq_len}
+
+
 def _classifier(options: dict, train_cfg) -> dict:
     from .classifier import train_classifier
     classes = _classes(options)
@@ -151,8 +174,8 @@ class Trainable:
     description: str
     config_class: Callable[[], type]
     run: Callable[[dict, object], dict]
-    inputs: str | None = None          # "init", "tokenizer", "rollouts", "generator" or "class-generator": options
-    #                                    beside the config's
+    inputs: str | None = None          # "init", "tokenizer", "rollouts", "generator", "class-generator" or "var":
+    #                                    options beside the config's
     tokenizer_help: str = ""
     derived: tuple[str, ...] = ()      # config fields the library derives from the data or the tokenizer
     train_defaults: dict | None = None  # TrainConfig defaults of this kind (DPO's reference recipe)
@@ -170,6 +193,10 @@ TRAINABLES: dict[str, Trainable] = {t.name: t for t in (
     Trainable("var", "Train the VAR generator on a multi-scale tokenizer's codes (text prompts, or classes with "
                      "--data fashion-mnist).", _cls("generators.var", "VARConfig"), _var, "tokenizer",
               "multi-scale tokenizer folder (required)", GENERATOR_DERIVED),
+    Trainable("var-draft", "Train VAR's raster draft: a small AR over the coarse scales' tokens, sampled token by "
+                           "token before VAR's parallel fine scales; writes OUT/generator (the VAR with its draft).",
+              _cls("generators.ar", "ARConfig"), _var_draft, "var",
+              "multi-scale tokenizer folder (default: the zoo's msvq)", GENERATOR_DERIVED + ("seq_len",)),
     Trainable("maskgit", "Train the MaskGIT generator on a VQ tokenizer's codes.",
               _cls("generators.maskgit", "MaskGITConfig"), _grid_generator, "tokenizer",
               "VQ tokenizer folder (default: the zoo's)", GENERATOR_DERIVED),
