@@ -6,7 +6,8 @@ Steps (each resumable: folders and stats files are reused when present):
 2. `--n-per-class` plain samples per class (1000 x 10 = 10k), then the same
    number through `--reject` (default: threshold 0.5 on the project's classifier);
 3. FID / KID / precision / recall of both against the test set, with the
-   classifier's accuracy on both sample sets (does the filter just agree with itself?).
+   classifier's accuracy on both sample sets (does the filter just agree with itself?), an independent
+   `--judge` classifier's accuracy, and the acceptance rate of each class.
 Usage: python benchmarks/fmnist_fid.py --generator ar --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer \
            --classifier zoo:fmnist-classifier --out out/fmnist-ar
 """
@@ -79,6 +80,9 @@ def main() -> None:
     ap.add_argument("--checkpoint", help="the generator's folder, or zoo:fmnist-ar")
     ap.add_argument("--tokenizer")
     ap.add_argument("--classifier", help="the rejection classifier's folder, or zoo:fmnist-classifier")
+    ap.add_argument("--judge", default=None,
+                    help="an independent classifier (another architecture or seed than the filter's): its accuracy "
+                         "on the samples is a column the filter cannot agree with by construction")
     ap.add_argument("--skip-plain", action="store_true", help="only the rejection run (another rule)")
     ap.add_argument("--reference-only", action="store_true",
                     help="only the test set's Inception features (step 1; runs beside training)")
@@ -107,6 +111,7 @@ def main() -> None:
     gen = load_generator(a.generator, a.checkpoint, a.tokenizer)
     sampling = default_sampling(a.checkpoint, a.generator)
     clf = CNNClassifier.from_pretrained(a.classifier).eval()
+    judge = CNNClassifier.from_pretrained(a.judge).eval() if a.judge else None
     rule = AcceptanceRule(a.reject, threshold=a.threshold, fraction=a.fraction, alpha=a.alpha)
     param = {"threshold": a.threshold, "top_fraction": a.fraction, "tilted": a.alpha}[a.reject]
     runs = {"plain": None, f"rejection ({a.reject} {param})": (ClassifierFilter(clf), rule)}
@@ -128,24 +133,35 @@ def main() -> None:
             "fid": frechet_distance(f.mu, f.sigma, ref_mu, ref_sigma), "kid": kid, "kid_std": kid_std,
             "precision": precision, "recall": recall, "images": f.n,
             "classifier_accuracy": classifier_accuracy(clf, folder / "samples", a.n_per_class),
+            "judge_accuracy": classifier_accuracy(judge, folder / "samples", a.n_per_class) if judge else None,
+            "acceptance_by_class": {k: v["accepted"] / max(1, v["drawn"])
+                                    for k, v in info.get("per_class", {}).items()},
             "acceptance_rate": info.get("acceptance_rate", 1.0),
             "compute_multiplier": info.get("compute_multiplier", 1.0),
             "generation_seconds_this_run": round(gen_s, 1)}
         print(name, json.dumps(results[name]), flush=True)
     prov = {name: json.loads(f.read_text()) for name, path in (("generator", a.checkpoint), ("tokenizer", a.tokenizer),
-                                                                 ("classifier", a.classifier))
-            if (f := resolve(path) / "provenance.json").is_file()}
+                                                                 ("classifier", a.classifier), ("judge", a.judge))
+            if path and (f := resolve(path) / "provenance.json").is_file()}
     report = {"generator": a.generator, "checkpoint": str(a.checkpoint), "sampling": vars(sampling),
+              "classifier": a.classifier, "judge": a.judge,
               "provenance": prov,
               "rule": vars(rule), "mode": a.mode, "reference": "fashion-mnist test (10k)", "results": results}
     atomic_write_json(a.out / f"fid_report-{a.reject}-{param}.json", report)
     print("clf acc: the filter's own classifier on the samples (after rejection it agrees with itself by "
           "construction; on plain samples it measures class fidelity)")
-    cols = ("FID", "KID", "prec", "recall", "clf acc", "accept", "compute")
-    print(f"{'':24s} " + " ".join(f"{c:>8s}" for c in cols))
+    if judge:
+        print(f"judge acc: {a.judge}, an independent classifier, on the same samples")
+    cols = ("FID", "KID", "prec", "recall", "clf acc", "judge acc", "accept", "compute")
+    print(f"{'':24s} " + " ".join(f"{c:>9s}" for c in cols))
     for name, r in results.items():
-        print(f"{name:24s} {r['fid']:8.3f} {r['kid']:8.5f} {r['precision']:8.3f} {r['recall']:8.3f} "
-              f"{r['classifier_accuracy']:8.3f} {r['acceptance_rate']:8.3f} {r['compute_multiplier']:7.2f}x")
+        judged = "-" if r["judge_accuracy"] is None else f"{r['judge_accuracy']:.3f}"
+        print(f"{name:24s} {r['fid']:9.3f} {r['kid']:9.5f} {r['precision']:9.3f} {r['recall']:9.3f} "
+              f"{r['classifier_accuracy']:9.3f} {judged:>9s} {r['acceptance_rate']:9.3f} "
+              f"{r['compute_multiplier']:8.2f}x")
+        if r["acceptance_by_class"]:
+            print(f"{'':24s} acceptance by class: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["acceptance_by_class"].items())))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,12 @@ def test_class_conditional_var_trains_and_samples_by_class(tmp_path, fmnist_root
     gen = VARGenerator(model, MSVQModel.from_pretrained(tok / "final"))
     out = gen.generate(["bag", 3], seed=0)
     assert out.images.shape == (2, 3, 32, 32) and torch.isfinite(out.images).all()
+    # DDO takes it as it takes the AR: the training images' multi-scale codes are the real side
+    assert main(["train", "ddo", "--generator", "var", "--checkpoint", str(run / "final"), "--tokenizer",
+                 str(tok / "final"), "--out", str(tmp_path / "ddo"), "--data-root", str(fmnist_root),
+                 "--fake-per-class", "1", "--batch-size", "4"]) == 0
+    tuned = VARTransformer.from_pretrained(tmp_path / "ddo" / "round-0" / "final")
+    assert not torch.equal(tuned.head.weight, model.head.weight)
 
 
 def test_train_ddo_from_the_cli_fine_tunes_the_shipped_fmnist_ar_on_real_tokens(fmnist_root, tmp_path, capsys):

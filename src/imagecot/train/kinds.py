@@ -139,8 +139,8 @@ def _dpo(options: dict, train_cfg) -> dict:
 
 
 def _ddo(options: dict, train_cfg) -> dict:
-    """DDO of a class-conditional token-grid generator (the Fashion-MNIST track by default): the training images'
-    tokens are the real side, the frozen reference's samples the fake side; `--rounds` of self-play."""
+    """DDO of a class-conditional generator (AR, MaskGIT or VAR; the Fashion-MNIST track by default): the training
+    images' tokens are the real side, the frozen reference's samples the fake side; `--rounds` of self-play."""
     import numpy as np
 
     from ..align.ddo import train_ddo
@@ -151,8 +151,7 @@ def _ddo(options: dict, train_cfg) -> dict:
     kind, ckpt = options.get("generator", "ar"), options.get("checkpoint") or "zoo:fmnist-ar"
     gen = load_generator(kind, ckpt, options.get("tokenizer") or "zoo:fmnist-tokenizer")
     if not getattr(gen.model.config, "class_names", ()) or not hasattr(gen, "vq"):
-        raise ValueError(f"train ddo needs a class-conditional AR or MaskGIT generator (e.g. zoo:fmnist-ar); {ckpt} "
-                         "is not one")
+        raise ValueError(f"train ddo needs a class-conditional generator (e.g. zoo:fmnist-ar); {ckpt} is not one")
     images, labels = load_fashion_mnist("train", options.get("data_root"))
     tokens = np.concatenate([image_tokens(gen.vq, images[i:i + 1000]).cpu().numpy()
                              for i in range(0, len(images), 1000)])

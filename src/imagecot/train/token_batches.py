@@ -15,9 +15,11 @@ def vq_device(vq) -> torch.device:
 
 
 def image_tokens(vq, images_BHW3) -> torch.Tensor:
-    """(B, N) codes of uint8 images by the frozen `vq`, on its device, exactly as fp32 encodes them."""
+    """(B, N) codes of uint8 images by the frozen `vq`, on its device, exactly as fp32 encodes them: a grid's in
+    raster order, or a multi-scale tokenizer's scales one after another (VAR's sequence)."""
     with torch.no_grad(), torch.autocast(vq_device(vq).type, enabled=False):
-        return vq.encode(to_tensor(images_BHW3).to(vq_device(vq))).flatten(1)
+        codes = vq.encode(to_tensor(images_BHW3).to(vq_device(vq)))
+    return torch.cat(codes, 1) if isinstance(codes, (list, tuple)) else codes.flatten(1)
 
 
 def token_batch(vq, stream: ShapesStream, step: int, batch_size: int, conditioner: Conditioner,
