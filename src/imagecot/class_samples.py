@@ -20,9 +20,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import distributed
-from .data.images import save_grid_png, to_uint8
+from .data.images import to_uint8
 from .generators.base import Compute
+from .generators.condition import class_space
 from .io_utils import atomic_save_png, atomic_write_json, make_temp_dir, read_json, replace_dir
+from .labelled_grid import save_labelled_grid
 from .seeds import image_seed
 from .writer import SETTINGS, identity, open_output_folder, write_in_batches
 
@@ -31,10 +33,19 @@ def _png(out_dir: Path, k: int, j: int) -> Path:
     return out_dir / "samples" / f"{k:04d}" / f"{j:05d}.png"
 
 
-def _write_grid(out_dir: Path, class_ids: list[int], n: int) -> None:
+def _class_labels(generator, class_ids: list[int]) -> list[str]:
+    """Each class as a person reads it: "k: name" when the generator's model has class names, else "class k"."""
+    names, _ = class_space(getattr(getattr(generator, "model", None), "config", None))
+    return [f"{k}: {names[k]}" if 0 <= k < len(names) else f"class {k}" for k in class_ids]
+
+
+def _write_grid(out_dir: Path, generator, class_ids: list[int], n: int) -> None:
+    """grid.png: the first (up to) 8 images of each class, one row per class labelled with its name or id."""
     cols = min(8, n)
-    rows = [np.asarray(Image.open(_png(out_dir, k, j)).convert("RGB")) for k in class_ids for j in range(cols)]
-    save_grid_png(out_dir / "grid.png", np.stack(rows), cols=cols, scale=2)
+    images_NHW3 = np.stack([np.asarray(Image.open(_png(out_dir, k, j)).convert("RGB"))
+                            for k in class_ids for j in range(cols)])
+    save_labelled_grid(out_dir / "grid.png", images_NHW3, cols, scale=2,
+                       row_labels=_class_labels(generator, class_ids))
 
 
 def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path, n_per_class: int, sampling=None,
@@ -73,7 +84,7 @@ def generate_class_samples(generator, class_ids: list[int], out_dir: str | Path,
             "seconds": round(elapsed, 2), "compute_this_call": compute.to_dict(), "complete": True}
 
     def summarize() -> dict:
-        _write_grid(out_dir, list(class_ids), n_per_class)
+        _write_grid(out_dir, generator, list(class_ids), n_per_class)
         atomic_write_json(info_path, info)
         return info
     return distributed.on_main(summarize)
@@ -93,7 +104,7 @@ def _rejection_folder(generator, class_ids, out_dir: Path, n_per_class: int, sam
         atomic_save_png(tmp / f"{k:04d}" / f"{count[k]:05d}.png", img)
         count[k] += 1
     replace_dir(tmp, out_dir / "samples")
-    _write_grid(out_dir, list(class_ids), n_per_class)
+    _write_grid(out_dir, generator, list(class_ids), n_per_class)
     info = {**settings, **res.summary(), "seconds": round(time.time() - t0, 2), "complete": True}
     atomic_write_json(out_dir / "generation.json", info)
     return info

@@ -21,6 +21,20 @@ def folder_images(folder: Path, prompts: int, per_prompt: int) -> np.ndarray:
                       for j in range(per_prompt)] for i in range(prompts)])
 
 
+def save_demo_grid(out: Path, specs: list[dict], images_PJHW3: np.ndarray) -> None:
+    """grid.png: one row per prompt, labelled with it, each image marked with the evaluator's verdict
+    (results.jsonl, written by `score_folder`)."""
+    from .labelled_grid import Mark, save_labelled_grid
+    from .pipeline import read_jsonl
+    P, J = images_PJHW3.shape[:2]
+    verdicts = {r["filename"]: r["correct"] for r in read_jsonl(out / "results.jsonl")}
+    marks = [Mark(verdicts.get(f"{i:05d}/samples/{j:04d}.png")) for i in range(P) for j in range(J)]
+    save_labelled_grid(out / "grid.png", images_PJHW3.reshape(-1, *images_PJHW3.shape[2:]), J,
+                       row_labels=[s["prompt"] for s in specs], image_marks=marks,
+                       title=f"the shipped AR generator, {J} images per prompt; green check / red cross: the "
+                             "evaluator's verdict")
+
+
 def verifier_agreement(verifier, out: Path, specs: list[dict], images_NHW3: np.ndarray, per_prompt: int) -> str:
     """How often the verifier's yes/no (P(aligned) >= 0.5 on the final image) agrees with the evaluator's verdict
     (results.jsonl) on the demo's images, overall and on the correct and the wrong ones."""
@@ -39,7 +53,6 @@ def verifier_agreement(verifier, out: Path, specs: list[dict], images_NHW3: np.n
 
 def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare_images: int = 4,
              candidates: int = 8) -> int:
-    from .data.images import save_grid_png
     from .evaluation.geneval import format_summary, score_folder
     from .pipeline import generate_folder
     from .world import parse_prompt
@@ -57,7 +70,7 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare
     info = generate_folder(gen, specs, out, images_per_prompt, sampling, seed)
     summary = score_folder(out, n_boot=200)
     base_PJHW3 = folder_images(out, len(specs), images_per_prompt)
-    save_grid_png(out / "grid.png", base_PJHW3.reshape(-1, *base_PJHW3.shape[2:]), cols=images_per_prompt)
+    save_demo_grid(out, specs, base_PJHW3)
     print(format_summary(summary))
     print(f"\n{info['generated_now']} images in {time.time() - t0:.1f}s "
           f"({info['compute']['token_forwards']:,} token-forwards).")

@@ -5,9 +5,10 @@ the shipped generator and, when the zoo ships one, of its DPO-aligned copy);
 PARM++ searches N candidates of `gen` (seeds j*N .. j*N+N-1, as `imagecot
 geneval generate --verifier parm++ --candidates N`), picks by PARM, reflects on
 its pick and corrects it. All are judged by the evaluator (the answer key the
-verifier never sees). Writes `compare.png` (per row: the base images, a gap,
-[the aligned images, a gap,] the PARM++ images) and `compare.json` (every
-verdict, reflection and correction).
+verifier never sees). Writes `compare.png` (one row per prompt, labelled with
+it: the base images | [the aligned images |] the PARM++ images, each marked
+with the evaluator's verdict, a PARM++ image also with whether a correction
+was kept) and `compare.json` (every verdict, reflection and correction).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .data.images import save_grid_png, to_uint8
+from .data.images import to_uint8
 from .evaluation.detector import ShapesDetector
 from .evaluation.geneval import score_image
 from .io_utils import atomic_write_json
+from .labelled_grid import Mark, save_labelled_grid
 from .search.strategies import Strategy
 
 
@@ -36,6 +38,34 @@ def describe_pick(trace: dict, chosen: int) -> str:
                 f"this one has the best final P(aligned), {v['final']:.2f}")
     return (f"no candidate of {len(trace['verdicts'])} judged 'yes'; this one has the lowest P(no): "
             f"potential {v['potential']:.2f}")
+
+
+def correction_tag(corrections: list[dict]) -> str:
+    """A PARM++ image's tag: "corrected" when a correction was kept, "fix undone" when every one was undone,
+    "" when reflection found nothing to correct."""
+    if any(c["accepted"] for c in corrections):
+        return "corrected"
+    return "fix undone" if corrections else ""
+
+
+def save_compare_png(path: Path, specs: list[dict], base_PJHW3: np.ndarray, aligned_PJHW3: np.ndarray | None,
+                     picks_PJHW3: np.ndarray, report: list[dict], n: int) -> None:
+    """compare.png: one row per prompt (labelled with it), the blocks base | [aligned |] PARM++ side by side,
+    every image marked with the evaluator's verdict, and the PARM++ images with whether a correction was kept."""
+    J = base_PJHW3.shape[1]
+    blocks = [("base", base_PJHW3, "base_correct")]
+    if aligned_PJHW3 is not None:
+        blocks.append(("aligned", aligned_PJHW3, "aligned_correct"))
+    ours = "aligned + PARM++" if aligned_PJHW3 is not None else "PARM++"
+    blocks.append((ours, picks_PJHW3, "parm++_correct"))
+    row_PKHW3 = np.concatenate([b for _, b, _ in blocks], 1)
+    marks = [Mark(e[key][j], correction_tag(e["images"][j]["corrections"]) if b == len(blocks) - 1 else "")
+             for e in report for b, (_, _, key) in enumerate(blocks) for j in range(J)]
+    save_labelled_grid(path, row_PKHW3.reshape(-1, *row_PKHW3.shape[2:]), row_PKHW3.shape[1],
+                       row_labels=[s["prompt"] for s in specs], image_marks=marks,
+                       column_titles=[t for t, _, _ in blocks], group_cols=[J] * len(blocks),
+                       title=f"base sampling vs {ours} ({n} candidates); green check / red cross: the evaluator's "
+                             "verdict")
 
 
 def compare_base_and_parm_plus_plus(gen, sampling, specs: list[dict], base_PJHW3: np.ndarray, verifier, out: Path,
@@ -74,10 +104,7 @@ def compare_base_and_parm_plus_plus(gen, sampling, specs: list[dict], base_PJHW3
                 "verdicts": {c - j * n: v for c, v in trace["verdicts"].items()},
                 "corrections": trace.get("corrections", [])})
         report.append(entry)
-    gap = np.full((P, 1, *picks_PJHW3.shape[2:]), 255, np.uint8)
-    blocks = [base_PJHW3] + ([aligned_PJHW3] if aligned_PJHW3 is not None else []) + [picks_PJHW3]
-    row_PKHW3 = np.concatenate([x for b in blocks for x in (b, gap)][:-1], 1)
-    save_grid_png(out / "compare.png", row_PKHW3.reshape(-1, *picks_PJHW3.shape[2:]), cols=row_PKHW3.shape[1])
+    save_compare_png(out / "compare.png", specs, base_PJHW3, aligned_PJHW3, picks_PJHW3, report, n)
     name = getattr(verifier, "name", type(verifier).__name__)
     atomic_write_json(out / "compare.json", {"n": n, "rounds": rounds, "verifier": name, "prompts": report})
     result = {"prompts": report, "base": float(np.mean([e["base_correct"] for e in report])),

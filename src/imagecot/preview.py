@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from .data.images import to_uint8
-from .io_utils import atomic_save_png
+from .labelled_grid import save_labelled_grid
 
 
 def collect_previews(generator, prompts: list, sampling=None, seed=0, progress: bool = False) -> np.ndarray:
@@ -25,14 +24,12 @@ def collect_previews(generator, prompts: list, sampling=None, seed=0, progress: 
 
 def preview_strip(generator, prompt: str, out: str | Path, n: int = 4, sampling=None, seed: int = 0,
                   scale: int = 4, pad: int = 2, progress: bool = True) -> Path:
-    """Write a PNG: one row per candidate, one column per step (the last column is the final image)."""
+    """Write a PNG titled with the prompt: one row per candidate, one column per step (titled with the step's
+    number; the last column, "final", is the final image)."""
     frames_TBHW3 = collect_previews(generator, [prompt] * n, sampling, seed, progress)
-    T, B, H, W, _ = frames_TBHW3.shape
-    sheet = np.full((B * (H + pad) + pad, T * (W + pad) + pad, 3), 255, dtype=np.uint8)
-    for t in range(T):
-        for b in range(B):
-            y, x = pad + b * (H + pad), pad + t * (W + pad)
-            sheet[y:y + H, x:x + W] = frames_TBHW3[t, b]
-    out = Path(out)
-    atomic_save_png(out, Image.fromarray(sheet).resize((sheet.shape[1] * scale, sheet.shape[0] * scale), Image.NEAREST))
-    return out
+    T, B = frames_TBHW3.shape[:2]
+    images_BTHW3 = frames_TBHW3.transpose(1, 0, 2, 3, 4)
+    return save_labelled_grid(out, images_BTHW3.reshape(-1, *images_BTHW3.shape[2:]), T, scale=scale, pad=pad,
+                              title=f"{prompt!r}: the preview after each step (columns), then the final image",
+                              row_labels=[f"candidate {b + 1}" for b in range(B)],
+                              column_titles=[str(t + 1) for t in range(T - 1)] + ["final"])

@@ -17,21 +17,8 @@ def to_uint8(img_B3HW: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
-def grid(imgs_BHW3: np.ndarray, cols: int, pad: int = 1, pad_value: int = 255) -> np.ndarray:
-    """Tile images into one uint8 picture with `cols` columns."""
-    B, H, W, _ = imgs_BHW3.shape
-    rows = (B + cols - 1) // cols
-    out = np.full((rows * (H + pad) + pad, cols * (W + pad) + pad, 3), pad_value, dtype=np.uint8)
-    for i, img in enumerate(imgs_BHW3):
-        r, c = divmod(i, cols)
-        out[pad + r * (H + pad): pad + r * (H + pad) + H, pad + c * (W + pad): pad + c * (W + pad) + W] = img
-    return out
-
-
 def save_grid_png(path, imgs_BHW3: np.ndarray, cols: int, scale: int = 4) -> None:
-    """Tile images (see `grid`), upscale by `scale` with nearest neighbours, save atomically."""
-    from PIL import Image
-
-    from ..io_utils import atomic_save_png
-    big = grid(imgs_BHW3, cols=cols)
-    atomic_save_png(path, Image.fromarray(big).resize((big.shape[1] * scale, big.shape[0] * scale), Image.NEAREST))
+    """Tile images without labels, upscale by `scale` with nearest neighbours, save atomically (the layout is
+    `imagecot.labelled_grid`'s, the one grid layout of the package)."""
+    from ..labelled_grid import save_labelled_grid
+    save_labelled_grid(path, imgs_BHW3, cols, scale=scale)
