@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 IMAGECOT := $(VENV)/bin/imagecot
 
-.PHONY: install demo test zoo clean fashion-mnist fmnist search align
+.PHONY: install demo test zoo clean fashion-mnist fmnist search align chromium report-check
 
 # torch is pinned and installed first: the CPU build; an unpinned torch pulls GBs of CUDA wheels.
 $(VENV)/.installed: pyproject.toml
@@ -21,6 +21,15 @@ install: $(VENV)/.installed
 
 demo: install
 	$(IMAGECOT) demo --out out/demo
+
+# Debian's Chromium, headless, to look at a report page as a person would (benchmarks/report_screenshot.py).
+chromium:
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+# The demo's report.html in headless Chromium: every image loaded, no console error, a screenshot beside it.
+report-check: install chromium
+	test -f out/demo/report.html || $(MAKE) demo
+	$(PY) benchmarks/report_screenshot.py out/demo/report.html --out out/demo/report.png
 
 test: install
 	$(VENV)/bin/pytest -q

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from line_plot import line_plot
 
 from imagecot.evaluation.geneval import summarize
 from imagecot.generators.autocast import bf16_autocast
 from imagecot.io_utils import atomic_write_json, atomic_write_text
+from imagecot.report.figures import STRATEGY_LABELS as LABELS
+from imagecot.report.figures import save_png, scaling_figure
 from imagecot.search.replay import (
     Record,
     load_records,
@@ -45,10 +46,7 @@ from imagecot.verifiers.oracle import OracleVerifier
 from imagecot.world.benchmark import load_benchmark
 from imagecot.zoo import default_sampling, load_generator, load_verifier
 
-STRATEGIES = ("base", "orm", "prm", "parm", "parm_es", "parm_es1", "parm++", "oracle")
-LABELS = {"base": "base (N=1)", "orm": "ORM best-of-N", "prm": "PRM step search", "parm": "PARM (reference)",
-          "parm_es": "PARM + early stop", "parm_es1": "PARM + early stop, one yes", "parm++": "PARM++",
-          "oracle": "oracle best-of-N (evaluator)"}
+STRATEGIES = tuple(LABELS)
 
 
 def claim(path: Path):
@@ -120,7 +118,8 @@ def main() -> None:
         differ = {k: (source.get(k), v) for k, v in setup.items()   # (rescoring never runs the generator's net)
                   if k not in ("verifiers", "bf16") and source.get(k) != v}
         if differ:
-            raise SystemExit(f"--rescore-from {a.rescore_from} was recorded with another setup (theirs, ours): {differ}")
+            raise SystemExit(f"--rescore-from {a.rescore_from} was recorded with another setup (theirs, ours): "
+                             f"{differ}")
         setup["rescored_from"] = str(a.rescore_from)
     setup_file = a.out / "records" / "setup.json"
     if setup_file.is_file() and json.loads(setup_file.read_text()) != setup:
@@ -257,11 +256,7 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
     atomic_write_json(a.out / "scaling.json", {"results": results, "verifier_auc": aucs,
                                                "within_pool_auc_by_step": by_step, "pool": a.pool, "ns": a.ns,
                                                "images": n_images, "generator": a.generator})
-    series = {LABELS[s]: [(results[f"{s}@{n}"]["compute_per_image"], results[f"{s}@{n}"]["overall"]["accuracy"])
-                          for n in a.ns if f"{s}@{n}" in results] for s in STRATEGIES if s != "base"}
-    series[LABELS["base"]] = [(results["base@1"]["compute_per_image"], base)]
-    line_plot(a.out / "scaling.png", series, f"{a.generator.upper()}: benchmark accuracy vs compute (N = {a.ns})",
-              "token-forwards per image (log2)", "overall accuracy", dashed={LABELS["oracle"]})
+    save_png(scaling_figure(json.loads((a.out / "scaling.json").read_text())), a.out / "scaling.png")
 
 
 if __name__ == "__main__":

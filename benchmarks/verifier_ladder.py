@@ -14,12 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from imagecot.io_utils import atomic_write_json, atomic_write_text  # noqa: E402
+from imagecot.io_utils import atomic_write_json, atomic_write_text
+from imagecot.report.figures import ladder_figure, save_png
 
 STRATEGIES = {"orm": "ORM", "prm": "PRM", "parm": "PARM", "parm_es": "PARM + early stop",
               "parm_es1": "PARM + early stop, one yes", "parm++": "PARM++"}
@@ -66,26 +62,7 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(a.out / "ladder.md", text)
     atomic_write_json(a.out / "ladder.json", rows)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    x = [r["pool_within_auc"] for r in rows]
-    for s, label in STRATEGIES.items():
-        pts = [(xi, r[s], r[f"{s}_ci95"]) for xi, r in zip(x, rows) if r[s] is not None]
-        if pts:
-            ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
-                        yerr=[[p[1] - p[2][0] for p in pts], [p[2][1] - p[1] for p in pts]], marker="o",
-                        capsize=3, label=label)
-    ax.axhline(rows[0]["base"], color="grey", ls=":", label="base (N = 1)")
-    ax.axhline(rows[0]["oracle"], color="black", ls="--", label=f"oracle (N = {n})")
-    for xi, r in zip(x, rows):
-        ax.annotate(f"{r['train_rollouts'] // 1000}k", (xi, r["orm"] or r["base"]), textcoords="offset points",
-                    xytext=(0, -14), ha="center", fontsize=8)
-    ax.set_xlabel("verifier's within-pool AUC on the benchmark pool (ORM, final images)")
-    ax.set_ylabel(f"benchmark accuracy at N = {n} (95% CI)")
-    ax.set_title("Verifier quality ladder (AR)")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(a.out / "ladder.png", dpi=120)
+    save_png(ladder_figure(rows, STRATEGIES), a.out / "ladder.png")
     print(f"wrote {a.out / 'ladder.md'} and {a.out / 'ladder.png'}")
 
 

@@ -88,3 +88,31 @@ def test_kill_between_the_two_renames_of_a_checkpoint_swap_loses_nothing(tmp_pat
     assert json.loads((ckpt / "state.json").read_text())["step"] == 4
     assert _log_steps(tmp_path / "r") == [1, 2, 3, 4]
     assert not list((tmp_path / "r").glob(".checkpoint.*"))
+
+
+def test_tensorboard_event_files_hold_the_logged_rows_and_a_resume_purges_the_rest(tmp_path, tiny_vq,
+                                                                                   tiny_ar_config, monkeypatch):
+    """--tensorboard true: the same scalars as log.jsonl, readable by TensorBoard; a run killed after step 5 and
+    resumed from its step-4 checkpoint shows each step once."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    import imagecot.train.ar as ar_mod
+    cfg = TrainConfig(steps=6, batch_size=4, lr=1e-3, warmup=2, log_every=1, ckpt_every=4, tensorboard=True)
+    orig = ar_mod.ar_loss_fn
+
+    def dying_loss_fn(*a, **k):
+        inner = orig(*a, **k)
+        return lambda model, step: (_ for _ in ()).throw(Killed) if step == 5 else inner(model, step)
+
+    with monkeypatch.context() as m:
+        m.setattr(ar_mod, "ar_loss_fn", dying_loss_fn)
+        with pytest.raises(Killed):
+            train_ar(tmp_path / "run", tiny_vq, tiny_ar_config, cfg)
+    train_ar(tmp_path / "run", tiny_vq, tiny_ar_config, cfg)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    loss = events.Scalars("loss")
+    assert [e.step for e in loss] == [1, 2, 3, 4, 5, 6]
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [e.value for e in loss] == pytest.approx([r["loss"] for r in logged], rel=1e-6)

@@ -37,6 +37,7 @@ EXAMPLES = {
     "fid": ("imagecot fid out/samples out/real --kid --pr -o out/fid.json\n"
             "  imagecot fid --stats out/real -o out/real-stats.npz"),
     "preview": 'imagecot preview --generator var --prompt "a red circle left of a square" --out out/preview-var.png',
+    "report": "imagecot report out/demo runs/search -o out/report.html",
 }
 EXAMPLES["geneval"] = f"{EXAMPLES['geneval generate']}\n  {EXAMPLES['geneval score']}"
 EXAMPLES["train"] = "\n  ".join(v for k, v in EXAMPLES.items() if k.startswith("train "))
@@ -246,7 +247,10 @@ def cmd_generate(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from .data.images import save_grid_png
+    from .demo_search import correction_tag
+    from .evaluation.detector import ShapesDetector
+    from .evaluation.geneval import score_image
+    from .labelled_grid import Mark, save_labelled_grid
     from .pipeline import generate_folder
     from .world import parse_prompt
     if (args.prompt is None) == (args.class_id is None):
@@ -271,12 +275,16 @@ def cmd_generate(args) -> int:
                            source=_source(args))
     imgs = np.stack([np.array(Image.open(args.out / "00000" / "samples" / f"{j:04d}.png").convert("RGB"))
                      for j in range(n_out)])
-    save_grid_png(args.out / "grid.png", imgs, cols=min(8, len(imgs)))
+    trace = read_json(args.out / "00000" / "search.json")["trace"][0] if search else {}
+    tag = (correction_tag(trace.get("corrections", [])) or f"pick of {args.n}") if search else ""
+    detector = ShapesDetector()   # the evaluator's verdict under each image (the prompt is a shapes-world one)
+    save_labelled_grid(args.out / "grid.png", imgs, min(8, len(imgs)),
+                       image_marks=[Mark(score_image(spec, im, detector)["correct"], tag) for im in imgs],
+                       title=f"{spec['prompt']!r}; green check / red cross: the evaluator's verdict")
     what = f"the {search.name} pick of {args.n} candidates" if search else f"{len(imgs)} images"
     print(f"{what} for {spec['prompt']!r} in {args.out / '00000' / 'samples'}; "
           f"grid: {args.out / 'grid.png'}; compute {info['compute']['token_forwards']} token-forwards")
     if search:
-        trace = read_json(args.out / "00000" / "search.json")["trace"][0]
         for c in trace.get("corrections", []):
             print(f"  reflection round {c['round']}: {c['reflection']} "
                   f"(P(aligned) {c['p_before']:.2f} -> {c['p_after']:.2f}, {'kept' if c['accepted'] else 'undone'})")
@@ -400,7 +408,26 @@ def cmd_preferences(args) -> int:
 
 def cmd_demo(args) -> int:
     from .demo import run_demo
-    return run_demo(args.out)
+    code = run_demo(args.out)
+    if code == 0:
+        report = args.out / "report.html"
+        _write_report([args.out], report, "imagecot demo")
+        print(f"         {report} (one page with all of it: open it in a browser, offline)")
+    return code
+
+
+def _write_report(dirs, out: Path, title: str) -> dict:
+    try:
+        from .report.page import build_report
+    except ImportError as e:   # matplotlib is the `plots` extra
+        raise ValueError(f"{e}") from None
+    return build_report(dirs, out, title)
+
+
+def cmd_report(args) -> int:
+    held = _write_report(args.dirs, args.o, args.title)
+    print(f"wrote {args.o}: " + ", ".join(f"{k} {v}" for k, v in held.items()))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -431,6 +458,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling_args(p)
     _add_search_args(p, "-n")
     p.set_defaults(func=cmd_generate)
+
+    p = _parser(sub, "report", "One self-contained HTML page (opens offline) of the results under some folders: "
+                "benchmark summaries, search and ladder curves, sample grids with verdicts, FID tables, training "
+                "curves, and the settings that made each.", "report")
+    p.add_argument("dirs", nargs="+", type=Path, help="folders that commands or benchmarks wrote results into")
+    p.add_argument("-o", type=out_path("file"), required=True, help="the HTML file to write")
+    p.add_argument("--title", default="imagecot results")
+    p.set_defaults(func=cmd_report)
 
     p = _parser(sub, "preview", "A PNG strip of a generation's previews, step by step (one row per candidate).")
     p.add_argument("--prompt", required=True)

@@ -33,6 +33,7 @@ class TrainConfig:
     ckpt_every: int = 250
     amp_bf16: bool = False       # bf16 autocast (about 1.7x faster on CPUs with avx512_bf16)
     device: str = "cpu"          # cpu or cuda; under torchrun, cuda means this rank's GPU (LOCAL_RANK)
+    tensorboard: bool = False    # also write the logged rows as TensorBoard event files in run_dir/tensorboard
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "log_every", "ckpt_every"):
@@ -49,6 +50,17 @@ class TrainConfig:
             raise ValueError(f"{bad[0]} = {getattr(self, bad[0])} is out of range; expected lr in (0, 1000), "
                              "warmup >= 0, min_lr_ratio in [0, 1], weight_decay in [0, 1000), betas in [0, 1), "
                              "grad_clip > 0 (all finite)")
+
+
+def _tensorboard(run_dir: Path, start: int):
+    """A TensorBoard writer beside log.jsonl; a resumed run purges the events logged after its checkpoint, as
+    log.jsonl is truncated there."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise ValueError(f"--tensorboard needs the tensorboard package (pip install 'imagecot[tensorboard]'): "
+                         f"{e}") from None
+    return SummaryWriter(str(run_dir / "tensorboard"), purge_step=start + 1 if start else None)   # rows are step + 1
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -168,6 +180,7 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
     main = distributed.is_main()
     distributed.on_main(lambda: _truncate_log(run_dir / "log.jsonl", start))
     log = (run_dir / "log.jsonl").open("a") if main else None
+    board = _tensorboard(run_dir, start) if main and cfg.tensorboard else None
     t0, seen = time.time(), 0
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=run_dir.name, mininterval=5,
                disable=not main)
@@ -179,8 +192,9 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.amp_bf16):
             metrics = loss_fn(model, step)
         if distributed.sum_all([0.0 if torch.isfinite(metrics["loss"].detach()).all() else 1.0])[0]:
-            if log:
-                log.close()
+            for f in (log, board):
+                if f:
+                    f.close()
             raise ValueError(f"{run_dir}: the loss is {float(metrics['loss'].detach())} at step {step + 1}: training "
                              f"diverged. The last checkpoint stays in {ckpt}; resume with a lower --lr or a "
                              "longer --warmup (the change is recorded in train_config.json)")
@@ -200,6 +214,11 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
             if log:
                 log.write(to_json(row) + "\n")
                 log.flush()
+            if board:
+                for k, v in row.items():
+                    if k != "step":
+                        board.add_scalar(k, v, step + 1)
+                board.flush()
             bar.set_postfix(loss=f"{row['loss']:.4f}")
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
             def checkpoint(step=step) -> None:
@@ -212,6 +231,8 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
             model.train()
     if log:
         log.close()
+    if board:
+        board.close()
     model.eval()
     distributed.on_main(lambda: model.save_pretrained(run_dir / "final"))
     return model
