@@ -408,24 +408,15 @@ def cmd_preferences(args) -> int:
 
 def cmd_demo(args) -> int:
     from .demo import run_demo
-    code = run_demo(args.out)
-    if code == 0:
-        report = args.out / "report.html"
-        _write_report([args.out], report, "imagecot demo")
-        print(f"         {report} (one page with all of it: open it in a browser, offline)")
-    return code
+    return run_demo(args.out)
 
 
-def _write_report(dirs, out: Path, title: str) -> dict:
+def cmd_report(args) -> int:
     try:
         from .report.page import build_report
     except ImportError as e:   # matplotlib is the `plots` extra
         raise ValueError(f"{e}") from None
-    return build_report(dirs, out, title)
-
-
-def cmd_report(args) -> int:
-    held = _write_report(args.dirs, args.o, args.title)
+    held = build_report(args.dirs, args.o, args.title)
     print(f"wrote {args.o}: " + ", ".join(f"{k} {v}" for k, v in held.items()))
     return 0
 

@@ -92,5 +92,11 @@ def run_demo(out: str | Path, images_per_prompt: int = 8, seed: int = 0, compare
     print(f"         {out / 'compare.png'} (per prompt: {compare_images} base images | "
           f"{'the DPO-aligned AR | the aligned AR + PARM++' if aligned_PJHW3 is not None else 'PARM++'})")
     print(f"         {out / 'compare.json'} (every verdict, reflection and correction)")
+    try:
+        from .report.page import build_report
+        build_report([out], out / "report.html", "imagecot demo")
+        print(f"         {out / 'report.html'} (all of it on one page; it opens offline)")
+    except ImportError as e:   # matplotlib is the `plots` extra
+        print(f"(no report.html: {e})")
     print("next:    imagecot geneval generate --out out/geneval && imagecot geneval score out/geneval")
     return 0
