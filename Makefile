@@ -134,6 +134,9 @@ align: install fashion-mnist
 	for m in base:zoo:maskgit round0:$(A)/dpo-maskgit/final round1:$(A)/dpo-maskgit-round1/final; do \
 		$(IMAGECOT) geneval generate --generator maskgit --checkpoint $${m#*:} --images-per-prompt 1 \
 			--out $(A)/geneval-maskgit-$${m%%:*} && $(IMAGECOT) geneval score $(A)/geneval-maskgit-$${m%%:*} || exit 1; done
+	$(PY) benchmarks/search_scaling.py --generator maskgit --checkpoint $(A)/dpo-maskgit-round1/final \
+		--verifiers zoo:verifier-maskgit --pool 20 --parm-plus-plus-ns 20 --rounds 1 --images-per-prompt 1 --bf16 \
+		--threads 1 --out $(A)/scaling-dpo-maskgit-round1
 	$(PY) benchmarks/diversity.py --model base=zoo:ar --model dpo-round0=$(A)/dpo-ar/round-0/run/final \
 		--model dpo-round1=$(A)/dpo-ar-round1/final --out $(A)/diversity-ar.json
 	$(PY) benchmarks/diversity.py --generator maskgit --model base=zoo:maskgit \
