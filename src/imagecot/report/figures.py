@@ -74,7 +74,7 @@ def scaling_figure(scaling: dict, title: str | None = None) -> bytes:
     ax.set_title(title or f"{gen}: accuracy vs compute, N in {scaling.get('ns')}, "
                           f"{scaling.get('images', '?')} images")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return png_bytes(fig)
 
@@ -99,7 +99,7 @@ def ladder_figure(rows: list[dict], strategies: dict[str, str]) -> bytes:
     ax.set_xlabel("verifier's within-pool AUC on the benchmark pool (ORM, final images)")
     ax.set_ylabel(f"benchmark accuracy at N = {n} (95% CI)")
     ax.set_title("Verifier quality ladder (AR); labels: training rollouts")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return png_bytes(fig)
