@@ -4,7 +4,8 @@
 # are written in shards, training runs resume from their checkpoint, search records and result rows are cached.
 #   lane A: AR rollouts (16,000 training prompts x 8 candidates = 128k), the AR verifier (one network: ORM, PRM,
 #           PARM), the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
-#           (verifiers on the first 2k, 8k, 32k rollouts, the same pool rescored with each).
+#           (verifiers on the first 2k, 8k, 32k rollouts; the pool's first image per prompt rescored with each and
+#           with the full verifier).
 #   lane B: MaskGIT rollouts (2,500 x 8, bf16), VAR rollouts (2,500 x 8), their verifiers, MaskGIT's pool
 #           (553 x 1 image x 20 candidates, bf16) and VAR's (553 x 1 x 20).
 # Then `python -m imagecot.zoo.build --verifier GEN OUT/verifier-GEN` ships each verifier (the Makefile does).
@@ -29,15 +30,20 @@ lane_a() {
   imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
   verifier ar 8000
   scaling ar scaling-ar --parm-plus-plus-ns 20
-  for n in 2000 8000 32000; do   # the ladder: the same pool rescored with verifiers on less data
+  # the ladder: the benchmark pool's first image per prompt (553 x 1) rescored with verifiers on less data, and
+  # with the full verifier (its 553 x 4 table is scaling-ar's)
+  for n in 2000 8000 32000; do
     imagecot train verifier --rollouts "$OUT/rollouts-ar" --out "$OUT/ladder/verifier-ar-$n" --limit "$n" \
       --steps $((n < 8000 ? 1000 : n < 32000 ? 2000 : 4000)) $TRAIN
-    python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/ladder/verifier-ar-$n" --pool 20 --threads 1 \
-      --ns 1 20 --parm-plus-plus-ns 20 --rescore-from "$OUT/scaling-ar" --out "$OUT/ladder/scaling-ar-$n"
+  done
+  for v in 2000:"$OUT/ladder/verifier-ar-2000" 8000:"$OUT/ladder/verifier-ar-8000" \
+           32000:"$OUT/ladder/verifier-ar-32000" 128000:"$OUT/verifier-ar"; do
+    python "$HERE/search_scaling.py" --generator ar --verifiers "${v#*:}" --pool 20 --threads 1 --ns 1 20 \
+      --parm-plus-plus-ns 20 --images-per-prompt 1 --rescore-from "$OUT/scaling-ar" --out "$OUT/ladder/scaling-ar-${v%%:*}"
   done
   python "$HERE/verifier_ladder.py" --out "$OUT/ladder" \
     $(for n in 2000 8000 32000; do echo --rung "$OUT/ladder/verifier-ar-$n" "$OUT/ladder/scaling-ar-$n"; done) \
-    --rung "$OUT/verifier-ar" "$OUT/scaling-ar"
+    --rung "$OUT/verifier-ar" "$OUT/ladder/scaling-ar-128000"
 }
 
 lane_b() {
