@@ -87,6 +87,16 @@ def test_preferences_then_train_dpo_through_the_cli(tmp_path, checkpoints, capsy
     from imagecot.zoo import default_sampling  # the aligned checkpoint samples as its starting one did
     assert (tmp_path / "d" / "final" / "sampling.json").is_file()
     assert default_sampling(tmp_path / "d" / "final") == default_sampling(ar)
+    # --formats: colour-binding pairs only (training strings: never the benchmark's)
+    rc, out, err = run(["preferences", "--prompts", 5, "--per-prompt", 2, "--formats", "color_attr", "--out",
+                        tmp_path / "c"] + model, capsys)
+    assert rc == 0, err
+    from imagecot.align.preferences import load_preferences
+    from imagecot.verifiers.prompts import benchmark_prompts
+    prompts = set(load_preferences(tmp_path / "c")["prompt"])
+    from imagecot.world import parse_prompt
+    assert len(prompts) == 5 and {parse_prompt(p)["tag"] for p in prompts} == {"color_attr"}
+    assert not prompts & benchmark_prompts()
 
 
 def test_diversity_counts_distinct_samples_and_their_spread(tiny_ar):

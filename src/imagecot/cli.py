@@ -391,10 +391,11 @@ def cmd_preferences(args) -> int:
     from tqdm import tqdm
 
     from .align.preferences import build_pairs, judge_for, load_preferences, write_preferences
-    from .verifiers.prompts import training_specs
+    from .verifiers.prompts import FORMAT_WEIGHTS, training_specs
     gen, sampling = _load_generator(args)
     judge, name = judge_for(args.judge, args.generator, args.device)
-    specs = training_specs(args.prompts, seed=args.seed)
+    specs = training_specs(args.prompts, seed=args.seed,
+                           weights={f: FORMAT_WEIGHTS[f] for f in args.formats} if args.formats else None)
     with tqdm(total=args.prompts, desc="preferences", unit="prompt") as bar:
         out = write_preferences(gen, specs, args.out, args.per_prompt, judge, name, sampling, args.seed,
                                 args.batch_size, progress=lambda done, total: bar.update(done - bar.n))
@@ -424,6 +425,7 @@ def cmd_report(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .data.streams import DATASETS
     from .train.loop import TrainConfig
+    from .verifiers.prompts import FORMAT_WEIGHTS
 
     ap = _Parser(prog="imagecot", description="Image generation you can verify step by step.",
                                  epilog="examples:\n  " + "\n  ".join(EXAMPLES.values()),
@@ -567,6 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "them).")
     p.add_argument("--prompts", type=int_at_least(1), default=10000, help="training prompts to draw")
     p.add_argument("--per-prompt", type=int_at_least(2), default=8, help="candidates per prompt")
+    p.add_argument("--formats", nargs="+", default=None, choices=sorted(FORMAT_WEIGHTS),
+                   help="draw the training prompts from these formats only (default: all, weighted as the "
+                        "verifiers' are); e.g. color_attr for colour-binding pairs")
     p.add_argument("--judge", default="evaluator",
                    help="evaluator (labelled so), verifier (the zoo's for this generator) or a verifier folder")
     p.add_argument("--out", type=out_path("folder"), required=True, help="the folder of shards to write")
