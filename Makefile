@@ -120,6 +120,12 @@ align: install fashion-mnist
 			round2:$(A)/dpo-ar-round2/final; do \
 		$(IMAGECOT) geneval generate --checkpoint $${m#*:} --out $(A)/geneval-ar-$${m%%:*} && \
 		$(IMAGECOT) geneval score $(A)/geneval-ar-$${m%%:*} || exit 1; done
+	$(IMAGECOT) preferences --generator ar --checkpoint zoo:ar-dpo --formats color_attr --prompts 600 \
+		--per-prompt 8 --judge evaluator --seed 5 --out $(A)/prefs-ar-colorattr
+	$(IMAGECOT) train dpo --generator ar --checkpoint $(A)/dpo-ar-round1/final --preferences $(A)/prefs-ar-colorattr \
+		--pairs-per-prompt 4 --out $(A)/dpo-ar-colorattr
+	$(IMAGECOT) geneval generate --checkpoint $(A)/dpo-ar-colorattr/final --out $(A)/geneval-ar-colorattr && \
+		$(IMAGECOT) geneval score $(A)/geneval-ar-colorattr
 	$(PY) benchmarks/search_scaling.py --generator ar --checkpoint $(A)/dpo-ar-round1/final \
 		--verifiers zoo:verifier-ar --pool 20 --ns 1 4 20 --images-per-prompt 1 --parm-plus-plus-ns 20 \
 		--out $(A)/scaling-dpo-ar-round1
