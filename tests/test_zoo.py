@@ -155,16 +155,45 @@ def test_the_shipped_aligned_generators_load_and_sample_as_their_base_does(kind)
     assert any((a != b).any() for a, b in zip(gen.model.state_dict().values(), base_weights))
 
 
-def test_build_aligned_ships_a_float16_copy_with_its_sampling(tmp_path, tiny_ar):
+def test_build_aligned_ships_an_int8_delta_on_its_zoo_base_with_its_sampling(tmp_path, tiny_ar):
+    import copy
     import json
 
     from imagecot.generators.ar import ARTransformer
     from imagecot.zoo.build import build_aligned
+    tiny_ar.model.save_pretrained(tmp_path / "zoo" / "ar", dtype=torch.float16)   # the zoo's base
+    tuned = copy.deepcopy(tiny_ar.model)
+    with torch.no_grad():
+        for p in tuned.parameters():
+            p.add_(1e-4 * torch.randn_like(p))
     final = tmp_path / "dpo" / "final"
-    tiny_ar.model.save_pretrained(final)
+    tuned.save_pretrained(final)
     (final / "sampling.json").write_text(json.dumps({"cfg_scale": 2.5}))
     dest = build_aligned("ar", final, zoo=tmp_path / "zoo")
     assert dest.name == "ar-dpo" and json.loads((dest / "sampling.json").read_text()) == {"cfg_scale": 2.5}
+    assert (dest / "delta.safetensors").is_file() and not (dest / "model.safetensors").exists()
     shipped = ARTransformer.from_pretrained(dest)
-    for w, v in zip(shipped.state_dict().values(), tiny_ar.model.state_dict().values()):
+    for k, v in tuned.state_dict().items():
+        assert (shipped.state_dict()[k] - v).abs().max() < 5e-6, k
+
+
+def test_fmnist_var_build_ships_float16_copies_that_load_by_zoo_name(tmp_path, monkeypatch):
+    from imagecot import hub
+    from imagecot.generators.var import VARConfig, VARTransformer
+    from imagecot.tokenizers.msvq import MSVQConfig, MSVQModel
+    from imagecot.zoo import default_sampling, load_generator
+    from imagecot.zoo.build import build_fmnist_var
+    torch.manual_seed(0)
+    vq = MSVQModel(MSVQConfig(ch=16, ch_mult=(1, 2, 2), vocab_size=32, z_channels=4))
+    var = VARTransformer(VARConfig(vocab_size=32, z_channels=4, depth=1, embed_dim=32, num_heads=4,
+                                   condition="class", num_classes=10))
+    for name, m in (("msvq", vq), ("var", var)):
+        m.save_pretrained(tmp_path / "runs" / name / "final")
+    build_fmnist_var(tmp_path / "runs" / "msvq" / "final", tmp_path / "runs" / "var" / "final", zoo=tmp_path / "zoo")
+    monkeypatch.setattr(hub, "ZOO_DIR", tmp_path / "zoo")
+    shipped = VARTransformer.from_pretrained("zoo:fmnist-var")
+    for w, v in zip(shipped.state_dict().values(), var.state_dict().values()):
         assert torch.equal(w, v.half().to(v.dtype))
+    assert default_sampling(tmp_path / "zoo" / "fmnist-var", kind="var").cfg_scale == 1.0   # plain, as FID is measured
+    gen = load_generator("var", "zoo:fmnist-var", "zoo:fmnist-msvq")
+    assert gen.generate([3, 7], default_sampling(kind="var"), seed=0).images.shape == (2, 3, 32, 32)

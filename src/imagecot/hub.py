@@ -1,4 +1,5 @@
-"""save_pretrained / from_pretrained: a model is a folder with config.json + model.safetensors.
+"""save_pretrained / from_pretrained: a model is a folder with config.json + model.safetensors (or, for a
+fine-tuned model, delta.safetensors against a base folder: see weight_delta.py).
 
 Nothing is ever unpickled: weights are safetensors, the config is JSON.
 """
@@ -6,6 +7,7 @@ Nothing is ever unpickled: weights are safetensors, the config is JSON.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
 import re
 from pathlib import Path
@@ -100,6 +102,30 @@ def read_plain_checkpoint(path: str | Path, expected: str):
         raise ValueError(f"{path} is not a readable torch checkpoint ({brief(e)}); expected {expected}") from None
 
 
+def read_weights(path: Path, who: str, _seen: tuple = ()) -> dict:
+    """A model folder's tensors: model.safetensors, or its base's weights plus delta.safetensors."""
+    from . import weight_delta
+    w_file, d_file = path / WEIGHTS_NAME, path / weight_delta.DELTA_NAME
+    if w_file.is_file() or not d_file.is_file():
+        return load_safetensors(w_file, f"the weights of {who}")
+    from safetensors import safe_open
+    with safe_open(str(d_file), framework="pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("format") != weight_delta.FORMAT or "base" not in meta:
+        raise ValueError(f"{d_file} is not a {weight_delta.FORMAT} delta (its metadata names no format and base)")
+    base = (path / meta["base"]).resolve()
+    if not (base / WEIGHTS_NAME).is_file() and not (base / weight_delta.DELTA_NAME).is_file():
+        raise FileNotFoundError(f"{d_file} is a delta against {meta['base']!r} ({base}), which holds no weights; "
+                                "keep a delta folder beside its base (copy both)")
+    if base in _seen:
+        raise ValueError(f"{d_file}: its chain of bases loops back to {base}")
+    base_state = read_weights(base, who, _seen + (base,))
+    if meta.get("base_sha256") != weight_delta.fingerprint(base_state):
+        raise ValueError(f"{d_file} was made against other weights than {base} holds now (the base was rebuilt "
+                         "since); rebuild the delta from its float32 run (python -m imagecot.zoo.build --aligned ...)")
+    return weight_delta.decode(load_safetensors(d_file, f"the int8 delta of {who}"), base_state, str(d_file))
+
+
 class PretrainedMixin:
     """Adds save_pretrained/from_pretrained to an nn.Module built from a dataclass `config`.
 
@@ -122,16 +148,36 @@ class PretrainedMixin:
         replace_dir(tmp, path)
         return path
 
+    def save_pretrained_delta(self, path: str | Path, base: str | Path) -> Path:
+        """Write config.json + delta.safetensors (int8, against the model folder `base`) into `path` atomically;
+        `base` is recorded relative to `path`, so the two folders move together."""
+        from . import weight_delta
+        path, base = Path(path), resolve(base)
+        base_state = read_weights(base, f"the base {base}")
+        tensors = weight_delta.encode(self.state_dict(), base_state)
+        tmp = make_temp_dir(path)
+        rel = os.path.relpath(base.resolve(), path.resolve())
+        save_file(tensors, str(tmp / weight_delta.DELTA_NAME),
+                  metadata={"model_type": self.model_type, "format": weight_delta.FORMAT, "base": rel,
+                            "base_sha256": weight_delta.fingerprint(base_state)})
+        normal_file_mode(tmp / weight_delta.DELTA_NAME)
+        atomic_write_json(tmp / CONFIG_NAME, {"model_type": self.model_type, **_config_to_dict(self.config)})
+        replace_dir(tmp, path)
+        return path
+
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu"):
         """`path`: a folder, or `zoo:<name>` for a checkpoint the package ships (e.g. zoo:fmnist-ar)."""
         path = resolve(path)
         recover_dir(path)
+        from .weight_delta import DELTA_NAME
         cfg_file, w_file = path / CONFIG_NAME, path / WEIGHTS_NAME
+        if not w_file.is_file() and (path / DELTA_NAME).is_file():
+            w_file = path / DELTA_NAME
         for f in (cfg_file, w_file):
             if not f.is_file():
                 raise FileNotFoundError(f"{f} not found: a pretrained {cls.__name__} is a folder with "
-                                        f"{CONFIG_NAME} and {WEIGHTS_NAME}")
+                                        f"{CONFIG_NAME} and {WEIGHTS_NAME} (or {DELTA_NAME})")
         d = read_json(cfg_file, f"the config of {cls.__name__}")
         if not isinstance(d, dict):
             raise ValueError(f"{cfg_file} holds a JSON {type(d).__name__}; expected an object of config fields")
@@ -143,7 +189,7 @@ class PretrainedMixin:
             model = cls(_config_from_dict(cls.config_class, d))
         except (TypeError, ValueError) as e:
             raise ValueError(f"{cfg_file}: not a valid {cls.config_class.__name__} ({e})") from None
-        state = load_safetensors(w_file, f"the weights of {cls.__name__}")
+        state = read_weights(path, cls.__name__)
         own = model.state_dict()
         state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
         load_state_strict(model, state, w_file)

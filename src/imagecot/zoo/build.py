@@ -28,6 +28,10 @@ from . import ZOO_DIR
 def _ship(model, run_final: Path, dest: Path, dtype: torch.dtype | None = None) -> None:
     """Weights (+ the run's held-out eval.json, if any) and provenance.json."""
     model.save_pretrained(dest, dtype=dtype)
+    _write_provenance(run_final, dest)
+
+
+def _write_provenance(run_final: Path, dest: Path) -> None:
     info = _provenance(Path(run_final))
     if (Path(run_final) / "eval.json").is_file():
         info["eval_of_the_float32_run"] = json.loads((Path(run_final) / "eval.json").read_text())
@@ -83,6 +87,15 @@ def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DI
     keep_sampling(zoo / "fmnist-ar", SamplingConfig())
 
 
+def build_fmnist_var(tokenizer: Path, var: Path, zoo: Path = ZOO_DIR) -> None:
+    """The Fashion-MNIST track's class-conditional VAR and its multi-scale tokenizer, in float16, as `fmnist-var`
+    and `fmnist-msvq` (rejection uses the track's `fmnist-classifier`)."""
+    from ..generators.var import VARTransformer
+    for name, cls, run in (("fmnist-msvq", MSVQModel, tokenizer), ("fmnist-var", VARTransformer, var)):
+        _ship(cls.from_pretrained(run), run, zoo / name, torch.float16)
+    keep_sampling(zoo / "fmnist-var", SamplingConfig())   # plain sampling, as FID is measured
+
+
 def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR) -> None:
     """The verifier trained on `generator`'s rollouts (`run`: a training run or its final/ folder; one network
     serving as ORM, PRM and PARM), in float16, as `verifier-<generator>` with its held-out eval.json."""
@@ -95,11 +108,13 @@ def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR) -> None:
 
 
 def build_aligned(kind: str, run_final: Path, zoo: Path = ZOO_DIR) -> Path:
-    """An aligned generator (`imagecot train dpo`'s final/ folder) as `<kind>-dpo`, in float16 with the sampling.json
+    """An aligned generator (`imagecot train dpo`'s final/ folder) as `<kind>-dpo`: an int8 delta against the zoo's
+    `<kind>` (weight_delta.py: closer to the float32 run than float16 is, at half its bytes), with the sampling.json
     it kept from its base. Load it with `--generator <kind> --checkpoint zoo:<kind>-dpo`."""
     run_final = Path(run_final)
     dest = zoo / f"{kind}-dpo"
-    _ship(_network_class(kind).from_pretrained(run_final), run_final, dest, torch.float16)
+    _network_class(kind).from_pretrained(run_final).save_pretrained_delta(dest, zoo / kind)
+    _write_provenance(run_final, dest)
     if (run_final / "sampling.json").is_file():   # copied as it is
         atomic_write_json(dest / "sampling.json", json.loads((run_final / "sampling.json").read_text()))
     return dest
@@ -129,6 +144,8 @@ def main() -> None:
                         help=f"benchmarks/sampling_sweep.py --json output for {kind}: ship its best setting")
     ap.add_argument("--fmnist", type=Path, nargs=3, default=None, metavar=("TOKENIZER", "AR", "CLASSIFIER"),
                     help="the Fashion-MNIST track's final/ folders")
+    ap.add_argument("--fmnist-var", type=Path, nargs=2, default=None, metavar=("MSVQ", "VAR"),
+                    help="the Fashion-MNIST VAR track's final/ folders")
     ap.add_argument("--verifier", nargs=2, action="append", default=[], metavar=("GENERATOR", "RUN"),
                     help="a generator (ar, var, maskgit) and its verifier's training run")
     ap.add_argument("--aligned", nargs=2, action="append", default=[], metavar=("GENERATOR", "FINAL"),
@@ -140,6 +157,8 @@ def main() -> None:
         build_verifiers(generator, Path(run))
     if a.fmnist:
         build_fmnist(*a.fmnist)
+    if a.fmnist_var:
+        build_fmnist_var(*a.fmnist_var)
     best = {k: sweep_best(getattr(a, f"{k}_sweep")) if getattr(a, f"{k}_sweep") else None
             for k in ("ar", "var", "maskgit")}
     build(a.tokenizer, a.ar, best["ar"], msvq=a.msvq, var=a.var, var_sampling=best["var"],
