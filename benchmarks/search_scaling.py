@@ -43,6 +43,7 @@ from imagecot.search.replay import (
     save_records,
 )
 from imagecot.verifiers.oracle import OracleVerifier
+from imagecot.verifiers.prompts import training_specs
 from imagecot.world.benchmark import load_benchmark
 from imagecot.zoo import default_sampling, load_generator, load_verifier
 
@@ -89,8 +90,18 @@ def main() -> None:
                     help="another --out recorded with the same generator, pool and seed: score its candidates with "
                          "these --verifiers instead of sampling them again (AR only: its previews follow from the "
                          "final tokens)")
+    ap.add_argument("--parm-wave", type=float, nargs=2, default=None, metavar=("W", "S"),
+                    help="also replay PARM in waves of W candidates until a final potential >= S (parm_wave); W and "
+                         "S come from benchmarks/choose_parm_waves.py on a --validation pool, never the benchmark")
+    ap.add_argument("--validation", type=int, default=0, metavar="P",
+                    help="P validation prompts from the training grammar (training_specs(P, seed=--val-seed): no "
+                         "excluded benchmark string) instead of the benchmark, to choose search settings on; "
+                         "use another --seed than the benchmark runs'")
+    ap.add_argument("--val-seed", type=int, default=777)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
+    if a.validation and a.seed == 0:
+        ap.error("--validation needs a --seed other than the benchmark runs' 0 (its candidates' seeds)")
     torch.set_num_threads(a.threads)
     from imagecot import distributed
     distributed.init()   # under torchrun every rank claims chunks; rank 0 alone waits for all and writes the report
@@ -106,11 +117,13 @@ def main() -> None:
     sampling = default_sampling(a.checkpoint, a.generator)
     verifiers = {role: load_verifier(role, a.verifiers, generator=a.generator) for role in ("orm", "prm", "parm")}
     oracle = OracleVerifier()
-    specs = load_benchmark()
+    specs = training_specs(a.validation, seed=a.val_seed) if a.validation else load_benchmark()
     specs = specs[:a.limit] if a.limit else specs
     (a.out / "records").mkdir(parents=True, exist_ok=True)
     setup = {k: str(v) for k, v in vars(a).items() if k in ("generator", "checkpoint", "tokenizer", "verifiers",
                                                              "pool", "batch_size", "seed")}
+    if a.validation:
+        setup["prompts"] = f"validation: training_specs({a.validation}, seed={a.val_seed})"
     if a.bf16:
         setup["bf16"] = "True"
     if a.rescore_from:
@@ -176,7 +189,12 @@ def main() -> None:
                             + (f"-limit{a.limit}" if a.limit else "") + ".json")
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     pp_ns = a.ns if a.parm_plus_plus_ns is None else a.parm_plus_plus_ns
-    for strategy in STRATEGIES:
+    wave_opts = {"wave": int(a.parm_wave[0]), "stop_at": a.parm_wave[1]} if a.parm_wave else None
+    if wave_opts:   # the settings are part of the row: a rerun with others must not reuse it
+        stale = [k for k, r in results.items() if r["strategy"] == "parm_wave" and r.get("options") != wave_opts]
+        for k in stale:
+            del results[k]
+    for strategy in (s for s in STRATEGIES if s != "parm_wave" or wave_opts):
         for n in ([1] if strategy == "base" else pp_ns if strategy == "parm++" else a.ns):
             if f"{strategy}@{n}" in results:
                 continue
@@ -185,14 +203,15 @@ def main() -> None:
                 ok, compute, seen, audit = replay_parm_plus_plus(gen, recs, keys, specs, n, verifiers["parm"], oracle,
                                                                  sampling, a.seed, a.rounds, a.pool)
             else:
-                reps = [replay(r, strategy, n) for r in recs]
+                reps = [replay(r, strategy, n, **(wave_opts if strategy == "parm_wave" else {})) for r in recs]
                 ok, compute = [x.correct for x in reps], [x.compute for x in reps]
                 seen = [x.verifier_images for x in reps]
             summ = summarize([{"tag": specs[i]["tag"], "correct": c} for (i, _), c in zip(keys, ok)], n_boot=1000)
             results[f"{strategy}@{n}"] = {"strategy": strategy, "n": n, "overall": summ["overall"],
                                           "compute_per_image": float(np.mean(compute)),
                                           "verifier_images_per_image": float(np.mean(seen)), "tasks": summ["tasks"],
-                                          **({"corrections": audit} if audit else {})}
+                                          **({"corrections": audit} if audit else {}),
+                                          **({"options": wave_opts} if strategy == "parm_wave" else {})}
             atomic_write_json(results_file, results)
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
@@ -212,7 +231,8 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
              "| strategy | overall [95% CI] | " + " | ".join(tasks)
              + " | token-forwards / image | verifier images / image | share of oracle gain |",
              "|---|---|" + "---|" * len(tasks) + "---|---|---|"]
-    for s in STRATEGIES:
+    shown = [s for s in STRATEGIES if f"{s}@{1 if s == 'base' else N}" in results]
+    for s in shown:
         r = results[f"{s}@{1 if s == 'base' else N}"]
         o = r["overall"]
         share = "" if s in ("base", "oracle") or orc == base else f"{(o['accuracy'] - base) / (orc - base):.0%}"
@@ -227,11 +247,14 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
                   f"image, {audit['kept_unchanged_verdict']} left the verdict unchanged."]
     es, ref = results[f"parm_es@{N}"]["compute_per_image"], results[f"parm@{N}"]["compute_per_image"]
     es1 = results[f"parm_es1@{N}"]["compute_per_image"]
+    wave = results.get(f"parm_wave@{N}")
     lines += ["", f"PARM early stopping spends {es / ref:.0%} of the reference PARM's compute at N = {N}; keeping one "
-              f"'yes' per prompt (max_yes=1), {es1 / ref:.0%}.", "",
+              f"'yes' per prompt (max_yes=1), {es1 / ref:.0%}"
+              + (f"; in waves of {wave['options']['wave']} until a final potential >= {wave['options']['stop_at']}, "
+                 f"{wave['compute_per_image'] / ref:.0%}" if wave else "") + ".", "",
               "Overall accuracy (token-forwards per image) at each N:", "",
               "| strategy | " + " | ".join(f"N={n}" for n in a.ns) + " |", "|---|" + "---|" * len(a.ns)]
-    for s in STRATEGIES[1:]:
+    for s in shown[1:]:
         lines.append(f"| {LABELS[s]} | " + " | ".join(
             f"{results[f'{s}@{n}']['overall']['accuracy']:.3f} ({results[f'{s}@{n}']['compute_per_image']:,.0f})"
             if f"{s}@{n}" in results else "–" for n in a.ns) + " |")

@@ -35,6 +35,13 @@ def test_replays_match_online_strategies_on_the_scripted_generator(clear_from):
         assert [r.chosen for r in reps] == out.chosen, name
         assert sum(r.compute for r in reps) == out.compute.token_forwards, name
         assert sum(r.verifier_images for r in reps) == out.verifier_images, name
+    for wave, stop_at in ((2, 0.5), (4, 0.9), (1, 2.0)):
+        out = parm(ScriptedGenerator(8, clear_from), PROMPTS, n, ScriptedPARM(), early_stop=True, wave=wave,
+                   stop_at=stop_at)
+        reps = [replay(r, "parm_wave", n, wave=wave, stop_at=stop_at) for r in recs]
+        assert [r.chosen for r in reps] == out.chosen, (wave, stop_at)
+        assert sum(r.compute for r in reps) == out.compute.token_forwards, (wave, stop_at)
+        assert sum(r.verifier_images for r in reps) == out.verifier_images, (wave, stop_at)
     # smaller N is the first N candidates of the pool
     assert [replay(r, "orm", 3).chosen for r in recs] == best_of_n(ScriptedGenerator(), PROMPTS, 3,
                                                                    ScriptedORM()).chosen
@@ -64,6 +71,10 @@ def test_replays_match_online_on_a_real_generator(tiny_ar):
         assert [r.chosen for r in reps] == out.chosen, name
         assert sum(r.compute for r in reps) == pytest.approx(out.compute.token_forwards), name
         assert sum(r.verifier_images for r in reps) == out.verifier_images, name
+    out = parm(tiny_ar, PROMPTS[:2], n, v, s, seed=1, early_stop=True, wave=1, stop_at=0.5)
+    reps = [replay(r, "parm_wave", n, wave=1, stop_at=0.5) for r in recs]
+    assert [r.chosen for r in reps] == out.chosen
+    assert sum(r.compute for r in reps) == pytest.approx(out.compute.token_forwards)
 
 
 def test_seed_stride_reproduces_a_replayed_row_at_a_later_output(tiny_ar):
@@ -163,3 +174,22 @@ def test_max_yes_keeps_only_the_best_judged_yes_running():
     assert es1.chosen == 1 and es1.compute == 4 + 1 + 1
     with pytest.raises(ValueError, match="need early_stop"):
         parm(ScriptedGenerator(), PROMPTS, 2, ScriptedPARM(), max_yes=1)
+
+
+def test_waves_stop_at_the_first_confident_yes_and_otherwise_choose_what_the_reference_chooses():
+    # candidate 2 (the second wave of 2) ends with potential 0.95: the third wave never starts
+    clarity = np.ones((6, 3))
+    potential = np.array([[0.3] * 3, [0.6] * 3, [0.7, 0.7, 0.95], [0.2] * 3, [0.99] * 3, [0.99] * 3])
+    rec = _record(clarity, potential)
+    wave = replay(rec, "parm_wave", 6, wave=2, stop_at=0.9)
+    assert wave.chosen == 2 and wave.compute == (1 + 3) + (3 + 1)   # cand 0 stops on its "no"; cand 3 too
+    assert replay(rec, "parm", 6).chosen == 4
+    with pytest.raises(ValueError, match="wave=W, stop_at=S"):
+        replay(rec, "parm_wave", 6)
+    rng = np.random.default_rng(1)
+    for _ in range(200):   # never confident: every wave runs, and the reference's choice is kept
+        C, T = rng.integers(1, 9), rng.integers(2, 9)
+        clarity = (rng.random((C, T)) < 0.4).astype(float)
+        rec = _record(clarity, rng.random((C, T)) * rng.choice([0.6, 1.0]))
+        ref, w = replay(rec, "parm", C), replay(rec, "parm_wave", C, wave=int(rng.integers(1, 4)), stop_at=1.1)
+        assert w.chosen == ref.chosen and w.compute <= ref.compute

@@ -197,3 +197,14 @@ def test_fmnist_var_build_ships_float16_copies_that_load_by_zoo_name(tmp_path, m
     assert default_sampling(tmp_path / "zoo" / "fmnist-var", kind="var").cfg_scale == 1.0   # plain, as FID is measured
     gen = load_generator("var", "zoo:fmnist-var", "zoo:fmnist-msvq")
     assert gen.generate([3, 7], default_sampling(kind="var"), seed=0).images.shape == (2, 3, 32, 32)
+
+
+def test_generate_searches_parm_in_waves_from_the_cli(tmp_path, capsys):
+    import json
+
+    from imagecot.cli import main
+    assert main(["generate", "--prompt", "a red circle", "-n", "4", "--verifier", "parm", "--early-stop",
+                 "--wave", "2", "--stop-at", "0.0", "--out", str(tmp_path / "g")]) == 0
+    trace = json.loads((tmp_path / "g" / "00000" / "search.json").read_text())["trace"][0]
+    assert trace["finished"] == 2 and sorted(trace["verdicts"]) == ["0", "1"]   # stop_at 0: one turn of 2 only
+    assert json.loads((tmp_path / "g" / "settings.json").read_text())["search"]["options"]["wave"] == 2

@@ -24,7 +24,8 @@ from ..io_utils import atomic_write_bytes  # noqa: E402
 
 TASK_ORDER = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 STRATEGY_LABELS = {"base": "base (N=1)", "orm": "ORM best-of-N", "prm": "PRM step search", "parm": "PARM (reference)",
-                   "parm_es": "PARM + early stop", "parm_es1": "PARM + early stop, one yes", "parm++": "PARM++",
+                   "parm_es": "PARM + early stop", "parm_es1": "PARM + early stop, one yes",
+                   "parm_wave": "PARM + early stop, in waves", "parm++": "PARM++",
                    "oracle": "oracle best-of-N (evaluator)"}   # the search strategies, in table order
 
 

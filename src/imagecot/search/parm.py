@@ -19,6 +19,14 @@ judged clear is assessed on its final image. The choice per prompt:
   are good, stopping only the "no"s saves little; this keeps the choice among
   the best-judged paths at a fraction of the compute (not always the
   reference's choice: the final potential of a stopped "yes" is never seen).
+- `wave=W, stop_at=S` (ours): a prompt's candidates run W at a time (0..W-1,
+  then W..2W-1, ..., the same seeds as all N at once), and a prompt starts no
+  further wave once one of its finished candidates has a final potential
+  >= S: a confident "yes" ends the search, as a sequential rejection sampler
+  would. The choice is the reference's rule among the finished candidates.
+  When the generator is usually right and the verifier calibrated, one wave
+  is often enough; W and S are chosen on validation prompts, never on the
+  benchmark (benchmarks/choose_parm_waves.py).
 """
 
 from __future__ import annotations
@@ -91,13 +99,31 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
 
 def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0, early_stop: bool = False,
          refill_rounds: int = 0, threshold: float = 0.5, first: int = 0,
-         prompt_ids: list[int] | None = None, max_yes: int = 0) -> SearchOutput:
+         prompt_ids: list[int] | None = None, max_yes: int = 0, wave: int = 0, stop_at: float = 1.0) -> SearchOutput:
     if (refill_rounds or max_yes) and not early_stop:
         raise ValueError("refill_rounds and max_yes stop or replace candidates: they need early_stop=True")
     if refill_rounds and max_yes:
         raise ValueError("refill_rounds would replace the 'yes' candidates max_yes stops: use one of them")
+    if wave and refill_rounds:
+        raise ValueError("wave runs the N candidates in turns and refill_rounds adds others: use one of them")
+    if wave < 0:
+        raise ValueError(f"wave must be 0 (all N at once) or a count of candidates per turn, got {wave}")
     verdicts: dict[tuple[int, int], dict] = {}
     compute, seen, finished = Compute(), 0, []
+    if wave:
+        done = [False] * len(prompts)
+        for w0 in range(0, n, wave):
+            counts = [0 if done[g] else min(wave, n - w0) for g in range(len(prompts))]
+            if not any(counts):
+                break
+            out, keys, c, s = _run_round(generator, prompts, counts, [first + w0] * len(prompts), verifier,
+                                         sampling, seed, early_stop, threshold, verdicts, prompt_ids, max_yes)
+            compute += c
+            seen += s
+            finished += [(k, out.images[i], out.tokens[i]) for i, k in enumerate(keys)]
+            for k in keys:
+                done[k[0]] = done[k[0]] or verdicts[k]["final"] >= stop_at
+        return _choose(prompts, finished, verdicts, compute, seen)
     counts, firsts = [n] * len(prompts), [first] * len(prompts)
     for r in range(1 + refill_rounds):
         out, keys, c, s = _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop,
@@ -112,6 +138,12 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
             break
         firsts = [(r + 1) * REFILL_OFFSET + first] * len(prompts)   # outputs' firsts are >= n apart
         counts = stopped  # a fresh candidate for every stopped one
+    return _choose(prompts, finished, verdicts, compute, seen)
+
+
+def _choose(prompts, finished, verdicts, compute, seen) -> SearchOutput:
+    """The reference's pick per prompt among its finished candidates: the best final potential among the "yes"
+    ones, else the best potential at assessment."""
     images, tokens, chosen, trace = [], [], [], []
     for g in range(len(prompts)):
         mine = [(k, im, tok) for k, im, tok in finished if k[0] == g]

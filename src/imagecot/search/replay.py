@@ -79,37 +79,45 @@ def replay_prm(rec: Record, n: int, checkpoints: list[int] | None = None, keep_f
     return Replayed(c, bool(rec.correct_C[c]), spent, seen + len(alive))
 
 
-def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5, max_yes: int = 0) -> Replayed:
+def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5, max_yes: int = 0,
+                wave: int = 0, stop_at: float = 1.0) -> Replayed:
     T = len(rec.cost_T)
     verdict: dict[int, dict] = {}
-    alive, spent, seen = list(range(n)), 0.0, 0
-    for t in range(1, T + 1):
-        spent += len(alive) * float(rec.cost_T[t - 1])
-        if t == T:
-            break
+    spent, seen, finished = 0.0, 0, []
+    for w0 in range(0, n, wave or n):
+        alive = list(range(w0, min(n, w0 + (wave or n))))
+        for t in range(1, T + 1):
+            spent += len(alive) * float(rec.cost_T[t - 1])
+            if t == T:
+                break
+            for c in alive:
+                seen += c not in verdict                                           # clarity
+                if c not in verdict and rec.clarity_CT[c, t - 1] >= 0.5:
+                    seen += 1                                                      # potential
+                    p = float(rec.potential_CT[c, t - 1])
+                    verdict[c] = {"potential": p, "yes": p >= threshold}
+            if early_stop:
+                stop = no_to_stop(verdict, alive, max_yes)
+                alive = [c for c in alive if c not in stop]
         for c in alive:
-            seen += c not in verdict                                           # clarity
-            if c not in verdict and rec.clarity_CT[c, t - 1] >= 0.5:
-                seen += 1                                                      # potential
-                p = float(rec.potential_CT[c, t - 1])
-                verdict[c] = {"potential": p, "yes": p >= threshold}
-        if early_stop:
-            stop = no_to_stop(verdict, alive, max_yes)
-            alive = [c for c in alive if c not in stop]
-    for c in alive:
-        p = float(rec.potential_CT[c, T - 1])
-        verdict.setdefault(c, {"potential": p, "yes": p >= threshold})
-    yes = [c for c in alive if verdict[c]["yes"]]
+            p = float(rec.potential_CT[c, T - 1])
+            verdict.setdefault(c, {"potential": p, "yes": p >= threshold})
+        seen += len(alive)
+        finished += alive
+        if wave and any(rec.potential_CT[c, T - 1] >= stop_at for c in alive):
+            break
+    yes = [c for c in finished if verdict[c]["yes"]]
     if yes:
         c = max(yes, key=lambda c: float(rec.potential_CT[c, T - 1]))
     else:
-        c = max(alive, key=lambda c: verdict[c]["potential"])
-    return Replayed(c, bool(rec.correct_C[c]), spent, seen + len(alive))
+        c = max(finished, key=lambda c: verdict[c]["potential"])
+    return Replayed(c, bool(rec.correct_C[c]), spent, seen)
 
 
 def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
     """One strategy at N candidates: base, orm, oracle, prm, parm, parm_es (early stop), parm_es1 (early stop keeping
-    one "yes" per prompt: `max_yes=1`)."""
+    one "yes" per prompt: `max_yes=1`), parm_wave (early stop, candidates in waves until a confident "yes":
+    options `wave`, `stop_at`)."""
     if n > len(rec.correct_C):
         raise ValueError(f"N={n} exceeds the recorded pool of {len(rec.correct_C)} candidates")
     if strategy == "base":
@@ -124,7 +132,12 @@ def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
         return replay_parm(rec, n, early_stop=strategy == "parm_es", **options)
     if strategy == "parm_es1":
         return replay_parm(rec, n, early_stop=True, max_yes=1, **options)
-    raise ValueError(f"unknown strategy {strategy!r}; expected base, orm, oracle, prm, parm, parm_es or parm_es1")
+    if strategy == "parm_wave":
+        if "wave" not in options or "stop_at" not in options:
+            raise ValueError("parm_wave needs its settings: wave=W, stop_at=S (chosen on validation prompts)")
+        return replay_parm(rec, n, early_stop=True, **options)
+    raise ValueError(f"unknown strategy {strategy!r}; expected base, orm, oracle, prm, parm, parm_es, parm_es1 or "
+                     "parm_wave")
 
 
 def _parm_heads(parm_verifier, previews, conds, t: int, T: int) -> tuple[torch.Tensor, torch.Tensor]:

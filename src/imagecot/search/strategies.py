@@ -4,7 +4,7 @@
 |---|---|---|
 | `orm` | outcome (ORM) | best-of-N on the final images |
 | `prm` | process (PRM) | prune at checkpoints, best final survivor |
-| `parm` | PARM | clarity -> potential -> best-of-N' among "yes" (the reference; `early_stop`, `refill` ours) |
+| `parm` | PARM | clarity -> potential -> best-of-N' among "yes" (the reference; `early_stop`, `max_yes`, `wave` ours) |
 | `parm++` | PARM with `reflect` | PARM (early stop), then reflection and self-correction rounds |
 | `oracle` | the evaluator | best-of-N with the answer key: an upper bound, labelled so |
 """
