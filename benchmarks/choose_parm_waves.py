@@ -5,7 +5,8 @@ grammar, with seeds apart from the benchmark's) and replays PARM in waves for ev
 The rule, fixed before any benchmark run: the cheapest setting whose validation accuracy is at least the
 reference PARM's at N minus `--tolerance`. Prints the grid and writes the choice as JSON, whose "wave" and
 "stop_at" are what `search_scaling.py --parm-wave W S` then runs on the benchmark.
-Usage: python benchmarks/choose_parm_waves.py --records runs/val-scaling-ar/records --validation 300 \\
+Several validation pools (other prompts, other seeds) are pooled: `--records DIR P VAL_SEED` once for each.
+Usage: python benchmarks/choose_parm_waves.py --records runs/val-scaling-ar/records 300 777 \\
     --out runs/val-scaling-ar/parm_waves.json
 """
 
@@ -29,9 +30,9 @@ def evaluate(recs, tags, strategy: str, n: int, **options) -> tuple[float, float
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--records", type=Path, required=True, help="a --validation run's records/ folder")
-    ap.add_argument("--validation", type=int, required=True, help="its P (the prompts are rebuilt from it)")
-    ap.add_argument("--val-seed", type=int, default=777)
+    ap.add_argument("--records", nargs=3, action="append", required=True, metavar=("DIR", "P", "VAL_SEED"),
+                    help="a --validation run's records/ folder, its P and its --val-seed (the prompts are rebuilt "
+                         "from them)")
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--waves", type=int, nargs="+", default=[1, 2, 4, 5, 10])
     ap.add_argument("--stop-at", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99])
@@ -39,16 +40,19 @@ def main() -> None:
                     help="how far below the reference's validation accuracy a setting may be")
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args()
-    specs = training_specs(a.validation, seed=a.val_seed)
     recs, tags = [], []
-    for path in sorted(a.records.glob("*.npz")):
-        start = int(path.stem.split("-")[0])
-        for i, r in enumerate(load_records(path)):
-            recs.append(r)
-            tags.append(specs[start + i]["tag"])
-    if len(recs) != a.validation:
-        raise SystemExit(f"{a.records} holds {len(recs)} prompts' records, not --validation {a.validation}: is the "
-                         "recording finished, and is this the P it was recorded with?")
+    for folder, p, val_seed in a.records:
+        specs = training_specs(int(p), seed=int(val_seed))
+        before = len(recs)
+        for path in sorted(Path(folder).glob("*.npz")):
+            start = int(path.stem.split("-")[0])
+            for i, r in enumerate(load_records(path)):
+                recs.append(r)
+                tags.append(specs[start + i]["tag"])
+        held = len(recs) - before
+        if held != int(p):
+            raise SystemExit(f"{folder} holds {held} prompts' records, not {p}: is the recording finished, and is "
+                             "this the P it was recorded with?")
     ref_acc, ref_cost = evaluate(recs, tags, "parm", a.n)
     print(f"reference PARM at N = {a.n}: accuracy {ref_acc:.3f}, {ref_cost:,.0f} token-forwards / image "
           f"({len(recs)} validation prompts)")
