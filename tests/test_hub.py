@@ -99,3 +99,13 @@ def test_a_delta_of_another_shape_is_refused(tiny_ar):
         weight_delta.encode(other, state)
     with pytest.raises(ValueError, match="shape"):
         weight_delta.decode(weight_delta.encode(state, state), other, "x")
+
+
+def test_a_truncated_delta_is_a_clear_error(tmp_path, tiny_ar):
+    from imagecot.generators.ar import ARTransformer
+    tiny_ar.model.save_pretrained(tmp_path / "base")
+    _nudged(tiny_ar.model).save_pretrained_delta(tmp_path / "tuned", tmp_path / "base")
+    f = tmp_path / "tuned" / "delta.safetensors"
+    f.write_bytes(f.read_bytes()[:100])
+    with pytest.raises(ValueError, match="truncated"):
+        ARTransformer.from_pretrained(tmp_path / "tuned")

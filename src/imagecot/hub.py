@@ -109,8 +109,12 @@ def read_weights(path: Path, who: str, _seen: tuple = ()) -> dict:
     if w_file.is_file() or not d_file.is_file():
         return load_safetensors(w_file, f"the weights of {who}")
     from safetensors import safe_open
-    with safe_open(str(d_file), framework="pt") as f:
-        meta = f.metadata() or {}
+    try:
+        with safe_open(str(d_file), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # safetensors raises its own error kinds for short or malformed files
+        raise ValueError(f"{d_file} is not a readable safetensors file ({brief(e)}); expected the int8 delta of "
+                         f"{who}. Was it truncated by a copy or a full disk?") from None
     if meta.get("format") != weight_delta.FORMAT or "base" not in meta:
         raise ValueError(f"{d_file} is not a {weight_delta.FORMAT} delta (its metadata names no format and base)")
     base = (path / meta["base"]).resolve()
