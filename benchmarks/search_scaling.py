@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imagecot.evaluation.geneval import summarize
+from imagecot.evaluation.geneval import paired_difference, summarize
 from imagecot.generators.autocast import bf16_autocast
 from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.report.figures import STRATEGY_LABELS as LABELS
@@ -215,6 +215,13 @@ def main() -> None:
             atomic_write_json(results_file, results)
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
+    if wave_opts:   # early stopping is judged against the reference on the same images: a paired interval
+        N = a.pool if a.pool in a.ns else max(a.ns)
+        tags = [specs[i]["tag"] for i, _ in keys]
+        ok_wave = [replay(r, "parm_wave", N, **wave_opts).correct for r in recs]
+        results[f"parm_wave@{N}"]["paired_vs_parm"] = paired_difference(
+            tags, ok_wave, [replay(r, "parm", N).correct for r in recs])
+        atomic_write_json(results_file, results)
     write_report(a, results, len(keys), pool_auc(recs, keys, specs), pool_auc_by_step(recs))
 
 
@@ -251,7 +258,9 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
     lines += ["", f"PARM early stopping spends {es / ref:.0%} of the reference PARM's compute at N = {N}; keeping one "
               f"'yes' per prompt (max_yes=1), {es1 / ref:.0%}"
               + (f"; in waves of {wave['options']['wave']} until a final potential >= {wave['options']['stop_at']}, "
-                 f"{wave['compute_per_image'] / ref:.0%}" if wave else "") + ".", "",
+                 f"{wave['compute_per_image'] / ref:.0%}, at an accuracy {wave['paired_vs_parm']['difference']:+.3f} "
+                 f"[{wave['paired_vs_parm']['ci95'][0]:+.3f}, {wave['paired_vs_parm']['ci95'][1]:+.3f}] from the "
+                 "reference's (paired bootstrap)" if wave else "") + ".", "",
               "Overall accuracy (token-forwards per image) at each N:", "",
               "| strategy | " + " | ".join(f"N={n}" for n in a.ns) + " |", "|---|" + "---|" * len(a.ns)]
     for s in shown[1:]:

@@ -99,3 +99,22 @@ def test_score_images_accepts_pil_and_checks_lengths(benchmark):
     assert s["overall"]["accuracy"] == 1.0
     with pytest.raises(ValueError, match="2 metadata entries for 1 images"):
         score_images(benchmark[:2], [np.asarray(img)])
+
+
+def test_paired_difference_is_exact_where_the_methods_agree_and_narrower_than_unpaired_intervals():
+    from imagecot.evaluation.geneval import paired_difference, summarize
+    rng = np.random.default_rng(0)
+    tags = ["counting"] * 300 + ["colors"] * 300
+    a = rng.random(600) < 0.7
+    same = paired_difference(tags, a, a)
+    assert same["difference"] == 0 and same["ci95"] == [0.0, 0.0]
+    b = a.copy()
+    b[:15] = ~b[:15]   # B differs on 15 counting images
+    d = paired_difference(tags, a, b)
+    expect = ((a[:300].astype(float) - b[:300]).mean() + 0) / 2
+    assert d["difference"] == pytest.approx(expect)
+    lo, hi = d["ci95"]
+    sa = summarize([{"tag": t, "correct": c} for t, c in zip(tags, a)])["overall"]["ci95"]
+    assert hi - lo < (sa[1] - sa[0]) / 2
+    with pytest.raises(ValueError, match="one tag and two verdicts"):
+        paired_difference(tags, a, b[:10])
