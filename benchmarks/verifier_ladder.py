@@ -4,8 +4,8 @@ For every rung (a verifier run trained with `--limit N` rollouts, and the
 `search_scaling.py --rescore-from` report of the benchmark pool scored with it)
 this prints and writes one row: training rollouts, held-out within-pool AUC
 (outcome), the benchmark pool's within-pool AUC of the ORM on final images, the
-benchmark accuracy at the table's N of ORM, PRM, PARM, PARM + early stop and
-PARM++, and the compute early stopping saves; and draws accuracy against the
+benchmark accuracy at the table's N of ORM, PRM, PARM, PARM + early stop, PARM
+in waves (if the report has it) and PARM++, and the compute early stopping saves; and draws accuracy against the
 pool's within-pool AUC, one line per strategy (`ladder.png`).
 Usage: python benchmarks/verifier_ladder.py --rung runs/v6/ladder/2000 runs/v6/scaling-ladder-2000 ... --out DIR
 """
@@ -18,7 +18,7 @@ from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.report.figures import ladder_figure, save_png
 
 STRATEGIES = {"orm": "ORM", "prm": "PRM", "parm": "PARM", "parm_es": "PARM + early stop",
-              "parm_es1": "PARM + early stop, one yes", "parm++": "PARM++"}
+              "parm_es1": "PARM + early stop, one yes", "parm_wave": "PARM in waves", "parm++": "PARM++"}
 
 
 def rung(verifier_run: Path, scaling: Path) -> dict:
@@ -33,6 +33,10 @@ def rung(verifier_run: Path, scaling: Path) -> dict:
            "base": res["base@1"]["overall"]["accuracy"], "oracle": res[f"oracle@{n}"]["overall"]["accuracy"],
            "parm_es_compute_share": res[f"parm_es@{n}"]["compute_per_image"] / res[f"parm@{n}"]["compute_per_image"],
            "parm_es1_compute_share": res[f"parm_es1@{n}"]["compute_per_image"] / res[f"parm@{n}"]["compute_per_image"]}
+    wave = res.get(f"parm_wave@{n}")   # search_scaling.py --parm-wave W S
+    if wave:
+        row.update(parm_wave_options=wave["options"], parm_wave_paired=wave.get("paired_vs_parm"),
+                   parm_wave_compute_share=wave["compute_per_image"] / res[f"parm@{n}"]["compute_per_image"])
     for s in STRATEGIES:
         r = res.get(f"{s}@{n}")
         row[s] = None if r is None else r["overall"]["accuracy"]
@@ -50,13 +54,14 @@ def main() -> None:
     lines = [f"Verifier ladder: benchmark accuracy at N = {n} (base {rows[0]['base']:.3f}, oracle "
              f"{rows[0]['oracle']:.3f}) with verifiers trained on growing data", "",
              "| training rollouts | held-out within-pool AUC (ECE) | benchmark within-pool AUC (color_attr) | "
-             + " | ".join(STRATEGIES.values()) + " | PARM-ES compute | one-yes compute |",
-             "|---|---|---|" + "---|" * len(STRATEGIES) + "---|---|"]
+             + " | ".join(STRATEGIES.values()) + " | PARM-ES compute | one-yes compute | waves compute |",
+             "|---|---|---|" + "---|" * len(STRATEGIES) + "---|---|---|"]
     for r in rows:
         lines.append(f"| {r['train_rollouts']:,} | {r['held_out_within_auc']:.3f} ({r['held_out_ece']:.3f}) | "
                      f"{r['pool_within_auc']:.3f} ({r['pool_color_attr_within_auc']:.3f}) | "
                      + " | ".join("–" if r[s] is None else f"{r[s]:.3f}" for s in STRATEGIES)
-                     + f" | {r['parm_es_compute_share']:.0%} | {r['parm_es1_compute_share']:.0%} |")
+                     + f" | {r['parm_es_compute_share']:.0%} | {r['parm_es1_compute_share']:.0%} | "
+                     + (f"{r['parm_wave_compute_share']:.0%}" if "parm_wave_compute_share" in r else "–") + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     a.out.mkdir(parents=True, exist_ok=True)
