@@ -3,7 +3,7 @@
 # Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores). Every step resumes: rollouts
 # are written in shards, training runs resume from their checkpoint, search records and result rows are cached.
 #   lane A: AR rollouts (16,000 training prompts x 8 candidates = 128k), the AR verifier (one network: ORM, PRM,
-#           PARM), the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
+#           PARM), validation pools to choose PARM's waves on, the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
 #           (verifiers on the first 2k, 8k, 32k rollouts; the pool's first image per prompt rescored with each and
 #           with the full verifier).
 #   lane B: MaskGIT rollouts (2,500 x 8, bf16), VAR rollouts (2,500 x 8), their verifiers, MaskGIT's pool
@@ -29,7 +29,17 @@ scaling() {  # GEN OUT_NAME [search_scaling options]
 lane_a() {
   imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
   verifier ar 8000
-  scaling ar scaling-ar --parm-plus-plus-ns 20
+  # PARM in waves: W and S chosen on validation prompts of the training grammar (1300, other seeds), never the benchmark
+  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
+    --images-per-prompt 1 --validation 300 --seed 7 --record-only --out "$OUT/val-scaling-ar"
+  python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
+    --images-per-prompt 1 --validation 1000 --val-seed 778 --seed 8 --record-only --out "$OUT/val2-scaling-ar"
+  python "$HERE/choose_parm_waves.py" --records "$OUT/val-scaling-ar/records" 300 777 \
+    --records "$OUT/val2-scaling-ar/records" 1000 778 --out "$OUT/parm_waves.json"
+  local waves
+  waves=$(python -c "import json, sys; d = json.load(open(sys.argv[1])); print(d['wave'], d['stop_at'])" \
+    "$OUT/parm_waves.json")
+  scaling ar scaling-ar --parm-plus-plus-ns 20 --parm-wave $waves
   # the ladder: the benchmark pool's first image per prompt (553 x 1) rescored with verifiers on less data, and
   # with the full verifier (its 553 x 4 table is scaling-ar's)
   for n in 2000 8000 32000; do
@@ -39,7 +49,8 @@ lane_a() {
   for v in 2000:"$OUT/ladder/verifier-ar-2000" 8000:"$OUT/ladder/verifier-ar-8000" \
            32000:"$OUT/ladder/verifier-ar-32000" 128000:"$OUT/verifier-ar"; do
     python "$HERE/search_scaling.py" --generator ar --verifiers "${v#*:}" --pool 20 --threads 1 --ns 1 20 \
-      --parm-plus-plus-ns 20 --images-per-prompt 1 --rescore-from "$OUT/scaling-ar" --out "$OUT/ladder/scaling-ar-${v%%:*}"
+      --parm-plus-plus-ns 20 --images-per-prompt 1 --rescore-from "$OUT/scaling-ar" --parm-wave $waves \
+      --out "$OUT/ladder/scaling-ar-${v%%:*}"
   done
   python "$HERE/verifier_ladder.py" --out "$OUT/ladder" \
     $(for n in 2000 8000 32000; do echo --rung "$OUT/ladder/verifier-ar-$n" "$OUT/ladder/scaling-ar-$n"; done) \
