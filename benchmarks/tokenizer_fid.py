@@ -19,6 +19,7 @@ from imagecot.evaluation.kid import kernel_inception_distance
 from imagecot.evaluation.precision_recall import precision_recall
 from imagecot.generators.registry import load_tokenizer
 from imagecot.hub import resolve
+from imagecot.tokenizers.msvq import MSVQModel
 
 
 def main() -> None:
@@ -32,7 +33,9 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     with np.load(a.reference) as f:
         ref_feats, ref_mu, ref_sigma = f["features"], f["mu"], f["sigma"]
-    vq = load_tokenizer(resolve(a.tokenizer)).eval()
+    path = resolve(a.tokenizer)   # a VQ (AR's) or a multi-scale VQ (VAR's): both encode and decode
+    is_msvq = json.loads((path / "config.json").read_text()).get("model_type") == "msvq"
+    vq = (MSVQModel.from_pretrained(path) if is_msvq else load_tokenizer(path)).eval()
     imgs, _ = load_fashion_mnist("test")
     recon = []
     with torch.no_grad():
