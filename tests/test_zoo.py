@@ -75,13 +75,14 @@ def test_fmnist_build_ships_float16_copies_that_load_by_zoo_name(tmp_path, tiny_
         VQModel.from_pretrained("zoo:fmnist-var")
 
 
-def test_shipped_fashion_mnist_ar_draws_the_class_the_shipped_classifier_sees():
+@pytest.mark.parametrize("kind,tokenizer", [("ar", "fmnist-tokenizer"), ("var", "fmnist-msvq")])
+def test_shipped_fashion_mnist_generator_draws_the_class_the_shipped_classifier_sees(kind, tokenizer):
     from imagecot.classifiers.cnn import CNNClassifier
     from imagecot.zoo import load_generator
-    gen, clf = load_generator("ar", "zoo:fmnist-ar", "zoo:fmnist-tokenizer"), CNNClassifier.from_pretrained(
+    gen, clf = load_generator(kind, f"zoo:fmnist-{kind}", f"zoo:{tokenizer}"), CNNClassifier.from_pretrained(
         "zoo:fmnist-classifier")
     classes = list(range(10)) * 2
-    out = gen.generate(classes, default_sampling("zoo:fmnist-ar"), seed=0)
+    out = gen.generate(classes, default_sampling(f"zoo:fmnist-{kind}", kind), seed=0)
     assert out.images.shape == (20, 3, 32, 32)
     with torch.no_grad():
         agree = (clf(out.images).argmax(1) == torch.tensor(classes)).float().mean().item()
