@@ -4,6 +4,7 @@ process writes, a killed run resumes with every image once, and 2-rank training 
 import hashlib
 import os
 import socket
+import sys
 from pathlib import Path
 
 import torch
@@ -22,10 +23,20 @@ def _worker(rank: int, world: int, port: int, job: str, out: str, results: str):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     distributed.init()
+    code = 1
     try:
         torch.save(_JOBS[job](Path(out)), Path(results) / f"rank-{rank}.pt")
+        code = 0
+    except BaseException:
+        import traceback
+        traceback.print_exc()
     finally:
         torch.distributed.destroy_process_group()
+    # as `cli.run` does: skip the interpreter's teardown, where gloo's threads can abort a loaded machine's rank
+    # (SIGABRT, "terminate called without an active exception") after the work is done and saved
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _tiny_ar():
