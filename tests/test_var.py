@@ -147,3 +147,24 @@ def test_cfg_ramps_linearly_from_one_to_full_strength_over_scales(tiny_var, monk
     tiny_var.generate(PROMPTS[:1], SamplingConfig(cfg_scale=3.0), seed=0)
     assert seen[0] == 1.0 and seen[-1] == 3.0 and len(seen) == 7
     assert all(abs((b - a) - 2.0 / 6) < 1e-9 for a, b in zip(seen, seen[1:]))
+
+
+def test_training_from_init_starts_at_its_weights_and_records_it(tmp_path, tiny_var):
+    """`train var --init`: the first step starts from the given checkpoint (not a fresh init), the run records where
+    it started, the zoo's provenance carries it, and a checkpoint of another tokenizer is refused by name."""
+    import dataclasses
+
+    from imagecot.train.loop import TrainConfig
+    from imagecot.train.var import train_var
+    from imagecot.zoo.build import _provenance
+    cfg = tiny_var.model.config
+    tiny_var.model.save_pretrained(tmp_path / "base")
+    tc = TrainConfig(steps=1, batch_size=4, lr=1e-9, warmup=0, log_every=1, ckpt_every=1)
+    model = train_var(tmp_path / "run", tiny_var.vq, cfg, tc, init=tmp_path / "base")
+    assert torch.allclose(model.head.weight, tiny_var.model.head.weight, atol=1e-6)
+    fresh = train_var(tmp_path / "fresh", tiny_var.vq, cfg, tc)
+    assert not torch.allclose(fresh.head.weight, tiny_var.model.head.weight, atol=1e-3)
+    assert _provenance(tmp_path / "run" / "final")["init"] == str(tmp_path / "base")
+    other = dataclasses.replace(cfg, vocab_size=cfg.vocab_size + 1)
+    with pytest.raises(ValueError, match="vocab_size"):
+        train_var(tmp_path / "bad", tiny_var.vq, other, tc, init=tmp_path / "base")

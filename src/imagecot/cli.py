@@ -514,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="with --init: train only the decoder, so every image keeps its tokens")
         elif t.inputs == "tokenizer":
             p.add_argument("--tokenizer", type=Path, default=None, help=t.tokenizer_help)
+            p.add_argument("--init", default=None,
+                           help="start from this checkpoint's weights (a folder or zoo:NAME of the same tokenizer and "
+                                "data; its architecture wins) with a fresh optimizer and LR schedule")
         elif t.inputs == "var":
             p.add_argument("--var", type=Path, default=None,
                            help="the VAR checkpoint to draft for (default: the zoo's)")

@@ -106,6 +106,9 @@ class InceptionExtractor:
         self.dtype = torch.bfloat16 if bf16 else torch.float32
         self.channels_last = channels_last
         if bf16:
+            if self.device.type == "cpu":
+                from ..generators.autocast import warn_if_cpu_lacks_bf16
+                warn_if_cpu_lacks_bf16()
             model = model.to(torch.bfloat16)
         self.backend, self._compiled = backend, None
         if backend == "openvino":

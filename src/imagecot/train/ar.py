@@ -11,7 +11,8 @@ from .. import distributed
 from ..data.streams import make_stream
 from ..generators.ar import ARConfig, ARTransformer
 from ..generators.condition import ClassTokenizer, PromptTokenizer, conditioner_for
-from .loop import TrainConfig, train
+from .kinds import GENERATOR_DERIVED
+from .loop import TrainConfig, start_model, train
 from .token_batches import token_batch
 
 
@@ -29,7 +30,7 @@ def ar_loss_fn(vq, stream, batch_size: int, prompts: PromptTokenizer | ClassToke
 
 
 def train_ar(run_dir: str | Path, vq, model_cfg: ARConfig, cfg: TrainConfig,
-             data_root: str | Path | None = None) -> ARTransformer:
+             data_root: str | Path | None = None, init: str | Path | None = None) -> ARTransformer:
     vq.eval().to(distributed.local_device(cfg.device))
     if model_cfg.image_vocab != vq.vocab_size:
         raise ValueError(f"ARConfig.image_vocab={model_cfg.image_vocab} but the tokenizer has {vq.vocab_size} codes")
@@ -38,4 +39,5 @@ def train_ar(run_dir: str | Path, vq, model_cfg: ARConfig, cfg: TrainConfig,
         raise ValueError(f"ARConfig.grid={model_cfg.grid} but the tokenizer makes {g}x{g} grids")
     stream = make_stream(model_cfg.data, cfg.seed, vq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
-    return train(ARTransformer(model_cfg), ar_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)
+    model = start_model(ARTransformer, model_cfg, init, GENERATOR_DERIVED, run_dir)
+    return train(model, ar_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)

@@ -49,7 +49,8 @@ def _grid_generator(options: dict, train_cfg) -> dict:
         dict(text_vocab=PromptTokenizer(options.get("cond_len", 12)).vocab_size)
     cfg = config_from(TRAINABLES[kind].config_class(), options, image_vocab=vq.vocab_size, grid=vq.config.grid,
                       **cond)
-    (train_ar if kind == "ar" else train_maskgit)(options["out"], vq, cfg, train_cfg, options.get("data_root"))
+    (train_ar if kind == "ar" else train_maskgit)(options["out"], vq, cfg, train_cfg, options.get("data_root"),
+                                                  options.get("init"))
     return {}
 
 
@@ -65,7 +66,7 @@ def _var(options: dict, train_cfg) -> dict:
         dict(condition="text", text_vocab=PromptTokenizer(options.get("text_len", 12)).vocab_size)
     cfg = config_from(TRAINABLES["var"].config_class(), options, vocab_size=vq.vocab_size,
                       z_channels=vq.config.z_channels, patch_nums=vq.config.patch_nums, **cond)
-    train_var(options["out"], vq, cfg, train_cfg, options.get("data_root"))
+    train_var(options["out"], vq, cfg, train_cfg, options.get("data_root"), options.get("init"))
     return {}
 
 

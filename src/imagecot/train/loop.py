@@ -110,6 +110,34 @@ def check_resume(run_dir: Path, saved_model_config, wanted_model_config, cfg: Tr
     return {k: [old.get(k), new[k]] for k in new if old.get(k) != new[k] and k != "device"}
 
 
+INIT_RECORD = "init.json"
+
+
+def start_model(cls, model_cfg, init: str | Path | None, derived: tuple[str, ...], run_dir: str | Path):
+    """A new `cls(model_cfg)`, or the pretrained model in `init` (its architecture wins, as a tokenizer's --init)
+    whose `derived` fields (vocabulary, scales, conditioning: what the tokenizer and the data fix) must equal
+    `model_cfg`'s, else ValueError naming them. A fresh optimizer and LR schedule start from its weights; the run
+    records where it started (`run_dir/init.json`: the folder and that checkpoint's own provenance, if it ships
+    one), so the zoo can state the whole training a model had."""
+    if init is None:
+        return cls(model_cfg)
+    from ..hub import resolve
+    model = cls.from_pretrained(init)
+    old_m, new_m = _flat_config(model.config), _flat_config(model_cfg)
+    bad = [f"{k} {old_m[k]!r} (init) vs {new_m[k]!r}" for k in derived if k in old_m and old_m[k] != new_m.get(k)]
+    if bad:
+        raise ValueError(f"--init {init} was trained for other data or another tokenizer ({'; '.join(bad)}); "
+                         "expected a checkpoint of the same tokenizer and data")
+    prov = resolve(init) / "provenance.json"
+    record = {"init": str(init), "init_provenance": read_json(prov, "provenance") if prov.is_file() else None}
+
+    def write() -> None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(Path(run_dir) / INIT_RECORD, record)
+    distributed.on_main(write)
+    return model
+
+
 def _record_changes(run_dir: Path, cfg: TrainConfig, changed: dict, start: int) -> None:
     """Training settings that changed on resume: a warning, the new settings in train_config.json (with a
     history of changes), and a log row at the resume step."""
@@ -177,6 +205,9 @@ def train(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, int], dict
             prepare(model)
         optimizer = make_optimizer(model, cfg)
     model.train()
+    if cfg.amp_bf16 and next(model.parameters()).device.type == "cpu":
+        from ..generators.autocast import warn_if_cpu_lacks_bf16
+        warn_if_cpu_lacks_bf16()
     main = distributed.is_main()
     distributed.on_main(lambda: _truncate_log(run_dir / "log.jsonl", start))
     log = (run_dir / "log.jsonl").open("a") if main else None

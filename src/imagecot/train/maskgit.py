@@ -11,7 +11,8 @@ from .. import distributed
 from ..data.streams import make_stream
 from ..generators.condition import ClassTokenizer, PromptTokenizer, conditioner_for
 from ..generators.maskgit import MaskGITConfig, MaskGITTransformer
-from .loop import TrainConfig, train
+from .kinds import GENERATOR_DERIVED
+from .loop import TrainConfig, start_model, train
 from .token_batches import token_batch
 
 
@@ -29,11 +30,12 @@ def maskgit_loss_fn(vq, stream, batch_size: int, prompts: PromptTokenizer | Clas
 
 
 def train_maskgit(run_dir: str | Path, vq, model_cfg: MaskGITConfig, cfg: TrainConfig,
-                  data_root: str | Path | None = None) -> MaskGITTransformer:
+                  data_root: str | Path | None = None, init: str | Path | None = None) -> MaskGITTransformer:
     vq.eval().to(distributed.local_device(cfg.device))
     if model_cfg.image_vocab != vq.vocab_size or model_cfg.grid != vq.config.grid:
         raise ValueError(f"MaskGITConfig (vocab {model_cfg.image_vocab}, grid {model_cfg.grid}) does not match the "
                          f"tokenizer (vocab {vq.vocab_size}, grid {vq.config.grid})")
     stream = make_stream(model_cfg.data, cfg.seed, vq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
-    return train(MaskGITTransformer(model_cfg), maskgit_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)
+    model = start_model(MaskGITTransformer, model_cfg, init, GENERATOR_DERIVED, run_dir)
+    return train(model, maskgit_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)

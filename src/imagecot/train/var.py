@@ -12,7 +12,8 @@ from ..data.images import to_tensor
 from ..data.streams import make_stream
 from ..generators.condition import conditioner_for
 from ..generators.var import VARConfig, VARTransformer
-from .loop import TrainConfig, train
+from .kinds import GENERATOR_DERIVED
+from .loop import TrainConfig, start_model, train
 from .token_batches import vq_device
 
 
@@ -38,7 +39,7 @@ def var_loss_fn(msvq, stream, batch_size: int):
 
 
 def train_var(run_dir: str | Path, msvq, model_cfg: VARConfig, cfg: TrainConfig,
-              data_root: str | Path | None = None) -> VARTransformer:
+              data_root: str | Path | None = None, init: str | Path | None = None) -> VARTransformer:
     """Text-conditional on the shapes world; class-conditional on a labelled dataset (Fashion-MNIST)."""
     msvq.eval().to(distributed.local_device(cfg.device))
     if (model_cfg.condition == "text") != (model_cfg.data == "shapes"):
@@ -46,4 +47,5 @@ def train_var(run_dir: str | Path, msvq, model_cfg: VARConfig, cfg: TrainConfig,
                          f"-conditional VAR, not condition={model_cfg.condition!r}")
     stream = make_stream(model_cfg.data, cfg.seed, msvq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
-    return train(VARTransformer(model_cfg), var_loss_fn(msvq, stream, cfg.batch_size), run_dir, cfg)
+    model = start_model(VARTransformer, model_cfg, init, GENERATOR_DERIVED, run_dir)
+    return train(model, var_loss_fn(msvq, stream, cfg.batch_size), run_dir, cfg)

@@ -20,6 +20,7 @@ from ..generators.ar import ARTransformer
 from ..generators.registry import keep_sampling
 from ..generators.sampling import SamplingConfig
 from ..io_utils import atomic_write_json
+from ..train.loop import INIT_RECORD
 from ..tokenizers.msvq import MSVQModel
 from ..tokenizers.vq import VQModel
 from . import ZOO_DIR
@@ -48,6 +49,9 @@ def _provenance(final_dir: Path) -> dict:
     cfg = run / "train_config.json"
     if cfg.is_file():
         info["train_config"] = json.loads(cfg.read_text())
+    init = run / INIT_RECORD
+    if init.is_file():   # trained on from another checkpoint (`train ... --init`): what that one had
+        info.update(json.loads(init.read_text()))
     return info
 
 
