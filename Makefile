@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 IMAGECOT := $(VENV)/bin/imagecot
+# bfloat16 where this CPU has it natively (oneDNN's answer); without it bf16 is emulated and a training step ran
+# 28x slower than float32. Override with `make AMP_BF16=false ...`.
+AMP_BF16 ?= $(shell $(PY) -m imagecot.generators.autocast 2>/dev/null || echo false)
+BF16_FLAG = $(if $(filter true,$(AMP_BF16)),--bf16,)
 
 .PHONY: install demo test zoo clean fashion-mnist fmnist fmnist-var search align chromium report-check
 
@@ -42,7 +46,7 @@ zoo: install
 	$(IMAGECOT) train tokenizer --out runs/tokenizer --channels 32 64 --steps 4000 --lr 1e-3 \
 		--log-every 50 --ckpt-every 500
 	$(IMAGECOT) train ar --out runs/ar --tokenizer runs/tokenizer/final --d-model 256 --n-layer 8 --n-head 8 \
-		--steps 3000 --batch-size 64 --lr 1e-3 --warmup 200 --weight-decay 0.05 --amp-bf16 true \
+		--steps 3000 --batch-size 64 --lr 1e-3 --warmup 200 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) \
 		--log-every 50 --ckpt-every 250
 	$(IMAGECOT) train tokenizer --out runs/tokenizer-dec --init runs/tokenizer/final --finetune-decoder \
 		--steps 2000 --lr 3e-4 --warmup 50 --seed 1 --log-every 100 --ckpt-every 500
@@ -51,11 +55,11 @@ zoo: install
 	$(IMAGECOT) train msvq --out runs/msvq --steps 3000 --lr 1e-3 --dead-threshold 0.01 \
 		--log-every 50 --ckpt-every 500
 	OMP_NUM_THREADS=1 $(IMAGECOT) train var --out runs/var --tokenizer runs/msvq/final --depth 6 --embed-dim 256 \
-		--num-heads 8 --steps 1150 --batch-size 64 --lr 1e-3 --warmup 150 --weight-decay 0.05 --amp-bf16 true \
+		--num-heads 8 --steps 1150 --batch-size 64 --lr 1e-3 --warmup 150 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) \
 		--log-every 50 --ckpt-every 250 & var_pid=$$!; \
 	OMP_NUM_THREADS=1 $(IMAGECOT) train maskgit --out runs/maskgit --tokenizer runs/tokenizer/final --d-model 256 \
 		--n-layer 8 --n-head 8 --steps 2300 --batch-size 64 --lr 1e-3 --warmup 200 --weight-decay 0.05 \
-		--amp-bf16 true --log-every 50 --ckpt-every 250; mg=$$?; wait $$var_pid && test $$mg = 0
+		--amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 250; mg=$$?; wait $$var_pid && test $$mg = 0
 	$(PY) benchmarks/sampling_sweep.py --generator var --checkpoint runs/var/final --tokenizer runs/msvq/final \
 		--cfg 1 1.5 2 3 4 --top-k 0 50 --json runs/sweep_var_1.json
 	$(PY) benchmarks/sampling_sweep.py --generator var --checkpoint runs/var/final --tokenizer runs/msvq/final \
@@ -75,7 +79,7 @@ zoo: install
 # per generator (ORM, PRM and PARM heads), every search strategy at every N on the benchmark, and the verifier-quality
 # ladder (benchmarks/search_recipe.sh: two one-thread lanes); then each verifier goes into the zoo in float16.
 search: install
-	PATH=$(VENV)/bin:$$PATH bash benchmarks/search_recipe.sh runs/search
+	AMP_BF16=$(AMP_BF16) PATH=$(VENV)/bin:$$PATH bash benchmarks/search_recipe.sh runs/search
 	for g in ar maskgit var; do $(PY) -m imagecot.zoo.build --verifier $$g runs/search/verifier-$$g/final || exit 1; done
 
 # The Fashion-MNIST track (issue 4): the exact recipe behind the shipped fmnist-* checkpoints and BENCHMARKS.md.
@@ -89,9 +93,9 @@ fmnist: install fashion-mnist
 	OMP_NUM_THREADS=1 $(PY) benchmarks/fmnist_fid.py --reference-only --out out/fmnist-ar --threads 1; s=$$?; wait $$pid && test $$s = 0
 	$(IMAGECOT) train ar --data fashion-mnist --out runs/fmnist-ar --tokenizer runs/fmnist-tok/final \
 		--d-model 192 --n-layer 8 --n-head 6 --steps 2500 --lr 1e-3 --warmup 200 --weight-decay 0.05 \
-		--amp-bf16 true --log-every 50 --ckpt-every 250
+		--amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 250
 	$(IMAGECOT) train classifier --data fashion-mnist --out runs/fmnist-classifier --steps 1000 \
-		--batch-size 128 --lr 2e-3 --weight-decay 0.05 --amp-bf16 true --log-every 50 --ckpt-every 250
+		--batch-size 128 --lr 2e-3 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 250
 	$(PY) -m imagecot.zoo.build --fmnist runs/fmnist-tok/final runs/fmnist-ar/final runs/fmnist-classifier/final
 	$(PY) benchmarks/fmnist_fid.py --generator ar --checkpoint zoo:fmnist-ar --tokenizer zoo:fmnist-tokenizer \
 		--classifier zoo:fmnist-classifier --out out/fmnist-ar
@@ -109,9 +113,9 @@ fmnist-var: install fashion-mnist
 		--log-every 50 --ckpt-every 250
 	OMP_NUM_THREADS=1 $(IMAGECOT) train var --data fashion-mnist --out $(FV)/var --tokenizer $(FV)/msvq/final \
 		--depth 6 --embed-dim 256 --num-heads 8 --steps 3000 --batch-size 64 --lr 1e-3 --warmup 150 \
-		--weight-decay 0.05 --amp-bf16 true --log-every 50 --ckpt-every 250
+		--weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 250
 	$(IMAGECOT) train classifier --data fashion-mnist --out $(FV)/judge --channels 16 32 64 128 --seed 1 \
-		--steps 1000 --batch-size 128 --lr 2e-3 --weight-decay 0.05 --amp-bf16 true --log-every 50
+		--steps 1000 --batch-size 128 --lr 2e-3 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50
 	$(PY) -m imagecot.zoo.build --fmnist-var $(FV)/msvq/final $(FV)/var/final
 	$(IMAGECOT) train ddo --generator var --checkpoint zoo:fmnist-var --tokenizer zoo:fmnist-msvq --rounds 1 \
 		--fake-per-class 500 --epochs 2 --lr 2e-5 --batch-size 32 --out $(FV)/ddo
@@ -151,19 +155,19 @@ align: install fashion-mnist
 	$(PY) benchmarks/search_scaling.py --generator ar --checkpoint $(A)/dpo-ar-round1/final \
 		--verifiers zoo:verifier-ar --pool 20 --ns 1 4 20 --images-per-prompt 1 --parm-plus-plus-ns 20 \
 		--out $(A)/scaling-dpo-ar-round1
-	$(IMAGECOT) preferences --generator maskgit --prompts 600 --per-prompt 8 --judge evaluator --bf16 --seed 0 \
+	$(IMAGECOT) preferences --generator maskgit --prompts 600 --per-prompt 8 --judge evaluator $(BF16_FLAG) --seed 0 \
 		--out $(A)/prefs-maskgit
 	$(IMAGECOT) train dpo --generator maskgit --preferences $(A)/prefs-maskgit --pairs-per-prompt 4 \
 		--out $(A)/dpo-maskgit
 	$(IMAGECOT) preferences --generator maskgit --checkpoint $(A)/dpo-maskgit/final --prompts 600 --per-prompt 8 \
-		--judge evaluator --bf16 --seed 1 --out $(A)/prefs-maskgit-round1
+		--judge evaluator $(BF16_FLAG) --seed 1 --out $(A)/prefs-maskgit-round1
 	$(IMAGECOT) train dpo --generator maskgit --checkpoint $(A)/dpo-maskgit/final \
 		--preferences $(A)/prefs-maskgit-round1 --pairs-per-prompt 4 --out $(A)/dpo-maskgit-round1
 	for m in base:zoo:maskgit round0:$(A)/dpo-maskgit/final round1:$(A)/dpo-maskgit-round1/final; do \
 		$(IMAGECOT) geneval generate --generator maskgit --checkpoint $${m#*:} --images-per-prompt 1 \
 			--out $(A)/geneval-maskgit-$${m%%:*} && $(IMAGECOT) geneval score $(A)/geneval-maskgit-$${m%%:*} || exit 1; done
 	$(PY) benchmarks/search_scaling.py --generator maskgit --checkpoint $(A)/dpo-maskgit-round1/final \
-		--verifiers zoo:verifier-maskgit --pool 20 --parm-plus-plus-ns 20 --rounds 1 --images-per-prompt 1 --bf16 \
+		--verifiers zoo:verifier-maskgit --pool 20 --parm-plus-plus-ns 20 --rounds 1 --images-per-prompt 1 $(BF16_FLAG) \
 		--threads 1 --out $(A)/scaling-dpo-maskgit-round1
 	$(PY) benchmarks/diversity.py --model base=zoo:ar --model dpo-round0=$(A)/dpo-ar/round-0/run/final \
 		--model dpo-round1=$(A)/dpo-ar-round1/final --out $(A)/diversity-ar.json

@@ -14,7 +14,10 @@ OUT=${1:-runs/search}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=1
-TRAIN="--lr 1e-3 --warmup 200 --weight-decay 0.05 --amp-bf16 true --log-every 100 --ckpt-every 500"
+# bfloat16 only where the CPU has it natively (the Makefile passes its AMP_BF16; emulated bf16 is far slower)
+AMP_BF16=${AMP_BF16:-$(python -m imagecot.generators.autocast)}
+BF16_FLAG=$([ "$AMP_BF16" = true ] && echo --bf16 || true)
+TRAIN="--lr 1e-3 --warmup 200 --weight-decay 0.05 --amp-bf16 $AMP_BF16 --log-every 100 --ckpt-every 500"
 
 verifier() {  # GEN STEPS [extra train options]: the verifier of GEN's rollouts
   local g=$1 steps=$2; shift 2
@@ -58,13 +61,13 @@ lane_a() {
 }
 
 lane_b() {
-  imagecot rollouts --generator maskgit --prompts 2500 --per-prompt 8 --shard-prompts 128 --bf16 --seed 1 \
+  imagecot rollouts --generator maskgit --prompts 2500 --per-prompt 8 --shard-prompts 128 $BF16_FLAG --seed 1 \
     --out "$OUT/rollouts-maskgit"
   imagecot rollouts --generator var --prompts 2500 --per-prompt 8 --shard-prompts 128 --seed 2 \
     --out "$OUT/rollouts-var"
   verifier maskgit 3000
   verifier var 1500
-  scaling maskgit scaling-maskgit --images-per-prompt 1 --bf16 --rounds 1 --parm-plus-plus-ns 20
+  scaling maskgit scaling-maskgit --images-per-prompt 1 $BF16_FLAG --rounds 1 --parm-plus-plus-ns 20
   scaling var scaling-var --images-per-prompt 1 --parm-plus-plus-ns 20
 }
 
