@@ -20,9 +20,9 @@ from ..generators.ar import ARTransformer
 from ..generators.registry import keep_sampling
 from ..generators.sampling import SamplingConfig
 from ..io_utils import atomic_write_json
-from ..train.loop import INIT_RECORD
 from ..tokenizers.msvq import MSVQModel
 from ..tokenizers.vq import VQModel
+from ..train.loop import INIT_RECORD
 from . import ZOO_DIR
 
 
