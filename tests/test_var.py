@@ -165,6 +165,11 @@ def test_training_from_init_starts_at_its_weights_and_records_it(tmp_path, tiny_
     fresh = train_var(tmp_path / "fresh", tiny_var.vq, cfg, tc)
     assert not torch.allclose(fresh.head.weight, tiny_var.model.head.weight, atol=1e-3)
     assert _provenance(tmp_path / "run" / "final")["init"] == str(tmp_path / "base")
+    assert not (tmp_path / "run" / "final" / "sampling.json").exists()   # the base had none
+    (tmp_path / "base" / "sampling.json").write_text('{"cfg_scale": 3.0, "top_k": 50}')
+    train_var(tmp_path / "run2", tiny_var.vq, cfg, tc, init=tmp_path / "base")
+    from imagecot.zoo import default_sampling
+    assert default_sampling(tmp_path / "run2" / "final", "var").cfg_scale == 3.0   # samples as its base did
     other = dataclasses.replace(cfg, vocab_size=cfg.vocab_size + 1)
     with pytest.raises(ValueError, match="vocab_size"):
         train_var(tmp_path / "bad", tiny_var.vq, other, tc, init=tmp_path / "base")

@@ -209,3 +209,15 @@ def test_generate_searches_parm_in_waves_from_the_cli(tmp_path, capsys):
     trace = json.loads((tmp_path / "g" / "00000" / "search.json").read_text())["trace"][0]
     assert trace["finished"] == 2 and sorted(trace["verdicts"]) == ["0", "1"]   # stop_at 0: one turn of 2 only
     assert json.loads((tmp_path / "g" / "settings.json").read_text())["search"]["options"]["wave"] == 2
+
+
+def test_a_generator_shipped_without_a_sweep_keeps_its_runs_sampling_settings(tmp_path, tiny_ar):
+    """`zoo.build --var FINAL` of a run trained on with --init: the sampling.json beside its final model ships."""
+    import json
+
+    from imagecot.zoo.build import build
+    final = tmp_path / "run" / "final"
+    tiny_ar.model.save_pretrained(final)
+    (final / "sampling.json").write_text(json.dumps({"cfg_scale": 3.0, "top_k": 50}))
+    build(ar=final, zoo=tmp_path / "zoo")
+    assert json.loads((tmp_path / "zoo" / "ar" / "sampling.json").read_text()) == {"cfg_scale": 3.0, "top_k": 50}

@@ -12,7 +12,7 @@ from ..data.streams import make_stream
 from ..generators.ar import ARConfig, ARTransformer
 from ..generators.condition import ClassTokenizer, PromptTokenizer, conditioner_for
 from .kinds import GENERATOR_DERIVED
-from .loop import TrainConfig, start_model, train
+from .loop import TrainConfig, inherit_sampling, start_model, train
 from .token_batches import token_batch
 
 
@@ -40,4 +40,6 @@ def train_ar(run_dir: str | Path, vq, model_cfg: ARConfig, cfg: TrainConfig,
     stream = make_stream(model_cfg.data, cfg.seed, vq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
     model = start_model(ARTransformer, model_cfg, init, GENERATOR_DERIVED, run_dir)
-    return train(model, ar_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)
+    model = train(model, ar_loss_fn(vq, stream, cfg.batch_size), run_dir, cfg)
+    inherit_sampling(run_dir, init)
+    return model

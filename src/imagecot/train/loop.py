@@ -138,6 +138,18 @@ def start_model(cls, model_cfg, init: str | Path | None, derived: tuple[str, ...
     return model
 
 
+def inherit_sampling(run_dir: str | Path, init: str | Path | None) -> None:
+    """A generator trained on from `init` samples as `init` did: its sampling.json (if it has one) beside the run's
+    final model, as a DPO run keeps its base's."""
+    if init is None:
+        return
+    from ..hub import resolve
+    src = resolve(init) / "sampling.json"
+    if src.is_file():
+        distributed.on_main(lambda: atomic_write_json(Path(run_dir) / "final" / "sampling.json",
+                                                      read_json(src, "sampling settings")))
+
+
 def _record_changes(run_dir: Path, cfg: TrainConfig, changed: dict, start: int) -> None:
     """Training settings that changed on resume: a warning, the new settings in train_config.json (with a
     history of changes), and a log row at the resume step."""

@@ -13,7 +13,7 @@ from ..data.streams import make_stream
 from ..generators.condition import conditioner_for
 from ..generators.var import VARConfig, VARTransformer
 from .kinds import GENERATOR_DERIVED
-from .loop import TrainConfig, start_model, train
+from .loop import TrainConfig, inherit_sampling, start_model, train
 from .token_batches import vq_device
 
 
@@ -48,4 +48,6 @@ def train_var(run_dir: str | Path, msvq, model_cfg: VARConfig, cfg: TrainConfig,
     stream = make_stream(model_cfg.data, cfg.seed, msvq.config.resolution, data_root)
     torch.manual_seed(cfg.seed)
     model = start_model(VARTransformer, model_cfg, init, GENERATOR_DERIVED, run_dir)
-    return train(model, var_loss_fn(msvq, stream, cfg.batch_size), run_dir, cfg)
+    model = train(model, var_loss_fn(msvq, stream, cfg.batch_size), run_dir, cfg)
+    inherit_sampling(run_dir, init)
+    return model

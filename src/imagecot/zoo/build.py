@@ -70,7 +70,8 @@ def _network_class(kind: str):
 
 
 def _ship_generator(kind: str, run_final: Path, zoo: Path, best: dict | None) -> None:
-    """Store a generator in float16 with its provenance and, from a sweep's best row, its sampling settings."""
+    """Store a generator in float16 with its provenance and its sampling settings: a sweep's best row, else the
+    run's own sampling.json."""
     model = _network_class(kind).from_pretrained(run_final)
     if best is not None and kind == "maskgit":  # MaskGIT's sampling knobs live in its config
         model.config.sample_steps = int(best.get("sample_steps", model.config.sample_steps))
@@ -78,6 +79,15 @@ def _ship_generator(kind: str, run_final: Path, zoo: Path, best: dict | None) ->
     _ship(model, run_final, zoo / kind, torch.float16)
     if best is not None:
         atomic_write_json(zoo / kind / "sampling.json", {k: best[k] for k in SAMPLING_KEYS if k in best})
+    else:
+        _copy_sampling(run_final, zoo / kind)
+
+
+def _copy_sampling(run_final: Path, dest: Path) -> None:
+    """The run's own sampling.json (a DPO run keeps its base's; a run trained on with --init gets one put beside
+    it), copied as it is."""
+    if (run_final / "sampling.json").is_file():
+        atomic_write_json(dest / "sampling.json", json.loads((run_final / "sampling.json").read_text()))
 
 
 def build_fmnist(tokenizer: Path, ar: Path, classifier: Path, zoo: Path = ZOO_DIR) -> None:
@@ -119,8 +129,7 @@ def build_aligned(kind: str, run_final: Path, zoo: Path = ZOO_DIR) -> Path:
     dest = zoo / f"{kind}-dpo"
     _network_class(kind).from_pretrained(run_final).save_pretrained_delta(dest, zoo / kind)
     _write_provenance(run_final, dest)
-    if (run_final / "sampling.json").is_file():   # copied as it is
-        atomic_write_json(dest / "sampling.json", json.loads((run_final / "sampling.json").read_text()))
+    _copy_sampling(run_final, dest)
     return dest
 
 
