@@ -39,5 +39,5 @@ if __name__ == "__main__":
     pin = dict(np.load(PIN_PATH))
     for kind in kinds:
         pin.update(entries(kind))
-    np.savez(PIN_PATH, **pin)
+    np.savez_compressed(PIN_PATH, **pin)
     print(f"re-pinned {', '.join(kinds)} in {PIN_PATH}")
