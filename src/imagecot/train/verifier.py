@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.images import to_tensor
 from ..evaluation.diagnose import KINDS
 from ..evaluation.ranking import auc, expected_calibration_error, within_group_auc
 from ..generators.condition import PromptTokenizer
@@ -59,10 +60,6 @@ def split_by_draw(data: dict, held_out: float, seed: int) -> tuple[np.ndarray, n
     val = rng.choice(draws, max(1, round(held_out * len(draws))), replace=False)
     is_val = np.isin(data["prompt_index"], val)
     return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
-
-
-def to_images(frames_BHW3: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frames_BHW3)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
 class BatchMaker:
@@ -112,7 +109,7 @@ class BatchMaker:
             final += [True] * len(h)
         final_B = torch.tensor(final)
         correct_B = torch.from_numpy(correct)
-        batch = {"images": to_images(d["frames"][frame_rows, steps]), "text": self.text(prompts),
+        batch = {"images": to_tensor(d["frames"][frame_rows, steps]), "text": self.text(prompts),
                  "progress": torch.from_numpy((steps + 1) / T).float(), "group": torch.tensor(group),
                  "outcome": correct_B, "outcome_mask": final_B, "value": correct_B,
                  "potential": correct_B, "potential_mask": torch.from_numpy(clear), "clarity": torch.from_numpy(clear),
@@ -131,7 +128,7 @@ def score_rollouts(net: VerifierNet, data: dict, rows: np.ndarray) -> dict[str, 
     v = LearnedVerifier(net, "parm")
     T = data["frames"].shape[1]
     prompts = [str(p) for p in data["prompt"][rows]]
-    per_step = [v.heads(to_images(data["frames"][rows, t]), prompts, t + 1, T) for t in range(T)]
+    per_step = [v.heads(to_tensor(data["frames"][rows, t]), prompts, t + 1, T) for t in range(T)]
     out = {k: np.stack([h[k].numpy() for h in per_step], 1) for k in ("outcome", "value", "potential", "clarity")}
     out["flaws"] = per_step[-1]["flaws"].numpy()
     out["parse"], out["counts"] = per_step[-1]["parse"].numpy(), per_step[-1]["counts"].numpy()
@@ -193,7 +190,7 @@ def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, seed: int = 
 
     def scores(frame_rows_own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(own-prompt score per held-out rollout, hindsight-prompt score per pair) with these frames."""
-        frames = to_images(data["frames"][frame_rows_own, -1])
+        frames = to_tensor(data["frames"][frame_rows_own, -1])
         own = v(frames, own_prompts).numpy()
         pair_frames = frames[[position[s] for s in extra["rollout"].tolist()]]
         return own, v(pair_frames, [str(p) for p in extra["prompt"]]).numpy()
@@ -250,7 +247,7 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
     def held_out_check(model, step: int) -> dict:
         """At every checkpoint: the outcome head's within-pool AUC and ECE on (up to 2000) held-out final images."""
         model.eval()
-        p = LearnedVerifier(model, "orm")(to_images(data["frames"][watch, -1]),
+        p = LearnedVerifier(model, "orm")(to_tensor(data["frames"][watch, -1]),
                                           [str(x) for x in data["prompt"][watch]]).numpy()
         y = data["correct"][watch]
         return {"held_out_within_auc": within_group_auc(p, y, data["prompt_index"][watch])[0],

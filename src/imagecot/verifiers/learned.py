@@ -15,7 +15,10 @@ transformer; a summary token feeds the judgment heads, each cell its own:
 - `parse` (per cell: background or which of the 36 coloured shapes covers it)
   and `counts` (per coloured shape: 0, 1, 2, 3, 4+ confident objects): what the
   evaluator's detector sees, learned on final images so that the network has
-  to look at the image; they are auxiliary tasks, never a verdict.
+  to look at the image. For the tasks in `VerifierConfig.count_verdict_tasks`
+  (chosen on validation rollouts by `benchmarks/count_verdict_check.py`), the
+  verdict on a final image is the one the counts imply (`count_verdict`) in
+  place of the outcome head's: on colour binding it ranks far better.
 One network serves as ORM, PRM and PARM (`LearnedVerifier(net, role)` picks the
 head); it is trained on each role's data in every batch (`train/verifier.py`).
 """
@@ -31,10 +34,10 @@ import torch.nn.functional as F
 from ..evaluation.diagnose import KINDS
 from ..hub import PretrainedMixin
 from ..world.vocab import COLORS, SHAPES
+from .count_verdict import MAX_COUNT_CLASS, count_verdict
 
 PROGRESS_BINS = 16
 N_OBJECT_KINDS = len(SHAPES) * len(COLORS)   # coloured shapes: parse classes 1.. (0 = background), count rows
-MAX_COUNT_CLASS = 4                          # counts head classes 0..4 (4 = four or more)
 ROLE_HEAD = {"orm": "outcome", "prm": "value", "parm": "potential"}
 SCALAR_HEADS = ("outcome", "value", "potential", "clarity")
 
@@ -50,6 +53,7 @@ class VerifierConfig:
     text_vocab: int = 40
     dropout: float = 0.1
     role: str = "all"        # the roles this checkpoint serves: "all", or one of orm, prm, parm
+    count_verdict_tasks: tuple[str, ...] = ()   # tasks whose final-image verdict is read from the counts head
 
     @property
     def grid(self) -> int:
@@ -218,7 +222,23 @@ class LearnedVerifier:
         for k in outs[0]:
             logits = torch.cat([o[k] for o in outs]).float()
             probs[k] = (logits.softmax(-1) if k in CLASS_HEADS else logits.sigmoid()).cpu()
+        if progress == 1.0 and self.net.config.count_verdict_tasks:
+            self._count_verdicts(probs, prompts)
         return probs
+
+    def _count_verdicts(self, probs: dict, prompts: list[str]) -> None:
+        """On final images of the config's `count_verdict_tasks`, every role's score becomes the verdict the
+        counts head implies (the same P(the image meets the prompt) for ORM, PRM and PARM)."""
+        from ..world.spec import PromptParseError, parse_prompt
+        for b, prompt in enumerate(prompts):
+            try:
+                spec = parse_prompt(prompt)
+            except PromptParseError:
+                continue
+            if spec["tag"] in self.net.config.count_verdict_tasks:
+                verdict = count_verdict(spec, probs["counts"][b])
+                for head in ROLE_HEAD.values():
+                    probs[head][b] = verdict
 
     def __call__(self, images_B3HW, prompts, t=None, T=None) -> torch.Tensor:
         return self.heads(images_B3HW, prompts, t, T)[self.score_head]

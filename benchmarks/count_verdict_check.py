@@ -1,0 +1,84 @@
+"""Does the verifier's own counts head rank one prompt's candidates better than its outcome head? (issue 14)
+
+On a rollouts folder (`imagecot rollouts`: training-grammar prompts, training seeds, never the benchmark), score
+every final image with a learned verifier's outcome head (the ORM), with the verdict its counts head implies
+(`verifiers.count_verdict`), and with their product; print per task the within-pool AUC (pools: one prompt's
+candidates), the best-of-pool accuracy (the share of pools whose top-scored candidate the evaluator accepts),
+and the yes/no agreement with the evaluator at 0.5. With --write-into, the tasks where the counts verdict ranks
+better (higher within-pool AUC) become that verifier folder's `count_verdict_tasks` (its config.json).
+Usage: python benchmarks/count_verdict_check.py --rollouts runs/val-rollouts-ar [--verifier zoo:verifier-ar]
+           [--write-into src/imagecot/zoo/verifier-ar]
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from imagecot.data.images import to_tensor
+from imagecot.evaluation.ranking import within_group_auc
+from imagecot.io_utils import atomic_write_json
+from imagecot.verifiers.count_verdict import count_verdict
+from imagecot.verifiers.rollouts import load_rollouts
+from imagecot.world.spec import parse_prompt
+from imagecot.zoo import load_verifier
+
+
+def best_of_pool(scores, labels, groups) -> float:
+    picks = [labels[groups == g][np.argmax(scores[groups == g])] for g in np.unique(groups)]
+    return float(np.mean(picks))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rollouts", required=True)
+    ap.add_argument("--verifier", default=None, help="a verifier folder (default: the zoo's for --generator)")
+    ap.add_argument("--generator", default="ar")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--write-into", type=Path, default=None,
+                    help="a verifier folder whose config.json gets the tasks where the counts verdict ranks better")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    data = load_rollouts(a.rollouts)
+    v = load_verifier("orm", a.verifier, generator=a.generator)
+    v.net.config.count_verdict_tasks = ()   # the outcome head's own scores, whatever the folder chose before
+    images_B3HW = to_tensor(data["frames"][:, -1])
+    prompts = [str(p) for p in data["prompt"]]
+    heads = v.heads(images_B3HW, prompts)
+    outcome = heads["outcome"].numpy()
+    counts = np.array([count_verdict(parse_prompt(p), heads["counts"][i]) for i, p in enumerate(prompts)])
+    scores = {"outcome (ORM)": outcome, "counts verdict": counts, "outcome x counts": outcome * counts}
+    labels, groups, tags = data["correct"].astype(bool), data["prompt_index"], data["tag"]
+    rows = {}
+    print(f"{len(labels)} rollouts, {len(np.unique(groups))} pools, share correct {labels.mean():.3f}")
+    print("| task | pools (mixed) | " + " | ".join(f"{k}: within AUC / best-of-pool / agree"
+                                                 for k in scores) + " | oracle best-of-pool |")
+    print("|---|---|" + "---|" * (len(scores) + 1))
+    for task in [*sorted(set(tags)), "overall"]:
+        m = np.ones(len(tags), bool) if task == "overall" else tags == task
+        cells, row = [], {}
+        for k, s in scores.items():
+            w, n_mixed = within_group_auc(s[m], labels[m], groups[m])
+            bop = best_of_pool(s[m], labels[m], groups[m])
+            agree = float(((s[m] > 0.5) == labels[m]).mean())
+            row[k] = {"within_auc": w, "best_of_pool": bop, "agreement": agree}
+            cells.append(f"{w:.3f} / {bop:.3f} / {agree:.3f}" if w is not None else f"– / {bop:.3f} / {agree:.3f}")
+        oracle = best_of_pool(labels[m].astype(float), labels[m], groups[m])
+        rows[task] = {**row, "oracle_best_of_pool": oracle, "mixed_pools": n_mixed}
+        print(f"| {task} | {len(np.unique(groups[m]))} ({n_mixed}) | " + " | ".join(cells) + f" | {oracle:.3f} |")
+    if a.json:
+        atomic_write_json(a.json, rows)
+    if a.write_into:
+        better = {str(t) for t, r in rows.items() if t != "overall" and r["counts verdict"]["within_auc"] is not None
+                  and r["counts verdict"]["within_auc"] > r["outcome (ORM)"]["within_auc"]}
+        tasks = sorted(better)
+        config = json.loads((a.write_into / "config.json").read_text())
+        atomic_write_json(a.write_into / "config.json", {**config, "count_verdict_tasks": tasks})
+        print(f"{a.write_into / 'config.json'}: count_verdict_tasks = {tasks}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The verdict a verifier's counts head implies, on planted count distributions."""
+
+import pytest
+import torch
+
+from imagecot.verifiers.count_verdict import capped_sum, count_verdict, kind_index
+from imagecot.world.spec import parse_prompt
+
+
+def scene(**objects) -> torch.Tensor:
+    """A certain counts distribution (36, 5): e.g. scene(red_circle=1, blue_square=2)."""
+    counts_K5 = torch.zeros(36, 5)
+    counts_K5[:, 0] = 1.0
+    for name, n in objects.items():
+        color, cls = name.split("_")
+        counts_K5[kind_index(cls, color)] = torch.nn.functional.one_hot(torch.tensor(min(n, 4)), 5).float()
+    return counts_K5
+
+
+@pytest.mark.parametrize("prompt,objects,expected", [
+    ("a red circle and a blue square", {"red_circle": 1, "blue_square": 1}, 1.0),
+    ("a blue circle and a red square", {"red_circle": 1, "blue_square": 1}, 0.0),   # the colours swapped
+    ("a red circle", {"red_circle": 1, "blue_circle": 1}, 0.5),   # which circle is more confident is unknown
+    ("two circles and a square", {"red_circle": 1, "green_circle": 1, "blue_square": 1}, 1.0),
+    ("two circles and a square", {"red_circle": 1, "blue_square": 1}, 0.0),
+    ("three circles", {"red_circle": 2, "blue_circle": 1}, 1.0),
+    ("three circles", {"red_circle": 2, "blue_circle": 2}, 0.0),   # four: the exclusion fails
+    ("a circle left of a square", {"red_circle": 1, "red_square": 1}, 1.0),   # relations are not read
+])
+def test_certain_counts_give_the_rules_verdict(prompt, objects, expected):
+    assert count_verdict(parse_prompt(prompt), scene(**objects)) == pytest.approx(expected)
+
+
+def test_uncertain_counts_multiply_and_convolve():
+    counts_K5 = scene()
+    counts_K5[kind_index("circle", "red")] = torch.tensor([0.2, 0.8, 0, 0, 0])
+    counts_K5[kind_index("circle", "blue")] = torch.tensor([0.5, 0.5, 0, 0, 0])
+    assert capped_sum(counts_K5[[kind_index("circle", c) for c in ("red", "blue")]]).tolist() == pytest.approx(
+        [0.1, 0.5, 0.4, 0, 0])
+    assert count_verdict(parse_prompt("two circles"), counts_K5) == pytest.approx(0.4)
+    # "a red circle": P(red) 0.8 x (P(no blue) 0.5 + half of P(blue) 0.5)
+    assert count_verdict(parse_prompt("a red circle"), counts_K5) == pytest.approx(0.8 * 0.75)
+
+
+def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head_on_final_images_only():
+    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
+    torch.manual_seed(0)
+    net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40,
+                                     count_verdict_tasks=("color_attr",)))
+    prompts = ["a red circle and a blue square", "two circles"]
+    images_B3HW = torch.rand(2, 3, 32, 32) * 2 - 1
+    final = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
+    preview = LearnedVerifier(net, "parm").heads(images_B3HW, prompts, 3, 8)
+    verdict = count_verdict(parse_prompt(prompts[0]), final["counts"][0])
+    for head in ("outcome", "value", "potential"):
+        assert final[head][0].item() == pytest.approx(verdict, abs=1e-6)     # color_attr, final image
+        assert final[head][1].item() != pytest.approx(count_verdict(parse_prompt(prompts[1]), final["counts"][1]))
+        assert preview[head][0].item() != pytest.approx(verdict)          # a preview keeps its own head
+    net.config.count_verdict_tasks = ()
+    assert LearnedVerifier(net, "orm")(images_B3HW, prompts)[0].item() != pytest.approx(verdict)
