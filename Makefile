@@ -38,10 +38,10 @@ report-check: install chromium
 test: install
 	$(VENV)/bin/pytest -q
 
-# Rebuild the shipped checkpoints from scratch (about 5 hours on 2 CPU cores): tokenizer, AR generator on
+# Rebuild the shipped checkpoints from scratch (about 6 hours on 2 CPU cores): tokenizer, AR generator on
 # its codes, decoder-only fine-tune (tokens unchanged), VAR's multi-scale tokenizer, the VAR and MaskGIT
 # generators (each at about AR's training compute: ~85 core-minutes; the pair trained side by side, one thread
-# each), VAR trained on for 2500 + 900 more steps (it was undertrained: 116 min on 2 threads with AMX bf16), and each
+# each), VAR trained on for 2500 + 900 + 2000 more steps (it was undertrained: 186 min on 2 threads with native bf16), and each
 # generator's sampling settings chosen on validation prompts.
 zoo: install
 	$(IMAGECOT) train tokenizer --out runs/tokenizer --channels 32 64 --steps 4000 --lr 1e-3 \
@@ -67,6 +67,10 @@ zoo: install
 		--cfg 1.5 2 3 4 --top-k 0 50 --json runs/sweep_var_cont.json
 	$(IMAGECOT) train var --out runs/var-cont2 --tokenizer runs/msvq/final --init runs/var-cont/final --seed 2 --steps 900 \
 		--batch-size 64 --lr 3e-4 --warmup 30 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 100
+	$(IMAGECOT) train var --out runs/var-cont3 --tokenizer runs/msvq/final --init runs/var-cont2/final --seed 3 --steps 2000 \
+		--batch-size 64 --lr 5e-4 --warmup 30 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 100
+	$(PY) benchmarks/sampling_sweep.py --generator var --checkpoint runs/var-cont3/final --tokenizer runs/msvq/final \
+		--cfg 2 3 4 --top-k 0 50 --json runs/sweep_var_cont3.json
 	$(PY) benchmarks/sampling_sweep.py --generator maskgit --checkpoint runs/maskgit/final --per-task 32 \
 		--tokenizer runs/tokenizer-dec/final --cfg 1 2 3 --choice-temperature 0 1 4.5 --steps 8 \
 		--json runs/sweep_maskgit_1.json
@@ -75,7 +79,7 @@ zoo: install
 		--json runs/sweep_maskgit_2.json
 	$(PY) -m imagecot.zoo.build --tokenizer runs/tokenizer-dec/final --ar runs/ar/final \
 		--sampling-from runs/sampling_sweep.json --msvq runs/msvq/final \
-		--var runs/var-cont2/final --var-sampling-from runs/sweep_var_cont.json \
+		--var runs/var-cont3/final --var-sampling-from runs/sweep_var_cont3.json \
 		--maskgit runs/maskgit/final --maskgit-sampling-from runs/sweep_maskgit_2.json
 
 # Verifiers and test-time search: training rollouts (128k AR, 20k MaskGIT, 20k VAR; resumable shards), one verifier
