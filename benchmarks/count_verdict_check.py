@@ -4,7 +4,8 @@ On a rollouts folder (`imagecot rollouts`: training-grammar prompts, training se
 every final image with a learned verifier's outcome head (the ORM), with the verdict its counts head implies
 (`verifiers.count_verdict`), and with their product; print per task the within-pool AUC (pools: one prompt's
 candidates), the best-of-pool accuracy (the share of pools whose top-scored candidate the evaluator accepts),
-and the yes/no agreement with the evaluator at 0.5. With --write-into, the tasks where the counts verdict ranks
+and the yes/no agreement with the evaluator at 0.5; then, step by step, PARM's potential head against the counts
+verdict on each step's preview. With --write-into, the tasks where the counts verdict ranks
 better (higher within-pool AUC) become that verifier folder's `count_verdict_tasks` (its config.json).
 Usage: python benchmarks/count_verdict_check.py --rollouts runs/val-rollouts-ar [--verifier zoo:verifier-ar]
            [--write-into src/imagecot/zoo/verifier-ar]
@@ -49,7 +50,8 @@ def main() -> None:
     prompts = [str(p) for p in data["prompt"]]
     heads = v.heads(images_B3HW, prompts)
     outcome = heads["outcome"].numpy()
-    counts = np.array([count_verdict(parse_prompt(p), heads["counts"][i]) for i, p in enumerate(prompts)])
+    specs = [parse_prompt(p) for p in prompts]
+    counts = np.array([count_verdict(spec, heads["counts"][i]) for i, spec in enumerate(specs)])
     scores = {"outcome (ORM)": outcome, "counts verdict": counts, "outcome x counts": outcome * counts}
     labels, groups, tags = data["correct"].astype(bool), data["prompt_index"], data["tag"]
     rows = {}
@@ -69,6 +71,21 @@ def main() -> None:
         oracle = best_of_pool(labels[m].astype(float), labels[m], groups[m])
         rows[task] = {**row, "oracle_best_of_pool": oracle, "mixed_pools": n_mixed}
         print(f"| {task} | {len(np.unique(groups[m]))} ({n_mixed}) | " + " | ".join(cells) + f" | {oracle:.3f} |")
+    print("\nWithin-pool AUC by step of PARM's potential head / the counts verdict on the step's preview (the last "
+          "step is the final image):")
+    T = data["frames"].shape[1]
+    print("| task | " + " | ".join(f"t={t + 1}" for t in range(T)) + " |\n|---|" + "---|" * T)
+    by_step = {}
+    for t in range(T):
+        h = v.heads(to_tensor(data["frames"][:, t]), prompts, t + 1, T)
+        by_step[t] = (h["potential"].numpy(),
+                      np.array([count_verdict(spec, h["counts"][i]) for i, spec in enumerate(specs)]))
+    for task in sorted(set(tags)):
+        m = tags == task
+        cells = [[within_group_auc(s[m], labels[m], groups[m])[0] for s in by_step[t]] for t in range(T)]
+        text = [" / ".join("–" if x is None else f"{x:.3f}" for x in c) for c in cells]
+        print(f"| {task} | " + " | ".join(text) + " |")
+        rows[task]["by_step_potential_vs_counts"] = cells
     if a.json:
         atomic_write_json(a.json, rows)
     if a.write_into:

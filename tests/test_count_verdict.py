@@ -42,7 +42,7 @@ def test_uncertain_counts_multiply_and_convolve():
     assert count_verdict(parse_prompt("a red circle"), counts_K5) == pytest.approx(0.8 * 0.75)
 
 
-def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head_on_final_images_only():
+def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head():
     from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
     torch.manual_seed(0)
     net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40,
@@ -55,6 +55,10 @@ def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head_on_final
     for head in ("outcome", "value", "potential"):
         assert final[head][0].item() == pytest.approx(verdict, abs=1e-6)     # color_attr, final image
         assert final[head][1].item() != pytest.approx(count_verdict(parse_prompt(prompts[1]), final["counts"][1]))
-        assert preview[head][0].item() != pytest.approx(verdict)          # a preview keeps its own head
+    # on a preview only PARM's potential reads the counts (of that preview); value and outcome keep their heads
+    preview_verdict = count_verdict(parse_prompt(prompts[0]), preview["counts"][0])
+    assert preview["potential"][0].item() == pytest.approx(preview_verdict, abs=1e-6)
+    for head in ("outcome", "value"):
+        assert preview[head][0].item() != pytest.approx(preview_verdict)
     net.config.count_verdict_tasks = ()
     assert LearnedVerifier(net, "orm")(images_B3HW, prompts)[0].item() != pytest.approx(verdict)

@@ -18,7 +18,9 @@ transformer; a summary token feeds the judgment heads, each cell its own:
   to look at the image. For the tasks in `VerifierConfig.count_verdict_tasks`
   (chosen on validation rollouts by `benchmarks/count_verdict_check.py`), the
   verdict on a final image is the one the counts imply (`count_verdict`) in
-  place of the outcome head's: on colour binding it ranks far better.
+  place of the outcome head's, and so is the potential on previews (PARM reads
+  it only where it judges a preview clear): on colour binding it ranks far
+  better.
 One network serves as ORM, PRM and PARM (`LearnedVerifier(net, role)` picks the
 head); it is trained on each role's data in every batch (`train/verifier.py`).
 """
@@ -222,13 +224,15 @@ class LearnedVerifier:
         for k in outs[0]:
             logits = torch.cat([o[k] for o in outs]).float()
             probs[k] = (logits.softmax(-1) if k in CLASS_HEADS else logits.sigmoid()).cpu()
-        if progress == 1.0 and self.net.config.count_verdict_tasks:
-            self._count_verdicts(probs, prompts)
+        if self.net.config.count_verdict_tasks:
+            self._count_verdicts(probs, prompts, ROLE_HEAD.values() if progress == 1.0 else ("potential",))
         return probs
 
-    def _count_verdicts(self, probs: dict, prompts: list[str]) -> None:
-        """On final images of the config's `count_verdict_tasks`, every role's score becomes the verdict the
-        counts head implies (the same P(the image meets the prompt) for ORM, PRM and PARM)."""
+    def _count_verdicts(self, probs: dict, prompts: list[str], heads) -> None:
+        """For prompts of the config's `count_verdict_tasks`, these heads' scores become the verdict the counts
+        head implies: every role's on a final image (the same P(the image meets the prompt) for ORM, PRM and
+        PARM), the potential on a preview (PARM reads it at the first step its clarity head judges clear; on
+        validation rollouts the counts rank clear color_attr previews better than the potential head does)."""
         from ..world.spec import PromptParseError, parse_prompt
         for b, prompt in enumerate(prompts):
             try:
@@ -237,7 +241,7 @@ class LearnedVerifier:
                 continue
             if spec["tag"] in self.net.config.count_verdict_tasks:
                 verdict = count_verdict(spec, probs["counts"][b])
-                for head in ROLE_HEAD.values():
+                for head in heads:
                     probs[head][b] = verdict
 
     def __call__(self, images_B3HW, prompts, t=None, T=None) -> torch.Tensor:
