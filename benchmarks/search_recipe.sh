@@ -3,7 +3,7 @@
 # Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores). Every step resumes: rollouts
 # are written in shards, training runs resume from their checkpoint, search records and result rows are cached.
 #   lane A: AR rollouts (16,000 training prompts x 8 candidates = 128k), the AR verifier (one network: ORM, PRM,
-#           PARM), validation pools to choose PARM's waves on, the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
+#           PARM; the tasks it reads from its counts head chosen on validation rollouts), validation pools to choose PARM's waves on, the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
 #           (verifiers on the first 2k, 8k, 32k rollouts; the pool's first image per prompt rescored with each and
 #           with the full verifier).
 #   lane B: MaskGIT rollouts (2,500 x 8, bf16), VAR rollouts (2,500 x 8), their verifiers, MaskGIT's pool
@@ -32,6 +32,10 @@ scaling() {  # GEN OUT_NAME [search_scaling options]
 lane_a() {
   imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
   verifier ar 8000
+  # the tasks whose verdict the verifier reads from its counts head, chosen on validation rollouts (other seeds)
+  imagecot rollouts --generator ar --prompts 320 --per-prompt 8 --shard-prompts 64 --seed 97 --out "$OUT/val-rollouts-ar"
+  python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-ar" --verifier "$OUT/verifier-ar" --threads 1 \
+    --write-into "$OUT/verifier-ar/final"
   # PARM in waves: W and S chosen on validation prompts of the training grammar (1300, other seeds), never the benchmark
   python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
     --images-per-prompt 1 --validation 300 --seed 7 --record-only --out "$OUT/val-scaling-ar"

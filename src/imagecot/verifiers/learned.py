@@ -55,7 +55,7 @@ class VerifierConfig:
     text_vocab: int = 40
     dropout: float = 0.1
     role: str = "all"        # the roles this checkpoint serves: "all", or one of orm, prm, parm
-    count_verdict_tasks: tuple[str, ...] = ()   # tasks whose final-image verdict is read from the counts head
+    count_verdict_tasks: tuple[str, ...] = ()   # tasks whose verdict (and preview potential) the counts head gives
 
     @property
     def grid(self) -> int:
