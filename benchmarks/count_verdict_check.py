@@ -46,12 +46,12 @@ def main() -> None:
     data = load_rollouts(a.rollouts)
     v = load_verifier("orm", a.verifier, generator=a.generator)
     v.net.config.count_verdict_tasks = ()   # the outcome head's own scores, whatever the folder chose before
-    images_B3HW = to_tensor(data["frames"][:, -1])
     prompts = [str(p) for p in data["prompt"]]
-    heads = v.heads(images_B3HW, prompts)
-    outcome = heads["outcome"].numpy()
     specs = [parse_prompt(p) for p in prompts]
-    counts = np.array([count_verdict(spec, heads["counts"][i]) for i, spec in enumerate(specs)])
+    T = data["frames"].shape[1]
+    per_step = [v.heads(to_tensor(data["frames"][:, t]), prompts, t + 1, T) for t in range(T)]   # t = T: final
+    step_counts = [np.array([count_verdict(spec, h["counts"][i]) for i, spec in enumerate(specs)]) for h in per_step]
+    outcome, counts = per_step[-1]["outcome"].numpy(), step_counts[-1]
     scores = {"outcome (ORM)": outcome, "counts verdict": counts, "outcome x counts": outcome * counts}
     labels, groups, tags = data["correct"].astype(bool), data["prompt_index"], data["tag"]
     rows = {}
@@ -73,13 +73,8 @@ def main() -> None:
         print(f"| {task} | {len(np.unique(groups[m]))} ({n_mixed}) | " + " | ".join(cells) + f" | {oracle:.3f} |")
     print("\nWithin-pool AUC by step of PARM's potential head / the counts verdict on the step's preview (the last "
           "step is the final image):")
-    T = data["frames"].shape[1]
     print("| task | " + " | ".join(f"t={t + 1}" for t in range(T)) + " |\n|---|" + "---|" * T)
-    by_step = {}
-    for t in range(T):
-        h = v.heads(to_tensor(data["frames"][:, t]), prompts, t + 1, T)
-        by_step[t] = (h["potential"].numpy(),
-                      np.array([count_verdict(spec, h["counts"][i]) for i, spec in enumerate(specs)]))
+    by_step = [(h["potential"].numpy(), c) for h, c in zip(per_step, step_counts)]
     for task in sorted(set(tags)):
         m = tags == task
         cells = [[within_group_auc(s[m], labels[m], groups[m])[0] for s in by_step[t]] for t in range(T)]

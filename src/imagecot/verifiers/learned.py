@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from ..evaluation.diagnose import KINDS
 from ..hub import PretrainedMixin
+from ..world.spec import PromptParseError, parse_prompt
 from ..world.vocab import COLORS, SHAPES
 from .count_verdict import MAX_COUNT_CLASS, count_verdict
 
@@ -233,7 +234,6 @@ class LearnedVerifier:
         head implies: every role's on a final image (the same P(the image meets the prompt) for ORM, PRM and
         PARM), the potential on a preview (PARM reads it at the first step its clarity head judges clear; on
         validation rollouts the counts rank clear color_attr previews better than the potential head does)."""
-        from ..world.spec import PromptParseError, parse_prompt
         for b, prompt in enumerate(prompts):
             try:
                 spec = parse_prompt(prompt)
