@@ -6,7 +6,10 @@ every final image with a learned verifier's outcome head (the ORM), with the ver
 candidates), the best-of-pool accuracy (the share of pools whose top-scored candidate the evaluator accepts),
 and the yes/no agreement with the evaluator at 0.5; then, step by step, PARM's potential head against the counts
 verdict on each step's preview. With --write-into, the tasks where the counts verdict ranks
-better (higher within-pool AUC) become that verifier folder's `count_verdict_tasks` (its config.json).
+better (higher within-pool AUC) become that verifier folder's `count_verdict_tasks` (its config.json), each with
+the Platt scaling of its counts verdict fitted on these rollouts' final images (`count_verdict_calibration`:
+monotone, so the ranking stays; PARM's gate at 0.5 and the agreement then read even odds). ECE and agreement
+before and after are printed (in-sample: the benchmark's pools are the out-of-sample check).
 Usage: python benchmarks/count_verdict_check.py --rollouts runs/val-rollouts-ar [--verifier zoo:verifier-ar]
            [--write-into src/imagecot/zoo/verifier-ar]
 """
@@ -19,7 +22,8 @@ import numpy as np
 import torch
 
 from imagecot.data.images import to_tensor
-from imagecot.evaluation.ranking import within_group_auc
+from imagecot.evaluation.ranking import expected_calibration_error, within_group_auc
+from imagecot.verifiers.calibration import platt_apply, platt_fit
 from imagecot.io_utils import atomic_write_json
 from imagecot.verifiers.count_verdict import count_verdict
 from imagecot.verifiers.rollouts import load_rollouts
@@ -46,6 +50,7 @@ def main() -> None:
     data = load_rollouts(a.rollouts)
     v = load_verifier("orm", a.verifier, generator=a.generator)
     v.net.config.count_verdict_tasks = ()   # the outcome head's own scores, whatever the folder chose before
+    v.net.config.count_verdict_calibration = {}
     prompts = [str(p) for p in data["prompt"]]
     specs = [parse_prompt(p) for p in prompts]
     T = data["frames"].shape[1]
@@ -87,9 +92,19 @@ def main() -> None:
         better = {str(t) for t, r in rows.items() if t != "overall" and r["counts verdict"]["within_auc"] is not None
                   and r["counts verdict"]["within_auc"] > r["outcome (ORM)"]["within_auc"]}
         tasks = sorted(better)
+        calibration = {}
+        for task in tasks:
+            m = tags == task
+            calibration[task] = list(platt_fit(counts[m], labels[m]))
+            after = np.array([platt_apply(p, calibration[task]) for p in counts[m]])
+            print(f"{task}: Platt a = {calibration[task][0]:.3f}, b = {calibration[task][1]:.3f}; ECE "
+                  f"{expected_calibration_error(counts[m], labels[m]):.3f} -> "
+                  f"{expected_calibration_error(after, labels[m]):.3f}, agreement at 0.5 "
+                  f"{((counts[m] > 0.5) == labels[m]).mean():.3f} -> {((after > 0.5) == labels[m]).mean():.3f}")
         config = json.loads((a.write_into / "config.json").read_text())
-        atomic_write_json(a.write_into / "config.json", {**config, "count_verdict_tasks": tasks})
-        print(f"{a.write_into / 'config.json'}: count_verdict_tasks = {tasks}")
+        atomic_write_json(a.write_into / "config.json", {**config, "count_verdict_tasks": tasks,
+                                                         "count_verdict_calibration": calibration})
+        print(f"{a.write_into / 'config.json'}: count_verdict_tasks = {tasks}, calibration {calibration}")
 
 
 if __name__ == "__main__":

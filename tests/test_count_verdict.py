@@ -62,3 +62,39 @@ def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head():
         assert preview[head][0].item() != pytest.approx(preview_verdict)
     net.config.count_verdict_tasks = ()
     assert LearnedVerifier(net, "orm")(images_B3HW, prompts)[0].item() != pytest.approx(verdict)
+
+
+def test_platt_fit_recovers_a_planted_map_and_keeps_the_ranking():
+    import numpy as np
+
+    from imagecot.verifiers.calibration import platt_apply, platt_fit
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0.01, 0.99, 20000)
+    # the truth: P(right) = sigmoid(2 logit(raw) + 1), i.e. the raw score is too timid and too low
+    truth = 1 / (1 + np.exp(-(2 * np.log(raw / (1 - raw)) + 1)))
+    labels = rng.uniform(size=raw.size) < truth
+    a, b = platt_fit(raw, labels)
+    assert a == pytest.approx(2.0, abs=0.1) and b == pytest.approx(1.0, abs=0.1)
+    assert platt_apply(0.5, (a, b)) > 0.7                       # even odds of the raw score are ~73% right
+    assert platt_apply(0.2, (a, b)) < platt_apply(0.3, (a, b))  # monotone
+    assert platt_apply(0.0, (a, b)) > 0 and platt_apply(1.0, (a, b)) < 1
+    with pytest.raises(ValueError, match="both outcomes"):
+        platt_fit(raw[:5], np.ones(5, bool))
+
+
+def test_a_verifier_calibrates_its_counts_verdict_and_rejects_a_bad_map():
+    from imagecot.verifiers.calibration import platt_apply
+    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
+    small = dict(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40, count_verdict_tasks=("color_attr",))
+    torch.manual_seed(0)
+    net = VerifierNet(VerifierConfig(**small, count_verdict_calibration={"color_attr": [1.5, 0.8]}))
+    prompt = ["a red circle and a blue square"]
+    images_B3HW = torch.rand(1, 3, 32, 32) * 2 - 1
+    for t, T in ((None, None), (3, 8)):     # the final verdict and PARM's potential on a preview
+        h = LearnedVerifier(net, "parm").heads(images_B3HW, prompt, t, T)
+        raw = count_verdict(parse_prompt(prompt[0]), h["counts"][0])
+        assert h["potential"][0].item() == pytest.approx(platt_apply(raw, (1.5, 0.8)), abs=1e-6)
+    with pytest.raises(ValueError, match="not among count_verdict_tasks"):
+        VerifierConfig(**small, count_verdict_calibration={"counting": [1.0, 0.0]})
+    with pytest.raises(ValueError, match="a > 0"):
+        VerifierConfig(**small, count_verdict_calibration={"color_attr": [-1.0, 0.0]})

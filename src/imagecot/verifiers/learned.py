@@ -20,14 +20,16 @@ transformer; a summary token feeds the judgment heads, each cell its own:
   verdict on a final image is the one the counts imply (`count_verdict`) in
   place of the outcome head's, and so is the potential on previews (PARM reads
   it only where it judges a preview clear): on colour binding it ranks far
-  better.
+  better. `count_verdict_calibration` maps it through Platt scaling fitted on
+  the same validation rollouts, so that its 0.5 means even odds.
 One network serves as ORM, PRM and PARM (`LearnedVerifier(net, role)` picks the
 head); it is trained on each role's data in every batch (`train/verifier.py`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -37,6 +39,7 @@ from ..evaluation.diagnose import KINDS
 from ..hub import PretrainedMixin
 from ..world.spec import PromptParseError, parse_prompt
 from ..world.vocab import COLORS, SHAPES
+from .calibration import platt_apply
 from .count_verdict import MAX_COUNT_CLASS, count_verdict
 
 PROGRESS_BINS = 16
@@ -57,6 +60,18 @@ class VerifierConfig:
     dropout: float = 0.1
     role: str = "all"        # the roles this checkpoint serves: "all", or one of orm, prm, parm
     count_verdict_tasks: tuple[str, ...] = ()   # tasks whose verdict (and preview potential) the counts head gives
+    # task -> (a, b): Platt scaling of that task's counts verdict, fitted on validation rollouts (`calibration`)
+    count_verdict_calibration: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for task, ab in self.count_verdict_calibration.items():
+            if task not in self.count_verdict_tasks:
+                raise ValueError(f"count_verdict_calibration has {task!r}, which is not among count_verdict_tasks "
+                                 f"{list(self.count_verdict_tasks)}: only a counts verdict is calibrated")
+            if (not isinstance(ab, (list, tuple)) or len(ab) != 2
+                    or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in ab) or ab[0] <= 0):
+                raise ValueError(f"count_verdict_calibration[{task!r}] must be [a, b], finite, a > 0 (Platt "
+                                 f"scaling sigmoid(a * logit(p) + b)), got {ab!r}")
 
     @property
     def grid(self) -> int:
@@ -241,6 +256,8 @@ class LearnedVerifier:
                 continue
             if spec["tag"] in self.net.config.count_verdict_tasks:
                 verdict = count_verdict(spec, probs["counts"][b])
+                if spec["tag"] in self.net.config.count_verdict_calibration:
+                    verdict = platt_apply(verdict, self.net.config.count_verdict_calibration[spec["tag"]])
                 for head in heads:
                     probs[head][b] = verdict
 
