@@ -23,8 +23,8 @@ import torch
 
 from imagecot.data.images import to_tensor
 from imagecot.evaluation.ranking import expected_calibration_error, within_group_auc
-from imagecot.verifiers.calibration import platt_apply, platt_fit
 from imagecot.io_utils import atomic_write_json
+from imagecot.verifiers.calibration import platt_apply, platt_fit
 from imagecot.verifiers.count_verdict import count_verdict
 from imagecot.verifiers.rollouts import load_rollouts
 from imagecot.world.spec import parse_prompt
