@@ -69,8 +69,10 @@ zoo: install
 		--batch-size 64 --lr 3e-4 --warmup 30 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 100
 	$(IMAGECOT) train var --out runs/var-cont3 --tokenizer runs/msvq/final --init runs/var-cont2/final --seed 3 --steps 2000 \
 		--batch-size 64 --lr 5e-4 --warmup 30 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 100
-	$(PY) benchmarks/sampling_sweep.py --generator var --checkpoint runs/var-cont3/final --tokenizer runs/msvq/final \
-		--cfg 2 3 4 --top-k 0 50 --json runs/sweep_var_cont3.json
+	$(IMAGECOT) train var --out runs/var-cont4 --tokenizer runs/msvq/final --init runs/var-cont3/final --seed 4 --steps 1200 \
+		--batch-size 64 --lr 4e-4 --warmup 30 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 100
+	$(PY) benchmarks/sampling_sweep.py --generator var --checkpoint runs/var-cont4/final --tokenizer runs/msvq/final \
+		--cfg 3 4 --top-k 50 --temperature 0.8 0.9 1.0 --per-task 128 --json runs/sweep_var_cont4.json
 	$(PY) benchmarks/sampling_sweep.py --generator maskgit --checkpoint runs/maskgit/final --per-task 32 \
 		--tokenizer runs/tokenizer-dec/final --cfg 1 2 3 --choice-temperature 0 1 4.5 --steps 8 \
 		--json runs/sweep_maskgit_1.json
@@ -79,7 +81,7 @@ zoo: install
 		--json runs/sweep_maskgit_2.json
 	$(PY) -m imagecot.zoo.build --tokenizer runs/tokenizer-dec/final --ar runs/ar/final \
 		--sampling-from runs/sampling_sweep.json --msvq runs/msvq/final \
-		--var runs/var-cont3/final --var-sampling-from runs/sweep_var_cont3.json \
+		--var runs/var-cont4/final --var-sampling-from runs/sweep_var_cont4.json \
 		--maskgit runs/maskgit/final --maskgit-sampling-from runs/sweep_maskgit_2.json
 
 # Verifiers and test-time search: training rollouts (128k AR, 20k MaskGIT, 20k VAR; resumable shards), one verifier
