@@ -1,24 +1,29 @@
-"""Choose PARM's wave settings (wave W, stop at final potential S) on a validation pool, never on the benchmark.
+"""Choose PARM's gate (threshold T) and wave settings (wave W, stop at final potential S) on a validation pool.
 
 Reads the records of `search_scaling.py --validation P --record-only` (candidates of prompts from the training
-grammar, with seeds apart from the benchmark's) and replays PARM in waves for every W and S of the grid at N.
-The rule, fixed before any benchmark run: the cheapest setting whose validation accuracy is at least the
-reference PARM's at N minus `--tolerance`. Prints the grid and writes the choice as JSON, whose "wave" and
-"stop_at" are what `search_scaling.py --parm-wave W S` then runs on the benchmark.
+grammar, with seeds apart from the benchmark's; never the benchmark) and replays PARM at N. The rules, fixed
+before any benchmark run:
+- the gate: the threshold T of the grid (`--thresholds`; the paper's is 0.5) at which the reference PARM's
+  validation accuracy is highest, ties to the larger T. A candidate is "yes" when its potential at its first clear
+  step is >= T; with --write-into, T becomes that verifier folder's `parm_threshold`, which every PARM run with
+  it then uses (`imagecot generate --verifier parm`, search_scaling.py);
+- the waves, at that T: the cheapest (W, S) whose validation accuracy is at least the reference PARM's at N minus
+  `--tolerance`. Its "wave" and "stop_at" are what `search_scaling.py --parm-wave W S` then runs on the benchmark.
+Prints both grids and writes the choice as JSON.
 Several validation pools (other prompts, other seeds) are pooled: `--records DIR P VAL_SEED` once for each.
 Usage: python benchmarks/choose_parm_waves.py --records runs/val-scaling-ar/records 300 777 \\
-    --out runs/val-scaling-ar/parm_waves.json
+    --out runs/val-scaling-ar/parm_waves.json [--write-into src/imagecot/zoo/verifier-ar]
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
 from imagecot.evaluation.geneval import summarize
 from imagecot.io_utils import atomic_write_json
-from imagecot.search.replay import load_records, replay
-from imagecot.verifiers.prompts import training_specs
+from imagecot.search.replay import load_validation_records, replay
 
 
 def evaluate(recs, tags, strategy: str, n: int, **options) -> tuple[float, float]:
@@ -38,28 +43,33 @@ def main() -> None:
     ap.add_argument("--stop-at", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99])
     ap.add_argument("--tolerance", type=float, default=0.005,
                     help="how far below the reference's validation accuracy a setting may be")
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01])
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--write-into", type=Path, default=None,
+                    help="a verifier folder whose config.json gets the chosen gate as parm_threshold")
     a = ap.parse_args()
     recs, tags = [], []
     for folder, p, val_seed in a.records:
-        specs = training_specs(int(p), seed=int(val_seed))
-        before = len(recs)
-        for path in sorted(Path(folder).glob("*.npz")):
-            start = int(path.stem.split("-")[0])
-            for i, r in enumerate(load_records(path)):
-                recs.append(r)
-                tags.append(specs[start + i]["tag"])
-        held = len(recs) - before
-        if held != int(p):
-            raise SystemExit(f"{folder} holds {held} prompts' records, not {p}: is the recording finished, and is "
-                             "this the P it was recorded with?")
-    ref_acc, ref_cost = evaluate(recs, tags, "parm", a.n)
-    print(f"reference PARM at N = {a.n}: accuracy {ref_acc:.3f}, {ref_cost:,.0f} token-forwards / image "
-          f"({len(recs)} validation prompts)")
+        try:
+            r, t = load_validation_records(folder, int(p), int(val_seed))
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
+        recs += r
+        tags += t
+    print(f"{len(recs)} validation prompts; ORM best-of-{a.n}: accuracy {evaluate(recs, tags, 'orm', a.n)[0]:.3f}")
+    gates = []
+    for t in a.thresholds:
+        acc, _ = evaluate(recs, tags, "parm", a.n, threshold=t)
+        gates.append({"threshold": t, "accuracy": acc})
+        print(f"reference PARM, gate at potential >= {t:.2f}: accuracy {acc:.3f}")
+    best = max(gates, key=lambda g: (round(g["accuracy"], 9), g["threshold"]))
+    thr = best["threshold"]
+    ref_acc, ref_cost = evaluate(recs, tags, "parm", a.n, threshold=thr)
+    print(f"gate: {thr}; reference PARM at N = {a.n}: accuracy {ref_acc:.3f}, {ref_cost:,.0f} token-forwards / image")
     rows = []
     for w in a.waves:
         for s in a.stop_at:
-            acc, cost = evaluate(recs, tags, "parm_wave", a.n, wave=w, stop_at=s)
+            acc, cost = evaluate(recs, tags, "parm_wave", a.n, wave=w, stop_at=s, threshold=thr)
             rows.append({"wave": w, "stop_at": s, "accuracy": acc, "compute_share": cost / ref_cost})
             print(f"wave {w:2d}  stop at {s:.2f}:  accuracy {acc:.3f}  compute {cost / ref_cost:6.1%}")
     ok = [r for r in rows if r["accuracy"] >= ref_acc - a.tolerance]
@@ -67,9 +77,15 @@ def main() -> None:
     print("choice:", "none within the tolerance" if choice is None else
           f"wave {choice['wave']}, stop at {choice['stop_at']} ({choice['compute_share']:.0%} of the reference's "
           f"compute, accuracy {choice['accuracy']:.3f} against {ref_acc:.3f})")
-    atomic_write_json(a.out, {"rule": f"cheapest with validation accuracy >= reference - {a.tolerance}",
-                              "n": a.n, "reference": {"accuracy": ref_acc, "compute": ref_cost},
+    atomic_write_json(a.out, {"rule": f"gate: the threshold of best validation accuracy (ties: the larger); waves: "
+                                      f"cheapest with validation accuracy >= reference - {a.tolerance}",
+                              "n": a.n, "threshold": thr, "gates": gates,
+                              "reference": {"accuracy": ref_acc, "compute": ref_cost},
                               "grid": rows, **(choice or {})})
+    if a.write_into:
+        config = json.loads((a.write_into / "config.json").read_text())
+        atomic_write_json(a.write_into / "config.json", {**config, "parm_threshold": thr})
+        print(f"{a.write_into / 'config.json'}: parm_threshold = {thr}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from imagecot.generators.autocast import bf16_autocast
 from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.report.figures import STRATEGY_LABELS as LABELS
 from imagecot.report.figures import save_png, scaling_figure
+from imagecot.search.parm import gate
 from imagecot.search.replay import (
     Record,
     load_records,
@@ -190,6 +191,11 @@ def main() -> None:
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     pp_ns = a.ns if a.parm_plus_plus_ns is None else a.parm_plus_plus_ns
     wave_opts = {"wave": int(a.parm_wave[0]), "stop_at": a.parm_wave[1]} if a.parm_wave else None
+    gate_opts = {"threshold": gate(verifiers["parm"])}   # PARM's yes/no cut: the verifier's own (validation-chosen)
+    if any(r.get("threshold", 0.5) != gate_opts["threshold"]
+           for r in results.values() if r["strategy"].startswith("parm")):
+        raise SystemExit(f"{results_file} holds rows replayed with another PARM threshold than this verifier's "
+                         f"{gate_opts['threshold']}: use another --out")
     if wave_opts:   # the settings are part of the row: a rerun with others must not reuse it
         stale = [k for k, r in results.items() if r["strategy"] == "parm_wave" and r.get("options") != wave_opts]
         for k in stale:
@@ -201,9 +207,11 @@ def main() -> None:
             audit = None
             if strategy == "parm++":
                 ok, compute, seen, audit = replay_parm_plus_plus(gen, recs, keys, specs, n, verifiers["parm"], oracle,
-                                                                 sampling, a.seed, a.rounds, a.pool)
+                                                                 sampling, a.seed, a.rounds, a.pool,
+                                                                 gate_opts["threshold"])
             else:
-                reps = [replay(r, strategy, n, **(wave_opts if strategy == "parm_wave" else {})) for r in recs]
+                reps = [replay(r, strategy, n, **(wave_opts if strategy == "parm_wave" else {}),
+                               **(gate_opts if strategy.startswith("parm") else {})) for r in recs]
                 ok, compute = [x.correct for x in reps], [x.compute for x in reps]
                 seen = [x.verifier_images for x in reps]
             summ = summarize([{"tag": specs[i]["tag"], "correct": c} for (i, _), c in zip(keys, ok)], n_boot=1000)
@@ -211,16 +219,17 @@ def main() -> None:
                                           "compute_per_image": float(np.mean(compute)),
                                           "verifier_images_per_image": float(np.mean(seen)), "tasks": summ["tasks"],
                                           **({"corrections": audit} if audit else {}),
-                                          **({"options": wave_opts} if strategy == "parm_wave" else {})}
+                                          **({"options": wave_opts} if strategy == "parm_wave" else {}),
+                                          **(gate_opts if strategy.startswith("parm") else {})}
             atomic_write_json(results_file, results)
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
     if wave_opts:   # early stopping is judged against the reference on the same images: a paired interval
         N = a.pool if a.pool in a.ns else max(a.ns)
         tags = [specs[i]["tag"] for i, _ in keys]
-        ok_wave = [replay(r, "parm_wave", N, **wave_opts).correct for r in recs]
+        ok_wave = [replay(r, "parm_wave", N, **wave_opts, **gate_opts).correct for r in recs]
         results[f"parm_wave@{N}"]["paired_vs_parm"] = paired_difference(
-            tags, ok_wave, [replay(r, "parm", N).correct for r in recs])
+            tags, ok_wave, [replay(r, "parm", N, **gate_opts).correct for r in recs])
         atomic_write_json(results_file, results)
     write_report(a, results, len(keys), pool_auc(recs, keys, specs), pool_auc_by_step(recs))
 
@@ -260,7 +269,8 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
               + (f"; in waves of {wave['options']['wave']} until a final potential >= {wave['options']['stop_at']}, "
                  f"{wave['compute_per_image'] / ref:.0%}, at an accuracy {wave['paired_vs_parm']['difference']:+.3f} "
                  f"[{wave['paired_vs_parm']['ci95'][0]:+.3f}, {wave['paired_vs_parm']['ci95'][1]:+.3f}] from the "
-                 "reference's (paired bootstrap)" if wave else "") + ".", "",
+                 "reference's (paired bootstrap)" if wave else "") + f". PARM's gate: 'yes' at a potential >= "
+              f"{results[f'parm@{N}'].get('threshold', 0.5)} at the first clear step.", "",
               "Overall accuracy (token-forwards per image) at each N:", "",
               "| strategy | " + " | ".join(f"N={n}" for n in a.ns) + " |", "|---|" + "---|" * len(a.ns)]
     for s in shown[1:]:

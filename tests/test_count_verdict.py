@@ -67,7 +67,7 @@ def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head():
 def test_platt_fit_recovers_a_planted_map_and_keeps_the_ranking():
     import numpy as np
 
-    from imagecot.verifiers.calibration import platt_apply, platt_fit
+    from imagecot.verifiers.calibration import platt_apply, platt_fit, platt_invert
     rng = np.random.default_rng(0)
     raw = rng.uniform(0.01, 0.99, 20000)
     # the truth: P(right) = sigmoid(2 logit(raw) + 1), i.e. the raw score is too timid and too low
@@ -78,6 +78,8 @@ def test_platt_fit_recovers_a_planted_map_and_keeps_the_ranking():
     assert platt_apply(0.5, (a, b)) > 0.7                       # even odds of the raw score are ~73% right
     assert platt_apply(0.2, (a, b)) < platt_apply(0.3, (a, b))  # monotone
     assert platt_apply(0.0, (a, b)) > 0 and platt_apply(1.0, (a, b)) < 1
+    for p in (0.01, 0.3, 0.9):
+        assert platt_invert(platt_apply(p, (a, b)), (a, b)) == pytest.approx(p, abs=1e-9)
     with pytest.raises(ValueError, match="both outcomes"):
         platt_fit(raw[:5], np.ones(5, bool))
 

@@ -42,6 +42,14 @@ def test_replays_match_online_strategies_on_the_scripted_generator(clear_from):
         assert [r.chosen for r in reps] == out.chosen, (wave, stop_at)
         assert sum(r.compute for r in reps) == out.compute.token_forwards, (wave, stop_at)
         assert sum(r.verifier_images for r in reps) == out.verifier_images, (wave, stop_at)
+    # PARM's gate is the verifier's own parm_threshold where it has one (chosen on validation), else 0.5
+    for thr in (0.2, 0.8):
+        gated = ScriptedPARM()
+        gated.parm_threshold = thr
+        out = parm(ScriptedGenerator(8, clear_from), PROMPTS, n, gated, early_stop=True)
+        reps = [replay(r, "parm_es", n, threshold=thr) for r in recs]
+        assert [r.chosen for r in reps] == out.chosen, thr
+        assert sum(r.compute for r in reps) == out.compute.token_forwards, thr
     # smaller N is the first N candidates of the pool
     assert [replay(r, "orm", 3).chosen for r in recs] == best_of_n(ScriptedGenerator(), PROMPTS, 3,
                                                                    ScriptedORM()).chosen

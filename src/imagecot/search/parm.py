@@ -2,7 +2,8 @@
 
 Per candidate, at every step until its preview is judged clear (clarity >= 0.5),
 the verifier's clarity head looks at the preview; at the first clear step its
-potential head says yes (potential >= threshold) or no. A candidate never
+potential head says yes (potential >= threshold: the verifier's `parm_threshold`,
+0.5 unless chosen on validation) or no. A candidate never
 judged clear is assessed on its final image. The choice per prompt:
 - the reference (Image-Generation-CoT): every candidate runs to the end; among
   the "yes" ones, the best final potential (the outcome judgment at t = T);
@@ -36,6 +37,12 @@ import torch
 from ..generators.base import Compute
 from ..seeds import REFILL_OFFSET
 from .candidates import SearchOutput, start_candidates
+
+
+def gate(verifier) -> float:
+    """The potential at or above which PARM's assessment says "yes": the verifier's own `parm_threshold` (a learned
+    verifier's, chosen on validation), else the paper's 0.5."""
+    return float(getattr(verifier, "parm_threshold", 0.5))
 
 
 def no_to_stop(verdicts_g: dict, alive: list, max_yes: int = 0) -> set:
@@ -98,7 +105,7 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
 
 
 def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0, early_stop: bool = False,
-         refill_rounds: int = 0, threshold: float = 0.5, first: int = 0,
+         refill_rounds: int = 0, threshold: float | None = None, first: int = 0,
          prompt_ids: list[int] | None = None, max_yes: int = 0, wave: int = 0, stop_at: float = 1.0) -> SearchOutput:
     if (refill_rounds or max_yes) and not early_stop:
         raise ValueError("refill_rounds and max_yes stop or replace candidates: they need early_stop=True")
@@ -108,6 +115,7 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
         raise ValueError("wave runs the N candidates in turns and refill_rounds adds others: use one of them")
     if wave < 0:
         raise ValueError(f"wave must be 0 (all N at once) or a count of candidates per turn, got {wave}")
+    threshold = gate(verifier) if threshold is None else threshold
     verdicts: dict[tuple[int, int], dict] = {}
     compute, seen, finished = Compute(), 0, []
     if wave:

@@ -62,7 +62,7 @@ def reflect_and_correct(generator, images: torch.Tensor, tokens: torch.Tensor, p
 
 
 def parm_plus_plus(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0,
-                   rounds: int = 3, early_stop: bool = True, threshold: float = 0.5, first: int = 0,
+                   rounds: int = 3, early_stop: bool = True, threshold: float | None = None, first: int = 0,
                    prompt_ids: list[int] | None = None, refill_rounds: int = 0) -> SearchOutput:
     """PARM (with early stopping by default, and `refill_rounds` as in `parm`), then up to `rounds` of
     reflection and self-correction (`reflect_and_correct`)."""

@@ -226,6 +226,24 @@ def load_records(path: Path) -> list[Record]:
                                                    "tokens"))) for i in range(int(f["n"]))]
 
 
+def load_validation_records(folder: str | Path, p: int, val_seed: int, partial: bool = False) -> tuple[list, list]:
+    """(records, task tags) of a `search_scaling.py --validation P --val-seed S` run's records/ folder; the
+    prompts are rebuilt from P and S. `partial`: the chunks recorded so far (a run stopped early) instead of
+    an error when some are missing."""
+    from ..verifiers.prompts import training_specs
+    specs = training_specs(int(p), seed=int(val_seed))
+    recs, tags = [], []
+    for path in sorted(Path(folder).glob("*.npz")):
+        start = int(path.stem.split("-")[0])
+        for i, r in enumerate(load_records(path)):
+            recs.append(r)
+            tags.append(specs[start + i]["tag"])
+    if len(recs) != int(p) and not partial:
+        raise ValueError(f"{folder} holds {len(recs)} prompts' records, not {p}: is the recording finished, and is "
+                         "this the P it was recorded with?")
+    return recs, tags
+
+
 def save_records(path: Path, recs: list[Record]) -> None:
     arrays = {"n": np.array(len(recs))}
     for i, r in enumerate(recs):
@@ -238,11 +256,11 @@ def save_records(path: Path, recs: list[Record]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def replay_parm_plus_plus(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds, pool):
+def replay_parm_plus_plus(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds, pool, threshold=0.5):
     """PARM-ES choice at N from the records, then reflection rounds online (`reflect_and_correct`, with the seeds
     of `imagecot geneval generate --verifier parm++ --seed-stride <pool>`).
     -> (correct, token-forwards, verifier images) per image, counted as the online `parm_plus_plus` counts."""
-    chosen = [replay(r, "parm_es", n) for r in recs]
+    chosen = [replay(r, "parm_es", n, threshold=threshold) for r in recs]
     images = torch.stack([torch.from_numpy(r.images_C[c.chosen]).permute(2, 0, 1).float() / 127.5 - 1
                           for r, c in zip(recs, chosen)])
     tokens = torch.stack([torch.from_numpy(r.tokens_C[c.chosen]) for r, c in zip(recs, chosen)])

@@ -22,11 +22,14 @@ def _logit(p):
     return np.log(p) - np.log1p(-p)
 
 
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
 def platt_apply(p: float, ab: tuple[float, float] | list[float]) -> float:
     """The calibrated probability of one score `p` under the map `ab` = (a, b)."""
     a, b = ab
-    z = a * float(_logit(p)) + b
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    return _sigmoid(a * float(_logit(p)) + b)
 
 
 def platt_fit(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -47,3 +50,10 @@ def platt_fit(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
     res = minimize(nll, np.array([1.0, 0.0]), jac=grad, method="L-BFGS-B")
     return float(res.x[0]), float(res.x[1])
+
+
+def platt_invert(p: float, ab: tuple[float, float] | list[float]) -> float:
+    """The raw score whose calibrated probability is `p` (exact up to the clip at EPS): to replay scores recorded
+    with a calibration as they were without it."""
+    a, b = ab
+    return _sigmoid((float(_logit(p)) - b) / a)

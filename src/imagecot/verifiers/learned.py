@@ -62,8 +62,13 @@ class VerifierConfig:
     count_verdict_tasks: tuple[str, ...] = ()   # tasks whose verdict (and preview potential) the counts head gives
     # task -> (a, b): Platt scaling of that task's counts verdict, fitted on validation rollouts (`calibration`)
     count_verdict_calibration: dict = field(default_factory=dict)
+    # PARM's gate: a candidate is "yes" when its potential at the first clear step is >= this (the paper's 0.5;
+    # chosen on a validation pool by benchmarks/choose_parm_waves.py --write-into)
+    parm_threshold: float = 0.5
 
     def __post_init__(self):
+        if not 0.0 <= self.parm_threshold <= 1.0:
+            raise ValueError(f"parm_threshold is a probability in [0, 1], got {self.parm_threshold}")
         for task, ab in self.count_verdict_calibration.items():
             if task not in self.count_verdict_tasks:
                 raise ValueError(f"count_verdict_calibration has {task!r}, which is not among count_verdict_tasks "
@@ -225,6 +230,7 @@ class LearnedVerifier:
         self.prompt_tokenizer = prompt_tokenizer or PromptTokenizer(net.config.text_len)
         self.batch_size = batch_size
         self.name = f"learned {role}"
+        self.parm_threshold = net.config.parm_threshold
 
     @torch.no_grad()
     def heads(self, images_B3HW: torch.Tensor, prompts: list[str], t: int | None = None,
