@@ -58,6 +58,11 @@ def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head():
     # on a preview only PARM's potential reads the counts (of that preview); value and outcome keep their heads
     preview_verdict = count_verdict(parse_prompt(prompts[0]), preview["counts"][0])
     assert preview["potential"][0].item() == pytest.approx(preview_verdict, abs=1e-6)
+    net.config.count_verdict_on_previews = False   # the potential head on previews, the counts on final images only
+    own = LearnedVerifier(net, "parm").heads(images_B3HW, prompts, 3, 8)
+    assert own["potential"][0].item() != pytest.approx(preview_verdict, abs=1e-3)
+    assert LearnedVerifier(net, "orm").heads(images_B3HW, prompts)["outcome"][0].item() == pytest.approx(verdict,
+                                                                                                      abs=1e-6)
     for head in ("outcome", "value"):
         assert preview[head][0].item() != pytest.approx(preview_verdict)
     net.config.count_verdict_tasks = ()

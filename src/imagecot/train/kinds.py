@@ -206,8 +206,8 @@ TRAINABLES: dict[str, Trainable] = {t.name: t for t in (
     Trainable("verifier", "Train one verifier network as ORM, PRM and PARM on generator rollouts "
                           "(imagecot rollouts).", _cls("verifiers.learned", "VerifierConfig"), _verifier, "rollouts",
               derived=("text_vocab", "resolution", "role", "count_verdict_tasks", "count_verdict_calibration",
-                       "parm_threshold")),
-              # the last three: chosen after training (benchmarks/count_verdict_check.py, choose_parm_waves.py)
+                       "count_verdict_on_previews", "parm_threshold")),
+              # the last four: chosen after training (benchmarks/count_verdict_check.py, choose_parm_waves.py)
     Trainable("dpo", "Align a generator with DPO on its own samples judged by the evaluator or a verifier "
                      "(iterative with --rounds; the reference moves to each round's starting policy).",
               _cls("align.dpo", "DPOConfig"), _dpo, "generator",

@@ -62,6 +62,7 @@ class VerifierConfig:
     count_verdict_tasks: tuple[str, ...] = ()   # tasks whose verdict (and preview potential) the counts head gives
     # task -> (a, b): Platt scaling of that task's counts verdict, fitted on validation rollouts (`calibration`)
     count_verdict_calibration: dict = field(default_factory=dict)
+    count_verdict_on_previews: bool = True      # PARM's potential on previews from the counts too (else its head)
     # PARM's gate: a candidate is "yes" when its potential at the first clear step is >= this (the paper's 0.5;
     # chosen on a validation pool by benchmarks/choose_parm_waves.py --write-into)
     parm_threshold: float = 0.5
@@ -247,7 +248,8 @@ class LearnedVerifier:
             logits = torch.cat([o[k] for o in outs]).float()
             probs[k] = (logits.softmax(-1) if k in CLASS_HEADS else logits.sigmoid()).cpu()
         if self.net.config.count_verdict_tasks:
-            self._count_verdicts(probs, prompts, ROLE_HEAD.values() if progress == 1.0 else ("potential",))
+            previews = ("potential",) if self.net.config.count_verdict_on_previews else ()
+            self._count_verdicts(probs, prompts, ROLE_HEAD.values() if progress == 1.0 else previews)
         return probs
 
     def _count_verdicts(self, probs: dict, prompts: list[str], heads) -> None:
