@@ -18,10 +18,11 @@ transformer; a summary token feeds the judgment heads, each cell its own:
   to look at the image. For the tasks in `VerifierConfig.count_verdict_tasks`
   (chosen on validation rollouts by `benchmarks/count_verdict_check.py`), the
   verdict on a final image is the one the counts imply (`count_verdict`) in
-  place of the outcome head's, and so is the potential on previews (PARM reads
-  it only where it judges a preview clear): on colour binding it ranks far
-  better. `count_verdict_calibration` maps it through Platt scaling fitted on
-  the same validation rollouts, so that its 0.5 means even odds.
+  place of the outcome head's, and, with `count_verdict_on_previews`, so is the
+  potential on previews (PARM reads it only where it judges a preview clear):
+  on colour binding it ranks far better. `count_verdict_calibration` maps it
+  through Platt scaling fitted on the same validation rollouts, so that its 0.5
+  means even odds.
 One network serves as ORM, PRM and PARM (`LearnedVerifier(net, role)` picks the
 head); it is trained on each role's data in every batch (`train/verifier.py`).
 """
