@@ -4,12 +4,12 @@ Reads the records of `search_scaling.py --validation P` (training-grammar prompt
 benchmark's) made with a verifier whose config has `count_verdict_calibration`. For the prompts of a calibrated
 task every recorded counts verdict (the final image's ORM, PRM and PARM scores, PARM's potential on previews) is
 mapped back through the inverse of its Platt map, which is exact up to the clip at 1e-6, so one pool gives both
-verifiers. Prints at N (PARM with the verifier's gate, `parm_threshold`) the accuracy of base, ORM, PARM,
-PARM with early stopping, PARM in waves and the oracle,
-each with and without the calibration, the paired difference PARM - ORM, and per task the final score's ECE
-and yes/no agreement at 0.5. Ranking is unchanged by a monotone map: only the cuts at fixed probabilities move.
+verifiers. Prints at N the accuracy of base, ORM, PARM (its gate: --gate, default the verifier's
+`parm_threshold`), PARM with early stopping, PARM in waves and the oracle, each with and without the
+calibration, the paired difference PARM - ORM, and per task the final score's ECE and yes/no agreement at 0.5.
+Ranking is unchanged by a monotone map: only the cuts at fixed probabilities move.
 Usage: python benchmarks/calibration_check.py --records runs/val-scaling-ar/records 600 779 \\
-           [--verifier src/imagecot/zoo/verifier-ar] [--partial]
+           [--verifier src/imagecot/zoo/verifier-ar] [--gate 0.05] [--partial]
 """
 
 import argparse
@@ -42,17 +42,19 @@ def main() -> None:
     ap.add_argument("--verifier", default="zoo:verifier-ar", help="the verifier folder the pool was recorded with")
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--parm-wave", type=float, nargs=2, default=(5, 0.7), metavar=("W", "S"))
+    ap.add_argument("--gate", type=float, default=None, help="PARM's threshold (default: the verifier's)")
     ap.add_argument("--partial", action="store_true", help="use the chunks recorded so far (a run stopped early)")
     a = ap.parse_args()
     config = json.loads((Path(resolve(a.verifier)) / "config.json").read_text())
-    calibration, gate = config.get("count_verdict_calibration", {}), config.get("parm_threshold", 0.5)
+    calibration = config.get("count_verdict_calibration", {})
+    gate = config.get("parm_threshold", 0.5) if a.gate is None else a.gate
     if not calibration:
         raise SystemExit(f"{a.verifier} has no count_verdict_calibration: nothing to compare")
     recs, tags = load_validation_records(a.records[0], int(a.records[1]), int(a.records[2]), partial=a.partial)
     before = [uncalibrated(r, calibration[t]) if t in calibration else r for r, t in zip(recs, tags)]
     strategies = {**STRATEGIES, "parm_wave": {"wave": int(a.parm_wave[0]), "stop_at": a.parm_wave[1]}}
     print(f"{len(recs)} validation prompts, pools of {a.n}; calibrated tasks: {sorted(calibration)}; PARM's gate: "
-          f"potential >= {gate} (the verifier's parm_threshold), both ways")
+          f"potential >= {gate}, both ways")
     print("| strategy | without calibration [95% CI] | color_attr | with [95% CI] | color_attr | token-forwards "
           "/ image (without / with) |\n|---|---|---|---|---|---|")
     correct = {}

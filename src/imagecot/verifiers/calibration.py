@@ -4,7 +4,7 @@
 
 fitted by maximum likelihood on labelled validation scores (never the benchmark's). It is monotone for a > 0, so
 it leaves every ranking (within-pool AUC, best-of-N) as it was, and changes only what a fixed cut reads: PARM's
-yes/no gate at 0.5, the wave's stop at a confident "yes", the yes/no agreement `make demo` prints, and ECE.
+yes/no gate, the wave's stop at a confident "yes", the yes/no agreement `make demo` prints, and ECE.
 """
 
 from __future__ import annotations
