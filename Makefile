@@ -73,6 +73,10 @@ zoo: install
 		--batch-size 64 --lr 4e-4 --warmup 30 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 50 --ckpt-every 100
 	$(PY) benchmarks/sampling_sweep.py --generator var --checkpoint runs/var-cont4/final --tokenizer runs/msvq/final \
 		--cfg 3 4 --top-k 50 --temperature 0.8 0.9 1.0 --per-task 128 --json runs/sweep_var_cont4.json
+	$(IMAGECOT) train var --out runs/var-cont5 --tokenizer runs/msvq/final --init runs/var-cont4/final --seed 5 --steps 1400 \
+		--batch-size 64 --lr 2.5e-4 --warmup 20 --weight-decay 0.05 --amp-bf16 $(AMP_BF16) --log-every 10 --ckpt-every 100
+	$(PY) benchmarks/sampling_sweep.py --generator var --checkpoint runs/var-cont5/final --tokenizer runs/msvq/final \
+		--cfg 3 4 --top-k 50 --temperature 0.9 1.0 --per-task 128 --json runs/sweep_var_cont5.json
 	$(PY) benchmarks/sampling_sweep.py --generator maskgit --checkpoint runs/maskgit/final --per-task 32 \
 		--tokenizer runs/tokenizer-dec/final --cfg 1 2 3 --choice-temperature 0 1 4.5 --steps 8 \
 		--json runs/sweep_maskgit_1.json
@@ -81,7 +85,7 @@ zoo: install
 		--json runs/sweep_maskgit_2.json
 	$(PY) -m imagecot.zoo.build --tokenizer runs/tokenizer-dec/final --ar runs/ar/final \
 		--sampling-from runs/sampling_sweep.json --msvq runs/msvq/final \
-		--var runs/var-cont4/final --var-sampling-from runs/sweep_var_cont4.json \
+		--var runs/var-cont5/final --var-sampling-from runs/sweep_var_cont5.json \
 		--maskgit runs/maskgit/final --maskgit-sampling-from runs/sweep_maskgit_2.json
 
 # Verifiers and test-time search: training rollouts (128k AR, 20k MaskGIT, 20k VAR; resumable shards), one verifier
