@@ -46,6 +46,7 @@ from imagecot.search.replay import (
 from imagecot.verifiers.oracle import OracleVerifier
 from imagecot.verifiers.prompts import training_specs
 from imagecot.world.benchmark import load_benchmark
+from imagecot.world.vocab import TASKS
 from imagecot.zoo import default_sampling, load_generator, load_verifier
 
 STRATEGIES = tuple(LABELS)
@@ -242,7 +243,8 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
     N = a.pool if a.pool in a.ns else max(a.ns)   # the table's N
     base = results["base@1"]["overall"]["accuracy"]
     orc = results[f"oracle@{N}"]["overall"]["accuracy"]
-    tasks = list(results["base@1"]["tasks"])
+    got = results["base@1"]["tasks"]   # GenEval's task order, whether the rows were computed now or read back
+    tasks = [t for t in TASKS if t in got] + sorted(set(got) - set(TASKS))
     lines = [f"{a.generator.upper()} generator, {n_images} images ({a.images_per_prompt} per prompt), N = {N}", "",
              "| strategy | overall [95% CI] | " + " | ".join(tasks)
              + " | token-forwards / image | verifier images / image | share of oracle gain |",
