@@ -95,9 +95,10 @@ def main() -> None:
     ok = [r for r in rows if not_worse(a.rule, a.tolerance, r["accuracy"], ref_acc, r["paired_ci95"][0])]
     choice = min(ok, key=lambda r: (r["compute_share"], -r["accuracy"])) if ok else None
     closest = max(rows, key=lambda r: (r["paired_ci95"][0], -r["compute_share"]))
+    lo, hi = closest["paired_ci95"]
     print(f"closest to the reference (highest lower end of the paired interval): wave {closest['wave']}, stop at "
           f"{closest['stop_at']} ({closest['compute_share']:.0%} of the compute, paired "
-          f"{closest['paired_vs_reference']:+.4f} [{closest['paired_ci95'][0]:+.4f}, {closest['paired_ci95'][1]:+.4f}])")
+          f"{closest['paired_vs_reference']:+.4f} [{lo:+.4f}, {hi:+.4f}])")
     print("choice:", "none within the tolerance" if choice is None else
           f"wave {choice['wave']}, stop at {choice['stop_at']} ({choice['compute_share']:.0%} of the reference's "
           f"compute, accuracy {choice['accuracy']:.3f} against {ref_acc:.3f})")
