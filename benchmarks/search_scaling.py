@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imagecot.evaluation.geneval import paired_difference, summarize
+from imagecot.evaluation.geneval import paired_difference, summarize, task_order
 from imagecot.generators.autocast import bf16_autocast
 from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.report.figures import STRATEGY_LABELS as LABELS
@@ -46,7 +46,6 @@ from imagecot.search.replay import (
 from imagecot.verifiers.oracle import OracleVerifier
 from imagecot.verifiers.prompts import training_specs
 from imagecot.world.benchmark import load_benchmark
-from imagecot.world.vocab import TASKS
 from imagecot.zoo import default_sampling, load_generator, load_verifier
 
 STRATEGIES = tuple(LABELS)
@@ -243,8 +242,7 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
     N = a.pool if a.pool in a.ns else max(a.ns)   # the table's N
     base = results["base@1"]["overall"]["accuracy"]
     orc = results[f"oracle@{N}"]["overall"]["accuracy"]
-    got = results["base@1"]["tasks"]   # GenEval's task order, whether the rows were computed now or read back
-    tasks = [t for t in TASKS if t in got] + sorted(set(got) - set(TASKS))
+    tasks = task_order(results["base@1"]["tasks"])   # whether the rows were computed now or read back
     lines = [f"{a.generator.upper()} generator, {n_images} images ({a.images_per_prompt} per prompt), N = {N}", "",
              "| strategy | overall [95% CI] | " + " | ".join(tasks)
              + " | token-forwards / image | verifier images / image | share of oracle gain |",

@@ -90,6 +90,12 @@ def mean_ci95(correct_N: np.ndarray, n_boot: int = 1000, seed: int = 0) -> list[
     return _ci(_bootstrap_means(np.asarray(correct_N, dtype=np.float64), n_boot, np.random.default_rng(seed)))
 
 
+def task_order(tags: Iterable[str]) -> list[str]:
+    """The distinct tags in GenEval's task order, then any other tags sorted."""
+    seen = set(tags)
+    return [t for t in TASKS if t in seen] + sorted(seen - set(TASKS))
+
+
 def paired_difference(tags: Sequence[str], correct_a: Sequence[bool], correct_b: Sequence[bool],
                       n_boot: int = 1000, seed: int = 0) -> dict:
     """Overall accuracy of A minus B on the same images (the mean over tasks, as `summarize` reports it), with a
@@ -101,7 +107,7 @@ def paired_difference(tags: Sequence[str], correct_a: Sequence[bool], correct_b:
     diff_N = np.asarray(correct_a, dtype=np.float64) - np.asarray(correct_b, dtype=np.float64)
     tags_N = np.asarray(tags)
     rng = np.random.default_rng(seed)
-    order = [t for t in TASKS if t in set(tags)] + sorted(set(tags) - set(TASKS))
+    order = task_order(tags)
     per_task = [diff_N[tags_N == t] for t in order]
     boots_TB = [_bootstrap_means(d, n_boot, rng) for d in per_task]
     return {"difference": float(np.mean([d.mean() for d in per_task])), "ci95": _ci(np.mean(boots_TB, axis=0)),
@@ -121,7 +127,7 @@ def summarize(records: Iterable[dict], n_boot: int = 1000, seed: int = 0) -> dic
         by_task.setdefault(str(r["tag"]), []).append(bool(r["correct"]))
     if not by_task:
         raise ValueError("no records to summarize")
-    order = [t for t in TASKS if t in by_task] + sorted(set(by_task) - set(TASKS))
+    order = task_order(by_task)
     rng = np.random.default_rng(seed)
     tasks, boots_TB = {}, []
     for task in order:
