@@ -127,6 +127,30 @@ def test_verifier_training_runs_and_reports_on_held_out_draws(tmp_path, rollouts
     assert len(r) == 3 and r[0]["cells"].shape == (64,) and isinstance(r[0]["sentence"], str)
 
 
+def test_verifier_training_from_init_starts_at_its_weights_without_its_after_training_choices(tmp_path, rollouts):
+    """`train verifier --init` (e.g. the AR verifier for VAR's rollouts): the first step starts from the given
+    verifier's weights, the run records where it started, and the choices made for the init's own data (counts
+    verdict, calibration, PARM's gate) are not inherited; one of another resolution is refused by name."""
+    import dataclasses
+
+    from imagecot.train.loop import TrainConfig
+    from imagecot.train.verifier import VerifierData, train_verifier
+    from imagecot.zoo.build import _provenance
+    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size)
+    base = VerifierNet(dataclasses.replace(cfg, count_verdict_tasks=("color_attr",), parm_threshold=0.3))
+    base.save_pretrained(tmp_path / "base")
+    tc, opts = TrainConfig(steps=1, batch_size=8, lr=1e-9, warmup=0, log_every=1), VerifierData(groups=2, held_out=0.34)
+    net, _ = train_verifier(tmp_path / "run", rollouts, cfg, tc, opts, init=tmp_path / "base")
+    assert torch.allclose(net.head.weight, base.head.weight, atol=1e-6)
+    assert net.config.count_verdict_tasks == () and net.config.parm_threshold == 0.5
+    assert _provenance(tmp_path / "run" / "final")["init"] == str(tmp_path / "base")
+    fresh, _ = train_verifier(tmp_path / "fresh", rollouts, cfg, tc, opts)
+    assert not torch.allclose(fresh.head.weight, base.head.weight, atol=1e-3)
+    VerifierNet(dataclasses.replace(cfg, resolution=64)).save_pretrained(tmp_path / "big")
+    with pytest.raises(ValueError, match="resolution"):
+        train_verifier(tmp_path / "bad", rollouts, cfg, tc, opts, init=tmp_path / "big")
+
+
 def test_verifier_training_refuses_rollouts_of_benchmark_prompts(tmp_path, rollouts):
     from imagecot.train.loop import TrainConfig
     from imagecot.train.verifier import train_verifier

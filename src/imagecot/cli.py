@@ -507,6 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
         if t.inputs == "rollouts":
             p.add_argument("--rollouts", type=Path, required=True,
                            help="an `imagecot rollouts` folder of shards (or .npz)")
+            p.add_argument("--init", default=None,
+                           help="start from this verifier's weights (a folder or zoo:NAME, e.g. zoo:verifier-ar for "
+                                "another generator's rollouts; its architecture wins) with a fresh optimizer")
             _add_dataclass_args(p, VerifierData)
         elif t.inputs == "init":
             p.add_argument("--init", type=Path, default=None, help="start from this tokenizer folder (its config wins)")

@@ -113,7 +113,8 @@ def _verifier(options: dict, train_cfg) -> dict:
     cfg = config_from(TRAINABLES["verifier"].config_class(), options,
                       text_vocab=PromptTokenizer(options.get("text_len", 12)).vocab_size,
                       resolution=int(data["frames"].shape[2]))
-    _, report = train_verifier(options["out"], data, cfg, train_cfg, config_from(VerifierData, options))
+    _, report = train_verifier(options["out"], data, cfg, train_cfg, config_from(VerifierData, options),
+                               init=options.get("init"))
     return {k: report[k] for k in ("train_rollouts", "hindsight_pairs", "outcome", "value", "potential",
                                    "outcome_by_task", "outcome_by_prompt_kind") if k in report}
 
@@ -181,6 +182,10 @@ class Trainable:
     train_defaults: dict | None = None  # TrainConfig defaults of this kind (DPO's reference recipe)
 
 
+# VerifierConfig fields chosen on validation data after a verifier is trained (benchmarks/count_verdict_check.py,
+# choose_parm_waves.py): not training options, and a verifier trained on from another one starts without them
+VERIFIER_CHOSEN_AFTER_TRAINING = ("count_verdict_tasks", "count_verdict_calibration", "count_verdict_on_previews",
+                                  "parm_threshold")
 GENERATOR_DERIVED = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
                      "num_classes", "class_names", "data")
 TRAINABLES: dict[str, Trainable] = {t.name: t for t in (
@@ -205,9 +210,7 @@ TRAINABLES: dict[str, Trainable] = {t.name: t for t in (
               derived=("num_classes", "class_names", "data")),
     Trainable("verifier", "Train one verifier network as ORM, PRM and PARM on generator rollouts "
                           "(imagecot rollouts).", _cls("verifiers.learned", "VerifierConfig"), _verifier, "rollouts",
-              derived=("text_vocab", "resolution", "role", "count_verdict_tasks", "count_verdict_calibration",
-                       "count_verdict_on_previews", "parm_threshold")),
-              # the last four: chosen after training (benchmarks/count_verdict_check.py, choose_parm_waves.py)
+              derived=("text_vocab", "resolution", "role", *VERIFIER_CHOSEN_AFTER_TRAINING)),
     Trainable("dpo", "Align a generator with DPO on its own samples judged by the evaluator or a verifier "
                      "(iterative with --rounds; the reference moves to each round's starting policy).",
               _cls("align.dpo", "DPOConfig"), _dpo, "generator",

@@ -22,7 +22,7 @@ and grounding (`grounding`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,8 @@ from ..evaluation.ranking import auc, expected_calibration_error, within_group_a
 from ..generators.condition import PromptTokenizer
 from ..io_utils import atomic_write_json
 from ..verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet, verifier_loss
-from .loop import TrainConfig, train
+from .kinds import VERIFIER_CHOSEN_AFTER_TRAINING
+from .loop import TrainConfig, start_model, train
 
 
 @dataclass
@@ -218,9 +219,13 @@ def grounding(v: LearnedVerifier, data: dict, rollouts: np.ndarray, seed: int = 
 
 
 def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, cfg: TrainConfig,
-                   opts: VerifierData | None = None, benchmark: set[str] | None = None) -> tuple[VerifierNet, dict]:
+                   opts: VerifierData | None = None, benchmark: set[str] | None = None,
+                   init: str | Path | None = None) -> tuple[VerifierNet, dict]:
     """Train on `data` (rollouts), report on held-out draws. Refuses rollouts whose prompts include an excluded
-    benchmark string (`verifiers.prompts`' rule; `benchmark` replaces the excluded set)."""
+    benchmark string (`verifiers.prompts`' rule; `benchmark` replaces the excluded set). With `init` (a verifier
+    folder or zoo:NAME, e.g. another generator's), training starts from its weights and architecture; the choices
+    made after its training (counts verdict, calibration, PARM's gate) were made for its data, so they and its role
+    are reset to `model_cfg`'s."""
     from ..verifiers.prompts import check_training_prompts
     from ..verifiers.relabel import relabel_rollouts
     opts = opts or VerifierData()
@@ -254,7 +259,9 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
                 "held_out_auc": auc(p, y), "held_out_ece": expected_calibration_error(p, y)}
 
     torch.manual_seed(cfg.seed)
-    net = train(VerifierNet(model_cfg), loss_fn, run_dir, cfg, on_checkpoint=held_out_check)
+    net = start_model(VerifierNet, model_cfg, init, ("text_vocab", "resolution"), run_dir)
+    net.config = replace(net.config, **{k: getattr(model_cfg, k) for k in ("role", *VERIFIER_CHOSEN_AFTER_TRAINING)})
+    net = train(net, loss_fn, run_dir, cfg, on_checkpoint=held_out_check)
     report = {"data": asdict(opts), "train_rollouts": int(len(train_idx)),
               "hindsight_pairs": 0 if extra is None else int(len(extra["rollout"])),
               "held_out_draws": int(len(np.unique(data["prompt_index"][val_idx]))),
