@@ -6,7 +6,7 @@
 #           PARM; the tasks it reads from its counts head chosen on validation rollouts), validation pools to choose PARM's waves on, the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
 #           (verifiers on the first 2k, 8k, 32k rollouts; the pool's first image per prompt rescored with each and
 #           with the full verifier).
-#   lane B: MaskGIT rollouts (2,500 x 8, bf16), VAR rollouts (5,000 x 8, bf16), their verifiers (VAR's fine-tuned
+#   lane B: MaskGIT rollouts (1,024 x 8, bf16), VAR rollouts (5,000 x 8, bf16), their verifiers (both fine-tuned
 #           from lane A's AR verifier), MaskGIT's pool (553 x 1 image x 20 candidates, bf16) and VAR's (553 x 1 x 20).
 # Then `python -m imagecot.zoo.build --verifier GEN OUT/verifier-GEN` ships each verifier (the Makefile does).
 set -euo pipefail
@@ -65,20 +65,27 @@ print(c['wave'], c['stop_at'])" "$OUT/parm_waves.json")
     --rung "$OUT/verifier-ar" "$OUT/ladder/scaling-ar-128000"
 }
 
+finetuned() {  # GEN STEPS VAL_PROMPTS [validation rollout options]: GEN's verifier trained on from lane A's AR
+  # verifier; its counts verdict (and calibration) chosen on validation rollouts of other prompts and seeds
+  local g=$1 steps=$2 val_prompts=$3; shift 3
+  until [ -f "$OUT/verifier-ar/final/model.safetensors" ]; do sleep 60; done
+  imagecot train verifier --rollouts "$OUT/rollouts-$g" --out "$OUT/verifier-$g" --init "$OUT/verifier-ar/final" \
+    --steps "$steps" --lr 3e-4 --warmup 100 --weight-decay 0.05 --amp-bf16 "$AMP_BF16" --log-every 100 --ckpt-every 200
+  imagecot rollouts --generator "$g" --prompts "$val_prompts" --per-prompt 8 --shard-prompts 64 "$@" \
+    --out "$OUT/val-rollouts-$g"
+  python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-$g" --verifier "$OUT/verifier-$g" \
+    --generator "$g" --threads 1 --write-into "$OUT/verifier-$g/final"
+}
+
 lane_b() {
-  imagecot rollouts --generator maskgit --prompts 2500 --per-prompt 8 --shard-prompts 128 $BF16_FLAG --seed 1 \
+  imagecot rollouts --generator maskgit --prompts 1024 --per-prompt 8 --shard-prompts 128 $BF16_FLAG --seed 13 \
     --out "$OUT/rollouts-maskgit"
   imagecot rollouts --generator var --prompts 5000 --per-prompt 8 --shard-prompts 128 $BF16_FLAG --seed 12 \
     --out "$OUT/rollouts-var"
-  verifier maskgit 3000
-  # VAR's verifier starts from the AR verifier (lane A's, trained on 128k rollouts; the shipped one was fine-tuned
-  # from the shipped zoo:verifier-ar) and learns VAR's rollouts, its previews above all; counts verdict on validation
-  until [ -f "$OUT/verifier-ar/final/model.safetensors" ]; do sleep 60; done
-  imagecot train verifier --rollouts "$OUT/rollouts-var" --out "$OUT/verifier-var" --init "$OUT/verifier-ar/final" \
-    --steps 1500 --lr 3e-4 --warmup 100 --weight-decay 0.05 --amp-bf16 "$AMP_BF16" --log-every 100 --ckpt-every 250
-  imagecot rollouts --generator var --prompts 320 --per-prompt 8 --shard-prompts 64 --seed 98 --out "$OUT/val-rollouts-var"
-  python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-var" --verifier "$OUT/verifier-var" \
-    --generator var --threads 1 --write-into "$OUT/verifier-var/final"
+  # MaskGIT's and VAR's verifiers start from the AR verifier (lane A's, trained on 128k rollouts; the shipped ones
+  # were fine-tuned from the shipped zoo:verifier-ar) and learn their generator's rollouts, previews above all
+  finetuned maskgit 1200 192 $BF16_FLAG --seed 99
+  finetuned var 1500 320 --seed 98
   scaling maskgit scaling-maskgit --images-per-prompt 1 $BF16_FLAG --rounds 1 --parm-plus-plus-ns 20
   scaling var scaling-var --images-per-prompt 1 --parm-plus-plus-ns 20
 }
