@@ -84,7 +84,7 @@ lane_b() {
     --out "$OUT/rollouts-var"
   # MaskGIT's and VAR's verifiers start from the AR verifier (lane A's, trained on 128k rollouts; the shipped ones
   # were fine-tuned from the shipped zoo:verifier-ar) and learn their generator's rollouts, previews above all
-  finetuned maskgit 1200 192 $BF16_FLAG --seed 99
+  finetuned maskgit 400 192 $BF16_FLAG --seed 99
   finetuned var 1500 320 --seed 98
   scaling maskgit scaling-maskgit --images-per-prompt 1 $BF16_FLAG --rounds 1 --parm-plus-plus-ns 20
   scaling var scaling-var --images-per-prompt 1 --parm-plus-plus-ns 20
