@@ -89,8 +89,9 @@ def main() -> None:
                     help="the generator's network under bfloat16 autocast (verifiers stay float32); MaskGIT ~1.9x")
     ap.add_argument("--rescore-from", type=Path, default=None,
                     help="another --out recorded with the same generator, pool and seed: score its candidates with "
-                         "these --verifiers instead of sampling them again (AR only: its previews follow from the "
-                         "final tokens)")
+                         "these --verifiers instead of sampling them again (records keep their previews' token "
+                         "maps; AR records from before that rebuild them from the final tokens; VAR cannot be "
+                         "rescored)")
     ap.add_argument("--parm-wave", type=float, nargs=2, default=None, metavar=("W", "S"),
                     help="also replay PARM in waves of W candidates until a final potential >= S (parm_wave); W and "
                          "S come from benchmarks/choose_parm_waves.py on a --validation pool, never the benchmark")

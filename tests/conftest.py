@@ -26,6 +26,16 @@ def tiny_ar(tiny_vq, tiny_ar_config):
     return ARGenerator(ARTransformer(tiny_ar_config), tiny_vq)
 
 
+@pytest.fixture
+def tiny_maskgit(tiny_vq):
+    from imagecot.generators.condition import PromptTokenizer
+    from imagecot.generators.maskgit import MaskGITConfig, MaskGITGenerator, MaskGITTransformer
+    torch.manual_seed(0)
+    cfg = MaskGITConfig(image_vocab=32, grid=8, text_vocab=PromptTokenizer().vocab_size, d_model=32,
+                        n_layer=2, n_head=4)
+    return MaskGITGenerator(MaskGITTransformer(cfg), tiny_vq)
+
+
 def run(argv, capsys) -> tuple[int, str, str]:
     """imagecot's main(argv) in-process -> (exit code, stdout, stderr); argparse's SystemExit counts as one."""
     from imagecot.cli import main

@@ -37,6 +37,9 @@ class ScriptedSession:
     def preview(self):
         return self._image(self.t >= self.clear_from)
 
+    def preview_tokens(self):   # its previews are drawn, not decoded from tokens
+        return None
+
     def keep(self, keep_B):
         self.ids = self.ids[keep_index(keep_B, self.n_alive)]
 

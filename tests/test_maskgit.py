@@ -4,21 +4,12 @@ import torch
 from imagecot.generators.condition import PromptTokenizer
 from imagecot.generators.maskgit import (
     MaskGITConfig,
-    MaskGITGenerator,
     MaskGITTransformer,
     mask_schedule,
 )
 from imagecot.generators.sampling import SamplingConfig
 
 PROMPTS = ["a red circle", "two squares", "a triangle left of a diamond"]
-
-
-@pytest.fixture
-def tiny_maskgit(tiny_vq):
-    torch.manual_seed(0)
-    cfg = MaskGITConfig(image_vocab=32, grid=8, text_vocab=PromptTokenizer().vocab_size, d_model=32,
-                        n_layer=2, n_head=4)
-    return MaskGITGenerator(MaskGITTransformer(cfg), tiny_vq)
 
 
 @pytest.mark.parametrize("steps", [1, 4, 8, 12, 20, 32])

@@ -1,5 +1,7 @@
 """Replayed strategies equal the online ones — same choice, same compute — so scaling curves can be replayed."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -106,10 +108,14 @@ def test_seed_stride_reproduces_a_replayed_row_at_a_later_output(tiny_ar):
         Strategy("orm", tiny_ar, orm, n=4, seed_stride=2)
 
 
-def test_rescoring_a_recorded_ar_pool_equals_recording_it_with_the_new_verifiers(tiny_ar):
-    """AR previews are a function of the final tokens: other verifiers score a recorded pool without sampling."""
+@pytest.mark.parametrize("family,kept", [("ar", True), ("ar", False), ("maskgit", True)])
+def test_rescoring_a_recorded_pool_equals_recording_it_with_the_new_verifiers(family, kept, request):
+    """A record keeps its previews' token maps (AR, MaskGIT); an AR record without them (recorded before they
+    were kept) is rebuilt from the final tokens: either way other verifiers score a recorded pool without
+    sampling it again."""
     from imagecot.generators.sampling import SamplingConfig
     from imagecot.search.replay import rescore_records
+    gen = request.getfixturevalue(f"tiny_{family}")
     s, pool = SamplingConfig(cfg_scale=2.0), 3
 
     def old(images, prompts, t=None, T=None):
@@ -122,17 +128,36 @@ def test_rescoring_a_recorded_ar_pool_equals_recording_it_with_the_new_verifiers
     def judge(images, prompts):
         return old(images, prompts) > 0.5
 
-    recorded = record_candidates(tiny_ar, PROMPTS[:2], pool, old, old, _Heads(old), judge, s, seed=2)
-    rescored = rescore_records(tiny_ar, recorded, PROMPTS[:2], new, new, _Heads(new))
-    direct = record_candidates(tiny_ar, PROMPTS[:2], pool, new, new, _Heads(new), judge, s, seed=2)
+    recorded = record_candidates(gen, PROMPTS[:2], pool, old, old, _Heads(old), judge, s, seed=2)
+    assert all(r.preview_tokens_CTL.shape == (pool, len(r.cost_T) - 1, r.tokens_C.shape[1]) for r in recorded)
+    if not kept:
+        recorded = [dataclasses.replace(r, preview_tokens_CTL=None) for r in recorded]
+    rescored = rescore_records(gen, recorded, PROMPTS[:2], new, new, _Heads(new))
+    direct = record_candidates(gen, PROMPTS[:2], pool, new, new, _Heads(new), judge, s, seed=2)
     assert len(rescored) == len(direct) == 2
     for a, b in zip(rescored, direct):
         for k in ("prm_CT", "clarity_CT", "potential_CT", "orm_C"):
             np.testing.assert_allclose(getattr(a, k), getattr(b, k), atol=1e-5, err_msg=k)
         assert np.array_equal(a.correct_C, b.correct_C) and np.array_equal(a.tokens_C, b.tokens_C)
     assert not np.allclose(recorded[0].prm_CT, rescored[0].prm_CT)   # the new verifier did score them
-    with pytest.raises(ValueError, match="previews depend on more"):
-        rescore_records(object(), recorded, PROMPTS[:2], new, new, _Heads(new))
+    if not kept:
+        with pytest.raises(ValueError, match="previews depend on more"):
+            rescore_records(object(), recorded, PROMPTS[:2], new, new, _Heads(new))
+
+
+def test_records_keep_their_preview_tokens_on_disk_and_older_records_still_load(tmp_path, tiny_maskgit):
+    from imagecot.search.replay import load_records, save_records
+
+    def score(images, prompts, t=None, T=None):
+        return level(images)
+
+    recorded = record_candidates(tiny_maskgit, PROMPTS[:2], 2, score, score, _Heads(score), judge, seed=1)
+    save_records(tmp_path / "r.npz", recorded)
+    back = load_records(tmp_path / "r.npz")
+    assert back[1].preview_tokens_CTL.dtype == np.uint16
+    np.testing.assert_array_equal(back[1].preview_tokens_CTL, recorded[1].preview_tokens_CTL)
+    save_records(tmp_path / "old.npz", [dataclasses.replace(r, preview_tokens_CTL=None) for r in recorded])
+    assert load_records(tmp_path / "old.npz")[0].preview_tokens_CTL is None
 
 
 class _Heads:

@@ -221,12 +221,11 @@ class ARSession(Session):
         if self.cache is not None:
             self.cache.select_rows(rows)
 
-    @torch.no_grad()
-    def preview(self) -> torch.Tensor:
-        """The rows generated so far over a blank image's tokens, decoded: (B_alive, 3, H, W)."""
+    def preview_tokens(self) -> torch.Tensor:
+        """The rows generated so far over a blank image's tokens: (B_alive, N)."""
         n = self.tokens_Bn.shape[1]
         fill = self.gen.blank_tokens_N[n:].to(self.tokens_Bn.device).expand(self.n_alive, -1)
-        return self.gen.decode(torch.cat([self.tokens_Bn, fill], dim=1))
+        return torch.cat([self.tokens_Bn, fill], dim=1)
 
     def _tokens(self) -> torch.Tensor:
         return self.tokens_Bn

@@ -121,9 +121,20 @@ class Session:
     def _select(self, idx: torch.Tensor, rows: torch.Tensor) -> None:
         raise NotImplementedError
 
+    def preview_tokens(self) -> torch.Tensor | None:
+        """(B_alive, L): the token map that `preview()` decodes, where a preview is one (raster AR: the rows so far
+        over a blank image; MaskGIT: this step's full prediction); None where it is not (VAR's previews are partial
+        sums over scales). A recorded pool keeps them, so that other verifiers can score it without sampling
+        again (`search.replay.rescore_records`)."""
+        return None
+
+    @torch.no_grad()
     def preview(self) -> torch.Tensor:
         """(B_alive, 3, H, W) in [-1, 1]: what the image would look like now."""
-        raise NotImplementedError
+        tokens = self.preview_tokens()
+        if tokens is None:
+            raise NotImplementedError(f"{type(self).__name__} defines neither preview() nor preview_tokens()")
+        return self.gen.decode(tokens)
 
     def _tokens(self) -> torch.Tensor:
         raise NotImplementedError

@@ -221,13 +221,12 @@ class MaskGITSession(Session):
         self.reveal_step_BN = self.reveal_step_BN[idx]
         self.cond_RLc = self.cond_RLc[rows]
 
-    @torch.no_grad()
-    def preview(self) -> torch.Tensor:
-        """The current full prediction (revealed tokens + this step's samples at masked places), decoded."""
+    def preview_tokens(self) -> torch.Tensor:
+        """The current full prediction: revealed tokens + this step's samples at masked places (B_alive, N)."""
         if self.t == 0:  # nothing predicted yet: the given tokens over a blank image
             blank = self.gen.blank_tokens_N.to(self.ids.device).expand(self.n_alive, -1)
-            return self.gen.decode(torch.where(self.tokens_BN == self.gen.model.config.mask_id, blank, self.tokens_BN))
-        return self.gen.decode(self.pred_BN)
+            return torch.where(self.tokens_BN == self.gen.model.config.mask_id, blank, self.tokens_BN)
+        return self.pred_BN
 
     def _tokens(self) -> torch.Tensor:
         return self.tokens_BN

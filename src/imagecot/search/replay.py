@@ -13,7 +13,9 @@ choices and compute. PARM++ corrects images and is run online.
 - `cost_T`: token-forwards one candidate spends in each step (prefix included in step 1),
 - `prm_CT`, `clarity_CT`, `potential_CT`: verifier probabilities on the preview after each step
   (the last step's preview is the final image),
-- `orm_C`: the outcome verifier's score of the final image, `correct_C`: the evaluator's verdict.
+- `orm_C`: the outcome verifier's score of the final image, `correct_C`: the evaluator's verdict,
+- `preview_tokens_CTL`: the token maps the previews of steps 1..T-1 decode, where the generator's previews are
+  token maps (`Session.preview_tokens`): other verifiers then score the pool without sampling it again.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Record:
     correct_C: np.ndarray
     images_C: np.ndarray | None = None   # uint8 (C, H, W, 3) final images (PARM++ corrects the chosen one)
     tokens_C: np.ndarray | None = None   # (C, L) their tokens
+    preview_tokens_CTL: np.ndarray | None = None   # (C, T - 1, L) the previews' token maps
 
 
 @dataclass
@@ -173,57 +176,76 @@ def record_candidates(generator, prompts: list[str], pool: int, orm, prm, parm_v
     and the final images with the ORM and `judge` (the evaluator: images, prompts -> 0/1). One Record per prompt."""
     session, keys, conds = start_candidates(generator, prompts, pool, sampling, seed, output_index * pool, prompt_ids)
     T, rows = session.num_steps, len(keys)
-    cost, before, previews_T = [], 0, []
+    cost, before, previews_T, preview_tokens_T = [], 0, [], []
     while session.t < T:
         session.step()
         cost.append((session.compute.token_forwards - before) / rows)
         before = session.compute.token_forwards
         if session.t < T:
-            previews_T.append(session.preview())
+            tokens = session.preview_tokens()
+            previews_T.append(session.preview() if tokens is None else generator.decode(tokens))
+            if tokens is not None:
+                preview_tokens_T.append(tokens.cpu().numpy())
     out = session.finish()
     prm_RT, clar_RT, pot_RT, orm_R = _score_steps(previews_T, out.images, conds, orm, prm, parm_verifier)
     correct = judge(out.images, conds).float().cpu().numpy() > 0.5
     cost_T = np.asarray(cost)
     images_u8 = to_uint8(out.images)
+    preview_tokens_RTL = _compact_ids(np.stack(preview_tokens_T, 1)) if preview_tokens_T else None
     recs = []
     for g in range(len(prompts)):
         r = [k for k, key in enumerate(keys) if key[0] == g]
         recs.append(Record(cost_T, prm_RT[r], clar_RT[r], pot_RT[r], orm_R[r], correct[r], images_u8[r],
-                           out.tokens[r].cpu().numpy()))
+                           out.tokens[r].cpu().numpy(), None if preview_tokens_RTL is None else preview_tokens_RTL[r]))
     return recs
+
+
+def _compact_ids(ids: np.ndarray) -> np.ndarray:
+    """Token ids in uint16 where they fit (every codebook here), else int64."""
+    return ids.astype(np.uint16) if ids.size and 0 <= ids.min() and ids.max() < 2 ** 16 else ids.astype(np.int64)
 
 
 @torch.no_grad()
 def rescore_records(generator, records: list[Record], prompts: list[str], orm, prm, parm_verifier) -> list[Record]:
-    """The same candidates scored by other verifiers, without sampling again: for generators whose step-t
-    preview is a function of the final tokens (`generator.preview_of`, the raster AR). Costs, images, tokens
-    and the evaluator's verdicts are kept; PRM, PARM and ORM scores are recomputed as `record_candidates`
-    computes them."""
-    if not hasattr(generator, "preview_of"):
-        raise ValueError(f"{type(generator).__name__} has no preview_of: its previews depend on more than the "
-                         "final tokens (e.g. MaskGIT's per-step predictions); record the pool again instead")
+    """The same candidates scored by other verifiers, without sampling again: for records that keep their
+    previews' token maps (MaskGIT, and AR pools recorded since), or generators whose step-t preview is a function
+    of the final tokens (`generator.preview_of`, the raster AR). Costs, images, tokens and the evaluator's
+    verdicts are kept; PRM, PARM and ORM scores are recomputed as `record_candidates` computes them."""
     if len(records) != len(prompts):
         raise ValueError(f"{len(records)} records but {len(prompts)} prompts")
-    tokens_RL = torch.from_numpy(np.concatenate([r.tokens_C for r in records])).long().to(generator.device)
+    kept = all(r.preview_tokens_CTL is not None for r in records)
+    if not kept and not hasattr(generator, "preview_of"):
+        raise ValueError(f"these records keep no preview tokens and {type(generator).__name__} has no preview_of: "
+                         "its previews depend on more than the final tokens; record the pool again instead")
+    dev = generator.device
+    tokens_RL = torch.from_numpy(np.concatenate([r.tokens_C for r in records]).astype(np.int64)).to(dev)
     conds = [p for p, r in zip(prompts, records) for _ in range(len(r.tokens_C))]
     T = len(records[0].cost_T)
-    final = generator.decode(tokens_RL)
-    prm_RT, clar_RT, pot_RT, orm_R = _score_steps([generator.preview_of(tokens_RL, t) for t in range(1, T)], final,
-                                                   conds, orm, prm, parm_verifier)
+    if kept:
+        preview_RTL = torch.from_numpy(np.concatenate([r.preview_tokens_CTL for r in records]).astype(np.int64))
+        previews_T = [generator.decode(preview_RTL[:, t - 1].to(dev)) for t in range(1, T)]
+    else:
+        previews_T = [generator.preview_of(tokens_RL, t) for t in range(1, T)]
+    prm_RT, clar_RT, pot_RT, orm_R = _score_steps(previews_T, generator.decode(tokens_RL), conds, orm, prm,
+                                                   parm_verifier)
     out, start = [], 0
     for r in records:
         s = slice(start, start + len(r.tokens_C))
-        out.append(Record(r.cost_T, prm_RT[s], clar_RT[s], pot_RT[s], orm_R[s], r.correct_C, r.images_C, r.tokens_C))
+        out.append(Record(r.cost_T, prm_RT[s], clar_RT[s], pot_RT[s], orm_R[s], r.correct_C, r.images_C, r.tokens_C,
+                          r.preview_tokens_CTL))
         start = s.stop
     return out
 
 
 # ----------------------------------------------------------------------------- records on disk, PARM++, AUCs
 
+_RECORD_KEYS = ("cost", "prm", "clarity", "potential", "orm", "correct", "images", "tokens", "preview_tokens")
+
+
 def load_records(path: Path) -> list[Record]:
     with np.load(path) as f:
-        return [Record(*(f[f"{k}_{i}"] for k in ("cost", "prm", "clarity", "potential", "orm", "correct", "images",
-                                                   "tokens"))) for i in range(int(f["n"]))]
+        return [Record(*(f[f"{k}_{i}"] if f"{k}_{i}" in f.files else None for k in _RECORD_KEYS))
+                for i in range(int(f["n"]))]
 
 
 def load_validation_records(folder: str | Path, p: int, val_seed: int, partial: bool = False) -> tuple[list, list]:
@@ -247,10 +269,10 @@ def load_validation_records(folder: str | Path, p: int, val_seed: int, partial: 
 def save_records(path: Path, recs: list[Record]) -> None:
     arrays = {"n": np.array(len(recs))}
     for i, r in enumerate(recs):
-        for k, v in zip(("cost", "prm", "clarity", "potential", "orm", "correct", "images", "tokens"),
-                        (r.cost_T, r.prm_CT, r.clarity_CT, r.potential_CT, r.orm_C, r.correct_C, r.images_C,
-                         r.tokens_C)):
-            arrays[f"{k}_{i}"] = v
+        for k, v in zip(_RECORD_KEYS, (r.cost_T, r.prm_CT, r.clarity_CT, r.potential_CT, r.orm_C, r.correct_C,
+                                       r.images_C, r.tokens_C, r.preview_tokens_CTL)):
+            if v is not None:
+                arrays[f"{k}_{i}"] = v
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
