@@ -2,7 +2,7 @@
 
 On a rollouts folder (`imagecot rollouts`: training-grammar prompts, training seeds, never the benchmark), score
 every final image with a learned verifier's outcome head (the ORM), with the verdict its counts head implies
-(`verifiers.count_verdict`), and with their product; print per task the within-pool AUC (pools: one prompt's
+(`verifiers.count_verdict`; relations from its parse head), and with their product; print per task the within-pool AUC (pools: one prompt's
 candidates), the best-of-pool accuracy (the share of pools whose top-scored candidate the evaluator accepts),
 and the yes/no agreement with the evaluator at 0.5; then, step by step, PARM's potential head against the counts
 verdict on each step's preview. With --write-into, the tasks where the counts verdict ranks
@@ -55,7 +55,8 @@ def main() -> None:
     specs = [parse_prompt(p) for p in prompts]
     T = data["frames"].shape[1]
     per_step = [v.heads(to_tensor(data["frames"][:, t]), prompts, t + 1, T) for t in range(T)]   # t = T: final
-    step_counts = [np.array([count_verdict(spec, h["counts"][i]) for i, spec in enumerate(specs)]) for h in per_step]
+    step_counts = [np.array([count_verdict(spec, h["counts"][i], h["parse"][i]) for i, spec in enumerate(specs)])
+                   for h in per_step]
     outcome, counts = per_step[-1]["outcome"].numpy(), step_counts[-1]
     scores = {"outcome (ORM)": outcome, "counts verdict": counts, "outcome x counts": outcome * counts}
     labels, groups, tags = data["correct"].astype(bool), data["prompt_index"], data["tag"]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from imagecot.verifiers.count_verdict import capped_sum, count_verdict, kind_index
+from imagecot.verifiers.count_verdict import capped_sum, count_verdict, kind_index, relation_probability
 from imagecot.world.spec import parse_prompt
 
 
@@ -25,10 +25,47 @@ def scene(**objects) -> torch.Tensor:
     ("two circles and a square", {"red_circle": 1, "blue_square": 1}, 0.0),
     ("three circles", {"red_circle": 2, "blue_circle": 1}, 1.0),
     ("three circles", {"red_circle": 2, "blue_circle": 2}, 0.0),   # four: the exclusion fails
-    ("a circle left of a square", {"red_circle": 1, "red_square": 1}, 1.0),   # relations are not read
+    ("a circle left of a square", {"red_circle": 1, "red_square": 1}, 1.0),   # no parse: relations not read
 ])
 def test_certain_counts_give_the_rules_verdict(prompt, objects, expected):
     assert count_verdict(parse_prompt(prompt), scene(**objects)) == pytest.approx(expected)
+
+
+def parse_map(g: int = 8, **objects) -> torch.Tensor:
+    """A certain parse distribution (g*g, 37): e.g. parse_map(red_circle=(0, 2)) puts a 2x2 red circle at
+    row 0, column 2."""
+    parse_NC = torch.zeros(g * g, 37)
+    parse_NC[:, 0] = 1.0
+    for name, (r, c) in objects.items():
+        color, cls = name.split("_")
+        for y in (r, r + 1):
+            for x in (c, c + 1):
+                parse_NC[y * g + x] = torch.nn.functional.one_hot(torch.tensor(kind_index(cls, color) + 1), 37)
+    return parse_NC
+
+
+@pytest.mark.parametrize("prompt,where,expected", [
+    ("a circle left of a square", {"red_circle": (3, 0), "blue_square": (3, 5)}, 1.0),
+    ("a circle left of a square", {"red_circle": (3, 5), "blue_square": (3, 0)}, 0.0),   # right of it
+    ("a circle above a square", {"red_circle": (0, 3), "blue_square": (5, 3)}, 1.0),
+    ("a circle below a square", {"red_circle": (0, 3), "blue_square": (5, 3)}, 0.0),
+    ("a circle left of a square", {"red_circle": (0, 0), "blue_square": (5, 1)}, 0.0),   # below it, not left
+    ("a circle left of a square", {"red_circle": (0, 0), "blue_square": (5, 5)}, 1.0),   # diagonal: left and above
+    ("a circle above a square", {"red_circle": (0, 0), "blue_square": (5, 5)}, 1.0),
+])
+def test_relations_are_read_from_the_parse_as_the_evaluator_rules(prompt, where, expected):
+    objects = {k: 1 for k in where}
+    verdict = count_verdict(parse_prompt(prompt), scene(**objects), parse_map(**where))
+    assert abs(verdict - expected) < 0.05   # a logistic of the margin: a diagonal's margin is smaller
+
+
+def test_a_relation_between_absent_objects_is_a_coin_flip_and_a_colour_reads_its_own_kind():
+    kinds_circle, kinds_square = [kind_index("circle", "red")], [kind_index("square", "blue")]
+    assert relation_probability("left of", parse_map(red_circle=(3, 0)), kinds_circle, kinds_square) == 0.5
+    parse_NC = parse_map(red_circle=(3, 6), green_circle=(3, 0), blue_square=(3, 3))
+    red_left = relation_probability("left of", parse_NC, kinds_circle, kinds_square)
+    green_left = relation_probability("left of", parse_NC, [kind_index("circle", "green")], kinds_square)
+    assert red_left < 0.01 and green_left > 0.99
 
 
 def test_uncertain_counts_multiply_and_convolve():

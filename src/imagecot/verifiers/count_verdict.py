@@ -8,18 +8,26 @@ a probability for each of GenEval's requirements:
   confident objects of the class, so where other colours of the class are present too, half credit (which of
   them is more confident is not predicted);
 - `exclude` (counting's "exactly n"): the class total is < the excluded count.
-The verdict is their product. Relations (`position`) are not read: the counts say nothing about where objects
-are, so position prompts are scored on their objects only. This is a verifier's own judgement from its own heads,
+The verdict is their product. Relations (`position`) are read from the `parse` head (per cell of the verifier's
+grid: background or which coloured shape covers it), where it is given: each object's expected cells give its
+centre and size (a square of its expected area), GenEval's rule (`world.geometry.revised_offset`) gives the
+relation's margin, and a logistic of that margin (`RELATION_SOFTNESS`) its probability. Without the parse,
+position prompts are scored on their objects only. This is a verifier's own judgement from its own heads,
 learned from the evaluator's labels like every other head; the evaluator is never called.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
+from ..world.geometry import RELATION_AXIS, revised_offset
 from ..world.vocab import COLORS, SHAPES
 
 MAX_COUNT_CLASS = 4   # the counts head's classes 0..4 (4 = four or more)
+RELATION_SOFTNESS = 0.05  # the relation's margin (GenEval's 0.5 on the revised offset) over this, in a logistic
+MIN_CELLS = 0.5           # an object of fewer expected parse cells has no place: its relation is a coin flip
 
 
 def kind_index(cls: str, color: str) -> int:
@@ -39,11 +47,41 @@ def capped_sum(dists_K5: torch.Tensor) -> torch.Tensor:
     return total_5
 
 
-def count_verdict(spec: dict, counts_K5: torch.Tensor) -> float:
-    """P(spec's include and exclude requirements hold) under the counts distribution (36, 5) of one image."""
+def _kinds(req: dict) -> list[int]:
+    """Counts rows (parse classes - 1) of what a requirement names: its colour's shape, or the shape in any colour."""
+    return [kind_index(req["class"], c) for c in ([req["color"]] if "color" in req else COLORS)]
+
+
+def relation_probability(relation: str, parse_NC: torch.Tensor, kinds_a: list[int], kinds_b: list[int]) -> float:
+    """P(A is `relation` B) read from the parse distribution (N = g*g cells, 1 + 36 classes) of one image."""
+    g = math.isqrt(parse_NC.shape[0])
+    ys, xs = torch.meshgrid(torch.arange(g, dtype=torch.float64), torch.arange(g, dtype=torch.float64),
+                            indexing="ij")
+    xy_N2 = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1) + 0.5
+    placed = []
+    for kinds in (kinds_a, kinds_b):
+        w_N = parse_NC.double()[:, [k + 1 for k in kinds]].sum(1)
+        cells = float(w_N.sum())
+        if cells < MIN_CELLS:
+            return 0.5
+        placed.append(((w_N[:, None] * xy_N2).sum(0) / cells, math.sqrt(cells)))
+    (center_a, side_a), (center_b, side_b) = placed
+    d = revised_offset(center_a.numpy(), side_a, center_b.numpy(), side_b)
+    axis, sign = RELATION_AXIS[relation]
+    margin = -0.5 if d is None else sign * float(d[axis]) - 0.5
+    return 1.0 / (1.0 + math.exp(-margin / RELATION_SOFTNESS))
+
+
+def count_verdict(spec: dict, counts_K5: torch.Tensor, parse_NC: torch.Tensor | None = None) -> float:
+    """P(spec's include and exclude requirements hold) under the counts distribution (36, 5) of one image, and
+    its relations under the parse distribution (N, 37) where given."""
     counts_K5 = counts_K5.double()
     p = 1.0
-    for req in spec.get("include", []):
+    include = spec.get("include", [])
+    for req in include:
+        if "position" in req and parse_NC is not None:
+            relation, j = req["position"]
+            p *= relation_probability(relation, parse_NC, _kinds(req), _kinds(include[j]))
         cls, n = req["class"], req["count"]
         rows = [kind_index(cls, c) for c in COLORS]
         if "color" not in req:

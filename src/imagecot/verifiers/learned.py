@@ -264,7 +264,7 @@ class LearnedVerifier:
             except PromptParseError:
                 continue
             if spec["tag"] in self.net.config.count_verdict_tasks:
-                verdict = count_verdict(spec, probs["counts"][b])
+                verdict = count_verdict(spec, probs["counts"][b], probs["parse"][b])
                 if spec["tag"] in self.net.config.count_verdict_calibration:
                     verdict = platt_apply(verdict, self.net.config.count_verdict_calibration[spec["tag"]])
                 for head in heads:
