@@ -2,14 +2,14 @@
 
 On a rollouts folder (`imagecot rollouts`: training-grammar prompts, training seeds, never the benchmark), score
 every final image with a learned verifier's outcome head (the ORM), with the verdict its counts head implies
-(`verifiers.count_verdict`; relations from its parse head), and with their product; print per task the within-pool AUC (pools: one prompt's
-candidates), the best-of-pool accuracy (the share of pools whose top-scored candidate the evaluator accepts),
-and the yes/no agreement with the evaluator at 0.5; then, step by step, PARM's potential head against the counts
-verdict on each step's preview. With --write-into, the tasks where the counts verdict ranks
+(`verifiers.count_verdict`; relations from its parse head), and with their product; print per task the within-pool
+AUC (pools: one prompt's candidates), the best-of-pool accuracy (the share of pools whose top-scored candidate the
+evaluator accepts), and the yes/no agreement with the evaluator at 0.5; then, step by step, PARM's potential head
+against the counts verdict on each step's preview. With --write-into, the tasks where the counts verdict ranks
 better (higher within-pool AUC) become that verifier folder's `count_verdict_tasks` (its config.json), each with
 the Platt scaling of its counts verdict fitted on these rollouts' final images (`count_verdict_calibration`:
-monotone, so the ranking stays; PARM's gate at 0.5 and the agreement then read even odds). ECE and agreement
-before and after are printed (in-sample: the benchmark's pools are the out-of-sample check).
+monotone, so the ranking stays; PARM's gate at 0.5 and the agreement then read even odds). ECE and agreement before
+and after are printed (in-sample: the benchmark's pools are the out-of-sample check).
 Usage: python benchmarks/count_verdict_check.py --rollouts runs/val-rollouts-ar [--verifier zoo:verifier-ar]
            [--write-into src/imagecot/zoo/verifier-ar]
 """
