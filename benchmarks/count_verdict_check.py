@@ -5,9 +5,10 @@ every final image with a learned verifier's outcome head (the ORM), with the ver
 (`verifiers.count_verdict`; relations from its parse head), and with their product; print per task the within-pool
 AUC (pools: one prompt's candidates), the best-of-pool accuracy (the share of pools whose top-scored candidate the
 evaluator accepts), and the yes/no agreement with the evaluator at 0.5; then, step by step, PARM's potential head
-against the counts verdict on each step's preview. With --write-into, the tasks where the counts verdict ranks
-better (higher within-pool AUC) become that verifier folder's `count_verdict_tasks` (its config.json), each with
-the Platt scaling of its counts verdict fitted on these rollouts' final images (`count_verdict_calibration`:
+against the counts verdict on each step's preview. With --write-into, the tasks where the counts verdict or its
+product with the outcome head ranks best (highest within-pool AUC of the three) become that verifier folder's
+`count_verdict_tasks` (its config.json; the product's also its `count_verdict_times_head`), each with the Platt
+scaling of the chosen score fitted on these rollouts' final images (`count_verdict_calibration`:
 monotone, so the ranking stays; PARM's gate at 0.5 and the agreement then read even odds). ECE and agreement before
 and after are printed (in-sample: the benchmark's pools are the out-of-sample check).
 Usage: python benchmarks/count_verdict_check.py --rollouts runs/val-rollouts-ar [--verifier zoo:verifier-ar]
@@ -90,22 +91,29 @@ def main() -> None:
     if a.json:
         atomic_write_json(a.json, rows)
     if a.write_into:
-        better = {str(t) for t, r in rows.items() if t != "overall" and r["counts verdict"]["within_auc"] is not None
-                  and r["counts verdict"]["within_auc"] > r["outcome (ORM)"]["within_auc"]}
-        tasks = sorted(better)
+        chosen = {}   # task -> the score that ranks its pools best, where that is not the outcome head's
+        for t, r in rows.items():
+            aucs = {k: r[k]["within_auc"] for k in scores}
+            best = max(scores, key=lambda k: -1.0 if aucs[k] is None else aucs[k])
+            if t != "overall" and aucs[best] is not None and best != "outcome (ORM)":
+                chosen[str(t)] = best
+        tasks = sorted(chosen)
         calibration = {}
         for task in tasks:
-            m = tags == task
-            calibration[task] = list(platt_fit(counts[m], labels[m]))
-            after = np.array([platt_apply(p, calibration[task]) for p in counts[m]])
-            print(f"{task}: Platt a = {calibration[task][0]:.3f}, b = {calibration[task][1]:.3f}; ECE "
-                  f"{expected_calibration_error(counts[m], labels[m]):.3f} -> "
+            m, s = tags == task, scores[chosen[task]][tags == task]
+            calibration[task] = list(platt_fit(s, labels[m]))
+            after = np.array([platt_apply(p, calibration[task]) for p in s])
+            print(f"{task}: {chosen[task]}; Platt a = {calibration[task][0]:.3f}, b = {calibration[task][1]:.3f}; "
+                  f"ECE {expected_calibration_error(s, labels[m]):.3f} -> "
                   f"{expected_calibration_error(after, labels[m]):.3f}, agreement at 0.5 "
-                  f"{((counts[m] > 0.5) == labels[m]).mean():.3f} -> {((after > 0.5) == labels[m]).mean():.3f}")
+                  f"{((s > 0.5) == labels[m]).mean():.3f} -> {((after > 0.5) == labels[m]).mean():.3f}")
+        times_head = [t for t in tasks if chosen[t] == "outcome x counts"]
         config = json.loads((a.write_into / "config.json").read_text())
         atomic_write_json(a.write_into / "config.json", {**config, "count_verdict_tasks": tasks,
+                                                         "count_verdict_times_head": times_head,
                                                          "count_verdict_calibration": calibration})
-        print(f"{a.write_into / 'config.json'}: count_verdict_tasks = {tasks}, calibration {calibration}")
+        print(f"{a.write_into / 'config.json'}: count_verdict_tasks = {tasks}, times_head = {times_head}, "
+              f"calibration {calibration}")
 
 
 if __name__ == "__main__":

@@ -106,6 +106,24 @@ def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head():
     assert LearnedVerifier(net, "orm")(images_B3HW, prompts)[0].item() != pytest.approx(verdict)
 
 
+def test_a_verifier_multiplies_each_heads_score_by_the_verdict_for_its_times_head_tasks():
+    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
+    torch.manual_seed(0)
+    cfg = dict(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40)
+    net = VerifierNet(VerifierConfig(**cfg))
+    prompts = ["a circle left of a square", "two circles"]
+    images_B3HW = torch.rand(2, 3, 32, 32) * 2 - 1
+    own = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
+    verdict = count_verdict(parse_prompt(prompts[0]), own["counts"][0], own["parse"][0])
+    net.config.count_verdict_tasks = net.config.count_verdict_times_head = ("position",)
+    times = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
+    for head in ("outcome", "value", "potential"):
+        assert times[head][0].item() == pytest.approx(own[head][0].item() * verdict, rel=1e-5)
+        assert times[head][1].item() == pytest.approx(own[head][1].item())   # counting: its own head
+    with pytest.raises(ValueError, match="not among count_verdict_tasks"):
+        VerifierConfig(**cfg, count_verdict_times_head=("position",))
+
+
 def test_platt_fit_recovers_a_planted_map_and_keeps_the_ranking():
     import numpy as np
 

@@ -20,7 +20,9 @@ transformer; a summary token feeds the judgment heads, each cell its own:
   verdict on a final image is the one the counts imply (`count_verdict`) in
   place of the outcome head's, and, with `count_verdict_on_previews`, so is the
   potential on previews (PARM reads it only where it judges a preview clear):
-  on colour binding it ranks far better. `count_verdict_calibration` maps it
+  on colour binding it ranks far better. For the tasks in
+  `count_verdict_times_head` the verdict multiplies each head's own score
+  instead of replacing it. `count_verdict_calibration` maps it
   through Platt scaling fitted on the same validation rollouts, so that its 0.5
   means even odds.
 One network serves as ORM, PRM and PARM (`LearnedVerifier(net, role)` picks the
@@ -64,6 +66,7 @@ class VerifierConfig:
     # task -> (a, b): Platt scaling of that task's counts verdict, fitted on validation rollouts (`calibration`)
     count_verdict_calibration: dict = field(default_factory=dict)
     count_verdict_on_previews: bool = True      # PARM's potential on previews from the counts too (else its head)
+    count_verdict_times_head: tuple[str, ...] = ()   # of count_verdict_tasks: the verdict times the head's own score
     # PARM's gate: a candidate is "yes" when its potential at the first clear step is >= this (the paper's 0.5;
     # chosen on a validation pool by benchmarks/choose_parm_waves.py --write-into)
     parm_threshold: float = 0.5
@@ -71,6 +74,10 @@ class VerifierConfig:
     def __post_init__(self):
         if not 0.0 <= self.parm_threshold <= 1.0:
             raise ValueError(f"parm_threshold is a probability in [0, 1], got {self.parm_threshold}")
+        stray = set(self.count_verdict_times_head) - set(self.count_verdict_tasks)
+        if stray:
+            raise ValueError(f"count_verdict_times_head has {sorted(stray)}, which are not among count_verdict_tasks "
+                             f"{list(self.count_verdict_tasks)}")
         for task, ab in self.count_verdict_calibration.items():
             if task not in self.count_verdict_tasks:
                 raise ValueError(f"count_verdict_calibration has {task!r}, which is not among count_verdict_tasks "
@@ -257,18 +264,22 @@ class LearnedVerifier:
         """For prompts of the config's `count_verdict_tasks`, these heads' scores become the verdict the counts
         head implies: every role's on a final image (the same P(the image meets the prompt) for ORM, PRM and
         PARM), the potential on a preview (PARM reads it at the first step its clarity head judges clear; on
-        validation rollouts the counts rank clear color_attr previews better than the potential head does)."""
+        validation rollouts the counts rank clear color_attr previews better than the potential head does).
+        For `count_verdict_times_head` tasks each head's score is multiplied by the verdict instead."""
+        cfg = self.net.config
         for b, prompt in enumerate(prompts):
             try:
                 spec = parse_prompt(prompt)
             except PromptParseError:
                 continue
-            if spec["tag"] in self.net.config.count_verdict_tasks:
+            task = spec["tag"]
+            if task in cfg.count_verdict_tasks:
                 verdict = count_verdict(spec, probs["counts"][b], probs["parse"][b])
-                if spec["tag"] in self.net.config.count_verdict_calibration:
-                    verdict = platt_apply(verdict, self.net.config.count_verdict_calibration[spec["tag"]])
                 for head in heads:
-                    probs[head][b] = verdict
+                    score = verdict * float(probs[head][b]) if task in cfg.count_verdict_times_head else verdict
+                    if task in cfg.count_verdict_calibration:
+                        score = platt_apply(score, cfg.count_verdict_calibration[task])
+                    probs[head][b] = score
 
     def __call__(self, images_B3HW, prompts, t=None, T=None) -> torch.Tensor:
         return self.heads(images_B3HW, prompts, t, T)[self.score_head]
