@@ -32,7 +32,8 @@ scaling() {  # GEN OUT_NAME [search_scaling options]
 lane_a() {
   imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
   verifier ar 8000
-  # the tasks whose verdict the verifier reads from its counts head, chosen on validation rollouts (other seeds)
+  # the tasks whose verdict the verifier reads from its counts and parse heads (alone, or times the head's own
+  # score), chosen on validation rollouts (other seeds)
   imagecot rollouts --generator ar --prompts 320 --per-prompt 8 --shard-prompts 64 --seed 97 --out "$OUT/val-rollouts-ar"
   python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-ar" --verifier "$OUT/verifier-ar" --threads 1 \
     --write-into "$OUT/verifier-ar/final"
