@@ -19,6 +19,7 @@ learned from the evaluator's labels like every other head; the evaluator is neve
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 
@@ -47,20 +48,25 @@ def capped_sum(dists_K5: torch.Tensor) -> torch.Tensor:
     return total_5
 
 
-def _kinds(req: dict) -> list[int]:
-    """Counts rows (parse classes - 1) of what a requirement names: its colour's shape, or the shape in any colour."""
-    return [kind_index(req["class"], c) for c in ([req["color"]] if "color" in req else COLORS)]
+def _kinds(cls: str, color: str | None = None) -> list[int]:
+    """Counts rows (parse classes - 1) of a shape in one colour, or in any colour."""
+    return [kind_index(cls, c) for c in ([color] if color else COLORS)]
+
+
+@lru_cache(maxsize=None)
+def _cell_centres(g: int) -> torch.Tensor:
+    """(g*g, 2) float64: (x, y) of each cell's centre, in cells, row-major."""
+    ys, xs = torch.meshgrid(torch.arange(g, dtype=torch.float64), torch.arange(g, dtype=torch.float64),
+                            indexing="ij")
+    return torch.stack([xs.reshape(-1), ys.reshape(-1)], 1) + 0.5
 
 
 def relation_probability(relation: str, parse_NC: torch.Tensor, kinds_a: list[int], kinds_b: list[int]) -> float:
     """P(A is `relation` B) read from the parse distribution (N = g*g cells, 1 + 36 classes) of one image."""
-    g = math.isqrt(parse_NC.shape[0])
-    ys, xs = torch.meshgrid(torch.arange(g, dtype=torch.float64), torch.arange(g, dtype=torch.float64),
-                            indexing="ij")
-    xy_N2 = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1) + 0.5
+    xy_N2, parse_NC = _cell_centres(math.isqrt(parse_NC.shape[0])), parse_NC.double()
     placed = []
     for kinds in (kinds_a, kinds_b):
-        w_N = parse_NC.double()[:, [k + 1 for k in kinds]].sum(1)
+        w_N = parse_NC[:, [k + 1 for k in kinds]].sum(1)
         cells = float(w_N.sum())
         if cells < MIN_CELLS:
             return 0.5
@@ -81,9 +87,10 @@ def count_verdict(spec: dict, counts_K5: torch.Tensor, parse_NC: torch.Tensor | 
     for req in include:
         if "position" in req and parse_NC is not None:
             relation, j = req["position"]
-            p *= relation_probability(relation, parse_NC, _kinds(req), _kinds(include[j]))
+            p *= relation_probability(relation, parse_NC, _kinds(req["class"], req.get("color")),
+                                      _kinds(include[j]["class"], include[j].get("color")))
         cls, n = req["class"], req["count"]
-        rows = [kind_index(cls, c) for c in COLORS]
+        rows = _kinds(cls)
         if "color" not in req:
             p *= float(capped_sum(counts_K5[rows])[n:].sum())
             continue
@@ -93,6 +100,6 @@ def count_verdict(spec: dict, counts_K5: torch.Tensor, parse_NC: torch.Tensor | 
         p *= at_least * (others_absent + 0.5 * (1.0 - others_absent))
     for req in spec.get("exclude", []):
         cls = req["class"]
-        total_5 = capped_sum(counts_K5[[kind_index(cls, c) for c in COLORS]])
+        total_5 = capped_sum(counts_K5[_kinds(cls)])
         p *= float(total_5[:min(req["count"], MAX_COUNT_CLASS + 1)].sum())
     return p
