@@ -88,12 +88,13 @@ def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head():
     images_B3HW = torch.rand(2, 3, 32, 32) * 2 - 1
     final = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
     preview = LearnedVerifier(net, "parm").heads(images_B3HW, prompts, 3, 8)
-    verdict = count_verdict(parse_prompt(prompts[0]), final["counts"][0])
+    verdict = count_verdict(parse_prompt(prompts[0]), final["counts"][0], final["parse"][0])
     for head in ("outcome", "value", "potential"):
         assert final[head][0].item() == pytest.approx(verdict, abs=1e-6)     # color_attr, final image
-        assert final[head][1].item() != pytest.approx(count_verdict(parse_prompt(prompts[1]), final["counts"][1]))
+        assert final[head][1].item() != pytest.approx(count_verdict(parse_prompt(prompts[1]), final["counts"][1],
+                                                                    final["parse"][1]))
     # on a preview only PARM's potential reads the counts (of that preview); value and outcome keep their heads
-    preview_verdict = count_verdict(parse_prompt(prompts[0]), preview["counts"][0])
+    preview_verdict = count_verdict(parse_prompt(prompts[0]), preview["counts"][0], preview["parse"][0])
     assert preview["potential"][0].item() == pytest.approx(preview_verdict, abs=1e-6)
     net.config.count_verdict_on_previews = False   # the potential head on previews, the counts on final images only
     own = LearnedVerifier(net, "parm").heads(images_B3HW, prompts, 3, 8)
@@ -154,9 +155,50 @@ def test_a_verifier_calibrates_its_counts_verdict_and_rejects_a_bad_map():
     images_B3HW = torch.rand(1, 3, 32, 32) * 2 - 1
     for t, T in ((None, None), (3, 8)):     # the final verdict and PARM's potential on a preview
         h = LearnedVerifier(net, "parm").heads(images_B3HW, prompt, t, T)
-        raw = count_verdict(parse_prompt(prompt[0]), h["counts"][0])
+        raw = count_verdict(parse_prompt(prompt[0]), h["counts"][0], h["parse"][0])
         assert h["potential"][0].item() == pytest.approx(platt_apply(raw, (1.5, 0.8)), abs=1e-6)
     with pytest.raises(ValueError, match="not among count_verdict_tasks"):
         VerifierConfig(**small, count_verdict_calibration={"counting": [1.0, 0.0]})
     with pytest.raises(ValueError, match="a > 0"):
         VerifierConfig(**small, count_verdict_calibration={"color_attr": [-1.0, 0.0]})
+
+
+def test_a_single_objects_colour_is_read_from_the_parse_where_the_counts_confuse_it():
+    # the counts head half believes both bindings; the parse places a yellow diamond and a blue circle
+    counts_K5 = scene()
+    for kind in [("diamond", "blue"), ("diamond", "yellow"), ("circle", "yellow"), ("circle", "blue")]:
+        counts_K5[kind_index(*kind)] = torch.tensor([0.4, 0.6, 0, 0, 0])
+    spec = parse_prompt("a blue diamond and a yellow circle")
+    confused = count_verdict(spec, counts_K5)
+    swapped = count_verdict(spec, counts_K5, parse_map(yellow_diamond=(1, 1), blue_circle=(5, 5)))
+    right = count_verdict(spec, counts_K5, parse_map(blue_diamond=(1, 1), yellow_circle=(5, 5)))
+    assert swapped == pytest.approx(0.0) and 0.05 < confused < right
+    # one blue and one yellow diamond: which is more confident is unknown, half credit as without the parse
+    both = count_verdict(parse_prompt("a blue diamond"), scene(blue_diamond=1, yellow_diamond=1),
+                         parse_map(yellow_diamond=(1, 1), blue_diamond=(5, 5)))
+    assert both == pytest.approx(0.5)
+    # two or more objects are counted by the counts head: the parse's cells do not separate objects
+    assert count_verdict(parse_prompt("two red circles"), scene(red_circle=2), parse_map(red_circle=(1, 1))) == 1.0
+
+
+def test_the_reflection_names_a_relation_the_parse_finds_unmet_and_blames_both_objects():
+    from imagecot.verifiers.count_verdict import misplaced_cells
+    spec = parse_prompt("a red circle left of a blue square")
+    swapped = parse_map(red_circle=(3, 5), blue_square=(3, 0), green_diamond=(0, 0))
+    cells_N = misplaced_cells(spec, swapped)
+    assert cells_N.sum() == 8 and not cells_N[0]   # both 2x2 objects, not the bystander diamond
+    assert misplaced_cells(spec, parse_map(red_circle=(3, 0), blue_square=(3, 5))) is None
+    assert misplaced_cells(parse_prompt("a red circle and a blue square"), swapped) is None   # no relation
+
+    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
+    torch.manual_seed(0)
+    net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40))
+    verifier = LearnedVerifier(net, "parm")
+    verifier.heads = lambda images, prompts, t=None, T=None: {   # a verifier that sees the swapped scene
+        "flaws": torch.zeros(1, 4), "region": torch.zeros(1, 64, dtype=torch.bool),
+        "parse": swapped[None], "potential": torch.tensor([0.9])}
+    image = torch.zeros(1, 3, 32, 32)
+    assert verifier.reflect(image, [spec["prompt"]])[0]["kinds"] == []   # its position verdict is its head's
+    net.config.count_verdict_tasks = ("position",)
+    note = verifier.reflect(image, [spec["prompt"]])[0]
+    assert note["kinds"] == ["wrong_position"] and torch.equal(note["cells"], cells_N)

@@ -6,7 +6,13 @@ a probability for each of GenEval's requirements:
 - `count` n of a class (any colour): the class total (the kinds' counts convolved, capped at 4+) is >= n;
 - `count` n of a colour: at least n objects of that colour and class; GenEval checks the colour of the n most
   confident objects of the class, so where other colours of the class are present too, half credit (which of
-  them is more confident is not predicted);
+  them is more confident is not predicted). Where the parse is given, a requirement of one object reads its
+  colour from the parse instead: the class is present (its total >= 1) and the share of the class's parse cells
+  in the required colour (`colour_share`) is the chance that its most confident object has that colour. The
+  counts head predicts each kind's count on its own and confuses which colour goes with which shape (on AR's
+  validation rollouts "a blue diamond and a yellow circle" with the colours swapped still had P(a blue diamond)
+  0.6); the parse binds colour to shape cell by cell. Two or more objects keep the counts head's own-kind count:
+  the parse's cells do not separate objects;
 - `exclude` (counting's "exactly n"): the class total is < the excluded count.
 The verdict is their product. Relations (`position`) are read from the `parse` head (per cell of the verifier's
 grid: background or which coloured shape covers it), where it is given: each object's expected cells give its
@@ -78,6 +84,31 @@ def relation_probability(relation: str, parse_NC: torch.Tensor, kinds_a: list[in
     return 1.0 / (1.0 + math.exp(-margin / RELATION_SOFTNESS))
 
 
+def misplaced_cells(spec: dict, parse_NC: torch.Tensor) -> torch.Tensor | None:
+    """(N,) bool: the parse cells (most likely class) of both objects of every relation in `spec` that the parse
+    judges unmet (`relation_probability` < 0.5), or None where none is (or the prompt has no relation): where
+    PARM++'s reflection says "wrong position" and which cells it asks the generator to redo."""
+    include, label_N, cells_N = spec.get("include", []), parse_NC.argmax(1), None
+    for req in include:
+        if "position" not in req:
+            continue
+        relation, j = req["position"]
+        kinds_a = _kinds(req["class"], req.get("color"))
+        kinds_b = _kinds(include[j]["class"], include[j].get("color"))
+        if relation_probability(relation, parse_NC, kinds_a, kinds_b) < 0.5:
+            objects_N = torch.isin(label_N, torch.tensor([k + 1 for k in kinds_a + kinds_b]))
+            cells_N = objects_N if cells_N is None else cells_N | objects_N
+    return cells_N
+
+
+def colour_share(parse_NC: torch.Tensor, cls: str, color: str) -> float | None:
+    """The share of the parse's expected cells of shape `cls` (any colour) that are `color`, or None where the
+    class covers fewer than MIN_CELLS cells (the parse does not place it)."""
+    cells_K = parse_NC[:, [k + 1 for k in _kinds(cls)]].double().sum(0)
+    total = float(cells_K.sum())
+    return None if total < MIN_CELLS else float(cells_K[COLORS.index(color)]) / total
+
+
 def count_verdict(spec: dict, counts_K5: torch.Tensor, parse_NC: torch.Tensor | None = None) -> float:
     """P(spec's include and exclude requirements hold) under the counts distribution (36, 5) of one image, and
     its relations under the parse distribution (N, 37) where given."""
@@ -93,6 +124,10 @@ def count_verdict(spec: dict, counts_K5: torch.Tensor, parse_NC: torch.Tensor | 
         rows = _kinds(cls)
         if "color" not in req:
             p *= float(capped_sum(counts_K5[rows])[n:].sum())
+            continue
+        share = None if parse_NC is None or n != 1 else colour_share(parse_NC, cls, req["color"])
+        if share is not None:
+            p *= float(capped_sum(counts_K5[rows])[1:].sum()) * share
             continue
         own = kind_index(cls, req["color"])
         at_least = float(counts_K5[own][n:].sum())
