@@ -24,7 +24,9 @@ transformer; a summary token feeds the judgment heads, each cell its own:
   `count_verdict_times_head` the verdict multiplies each head's own score
   instead of replacing it. `count_verdict_calibration` maps it
   through Platt scaling fitted on the same validation rollouts, so that its 0.5
-  means even odds.
+  means even odds. Where the position verdict reads the parse, the reflection
+  names a relation the parse finds unmet as a wrong position too, and blames
+  both objects' cells (`misplaced_cells`).
 One network serves as ORM, PRM and PARM (`LearnedVerifier(net, role)` picks the
 head); it is trained on each role's data in every batch (`train/verifier.py`).
 """
@@ -43,7 +45,7 @@ from ..hub import PretrainedMixin
 from ..world.spec import PromptParseError, parse_prompt
 from ..world.vocab import COLORS, SHAPES
 from .calibration import platt_apply
-from .count_verdict import MAX_COUNT_CLASS, count_verdict
+from .count_verdict import MAX_COUNT_CLASS, count_verdict, misplaced_cells
 
 PROGRESS_BINS = 16
 N_OBJECT_KINDS = len(SHAPES) * len(COLORS)   # coloured shapes: parse classes 1.. (0 = background), count rows
@@ -281,6 +283,16 @@ class LearnedVerifier:
                         score = platt_apply(score, cfg.count_verdict_calibration[task])
                     probs[head][b] = score
 
+    def _misplaced(self, prompt: str, parse_NC: torch.Tensor) -> torch.Tensor | None:
+        """The cells of a relation the parse judges unmet (`misplaced_cells`), for a verifier whose position
+        verdict reads the parse (`position` among its config's count_verdict_tasks); else None."""
+        if "position" not in self.net.config.count_verdict_tasks:
+            return None
+        try:
+            return misplaced_cells(parse_prompt(prompt), parse_NC)
+        except PromptParseError:
+            return None
+
     def __call__(self, images_B3HW, prompts, t=None, T=None) -> torch.Tensor:
         return self.heads(images_B3HW, prompts, t, T)[self.score_head]
 
@@ -297,6 +309,10 @@ class LearnedVerifier:
         for b in range(len(prompts)):
             kinds = [k for k, p in zip(KINDS, h["flaws"][b].tolist()) if p > threshold]
             cells = h["region"][b] > threshold
+            misplaced = self._misplaced(prompts[b], h["parse"][b])
+            if misplaced is not None:   # the relation the verdict reads from the parse fails: name it, redo both
+                kinds = kinds if "wrong_position" in kinds else [*kinds, "wrong_position"]
+                cells = cells | misplaced
             where = ""
             if cells.any():
                 g = self.net.config.grid
