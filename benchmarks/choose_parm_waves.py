@@ -1,4 +1,4 @@
-"""Choose PARM's gate (threshold T) and wave settings (wave W, stop at final potential S) on a validation pool.
+"""Choose PARM's gate (threshold T) and wave settings (wave W, stop at K final potentials >= S) on a validation pool.
 
 Reads the records of `search_scaling.py --validation P --record-only` (candidates of prompts from the training
 grammar, with seeds apart from the benchmark's; never the benchmark) and replays PARM at N. The rules, fixed
@@ -7,12 +7,13 @@ before any benchmark run:
   validation accuracy is highest, ties to the larger T. A candidate is "yes" when its potential at its first clear
   step is >= T; with --write-into, T becomes that verifier folder's `parm_threshold`, which every PARM run with
   it then uses (`imagecot generate --verifier parm`, search_scaling.py);
-- the waves, at that T: the cheapest (W, S) that is not worse than the reference PARM at N by more than
+- the waves, at that T: the cheapest (W, S, K) that is not worse than the reference PARM at N by more than
   `--tolerance`. `--rule noninferior` (the default since 2026-12-02) asks it of the lower end of the paired 95%
   bootstrap interval of (waves - reference) over the validation images; `--rule point` (the earlier rule) of the
   point estimate only, which let a noisy small loss through: W 2, S 0.8 was -0.004 on 600 validation prompts and
-  -0.022 [-0.031, -0.013] on the benchmark. Its "wave" and "stop_at" are what `search_scaling.py --parm-wave W S`
-  then runs on the benchmark.
+  -0.022 [-0.031, -0.013] on the benchmark. K (`--stop-yeses`, since 2026-12-07) is how many confident "yes"es
+  end a prompt's waves (1 before). Its "wave", "stop_at" and "stop_yeses" are what `search_scaling.py
+  --parm-wave W S K` then runs on the benchmark.
 Prints both grids and writes the choice as JSON.
 Several validation pools (other prompts, other seeds) are pooled: `--records DIR P VAL_SEED` once for each.
 Usage: python benchmarks/choose_parm_waves.py --records runs/val-scaling-ar/records 300 777 \\
@@ -56,6 +57,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--waves", type=int, nargs="+", default=[1, 2, 4, 5, 10])
     ap.add_argument("--stop-at", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99])
+    ap.add_argument("--stop-yeses", type=int, nargs="+", default=[1, 2, 3],
+                    help="confident 'yes'es that end a prompt's waves (K)")
     ap.add_argument("--tolerance", type=float, default=0.005,
                     help="how far below the reference's validation accuracy a setting may be")
     ap.add_argument("--rule", choices=("noninferior", "point"), default="noninferior",
@@ -84,23 +87,27 @@ def main() -> None:
     ref_acc, ref_cost, ref_ok = evaluate(recs, tags, "parm", a.n, threshold=thr)
     print(f"gate: {thr}; reference PARM at N = {a.n}: accuracy {ref_acc:.3f}, {ref_cost:,.0f} token-forwards / image")
     rows = []
-    for w in a.waves:
-        for s in a.stop_at:
-            acc, cost, ok_w = evaluate(recs, tags, "parm_wave", a.n, wave=w, stop_at=s, threshold=thr)
-            paired = paired_difference(tags, ok_w, ref_ok)
-            rows.append({"wave": w, "stop_at": s, "accuracy": acc, "compute_share": cost / ref_cost,
-                         "paired_vs_reference": paired["difference"], "paired_ci95": paired["ci95"]})
-            print(f"wave {w:2d}  stop at {s:.2f}:  accuracy {acc:.3f}  compute {cost / ref_cost:6.1%}  "
-                  f"paired {paired['difference']:+.3f} [{paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f}]")
+    for k in a.stop_yeses:
+        for w in a.waves:
+            for s in a.stop_at:
+                acc, cost, ok_w = evaluate(recs, tags, "parm_wave", a.n, wave=w, stop_at=s, stop_yeses=k,
+                                           threshold=thr)
+                paired = paired_difference(tags, ok_w, ref_ok)
+                rows.append({"wave": w, "stop_at": s, "stop_yeses": k, "accuracy": acc,
+                             "compute_share": cost / ref_cost, "paired_vs_reference": paired["difference"],
+                             "paired_ci95": paired["ci95"]})
+                print(f"wave {w:2d}  stop at {s:.2f}  yeses {k}:  accuracy {acc:.3f}  compute {cost / ref_cost:6.1%}  "
+                      f"paired {paired['difference']:+.3f} [{paired['ci95'][0]:+.3f}, {paired['ci95'][1]:+.3f}]")
     ok = [r for r in rows if not_worse(a.rule, a.tolerance, r["accuracy"], ref_acc, r["paired_ci95"][0])]
     choice = min(ok, key=lambda r: (r["compute_share"], -r["accuracy"])) if ok else None
     closest = max(rows, key=lambda r: (r["paired_ci95"][0], -r["compute_share"]))
     lo, hi = closest["paired_ci95"]
     print(f"closest to the reference (highest lower end of the paired interval): wave {closest['wave']}, stop at "
-          f"{closest['stop_at']} ({closest['compute_share']:.0%} of the compute, paired "
+          f"{closest['stop_at']}, yeses {closest['stop_yeses']} ({closest['compute_share']:.0%} of the compute, paired "
           f"{closest['paired_vs_reference']:+.4f} [{lo:+.4f}, {hi:+.4f}])")
     print("choice:", "none within the tolerance" if choice is None else
-          f"wave {choice['wave']}, stop at {choice['stop_at']} ({choice['compute_share']:.0%} of the reference's "
+          f"wave {choice['wave']}, stop at {choice['stop_at']}, yeses {choice['stop_yeses']} "
+          f"({choice['compute_share']:.0%} of the reference's "
           f"compute, accuracy {choice['accuracy']:.3f} against {ref_acc:.3f})")
     wave_rule = (f"the lower end of the paired 95% interval against the reference >= -{a.tolerance}"
                  if a.rule == "noninferior" else f"validation accuracy >= reference - {a.tolerance}")

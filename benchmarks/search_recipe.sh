@@ -37,7 +37,7 @@ lane_a() {
   imagecot rollouts --generator ar --prompts 320 --per-prompt 8 --shard-prompts 64 --seed 97 --out "$OUT/val-rollouts-ar"
   python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-ar" --verifier "$OUT/verifier-ar" --threads 1 \
     --write-into "$OUT/verifier-ar/final"
-  # PARM in waves: W and S chosen on validation prompts of the training grammar (1300, other seeds), never the benchmark
+  # PARM in waves: W, S and K chosen on validation prompts of the training grammar (1300, other seeds), never the benchmark
   python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
     --images-per-prompt 1 --validation 300 --seed 7 --record-only --out "$OUT/val-scaling-ar"
   python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
@@ -47,7 +47,7 @@ lane_a() {
   local waves
   # the rule's choice; where no setting passes it, the closest one (measured, and reported as not passing)
   waves=$(python -c "import json, sys; d = json.load(open(sys.argv[1])); c = d if 'wave' in d else d['closest']
-print(c['wave'], c['stop_at'])" "$OUT/parm_waves.json")
+print(c['wave'], c['stop_at'], c.get('stop_yeses', 1))" "$OUT/parm_waves.json")
   scaling ar scaling-ar --parm-plus-plus-ns 20 --parm-wave $waves
   # the ladder: the benchmark pool's first image per prompt (553 x 1) rescored with verifiers on less data, and
   # with the full verifier (its 553 x 4 table is scaling-ar's)

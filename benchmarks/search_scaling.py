@@ -92,9 +92,10 @@ def main() -> None:
                          "these --verifiers instead of sampling them again (records keep their previews' token "
                          "maps; AR records from before that rebuild them from the final tokens; VAR cannot be "
                          "rescored)")
-    ap.add_argument("--parm-wave", type=float, nargs=2, default=None, metavar=("W", "S"),
-                    help="also replay PARM in waves of W candidates until a final potential >= S (parm_wave); W and "
-                         "S come from benchmarks/choose_parm_waves.py on a --validation pool, never the benchmark")
+    ap.add_argument("--parm-wave", type=float, nargs="+", default=None, metavar="W S [K]",
+                    help="also replay PARM in waves of W candidates until K (default 1) final potentials >= S "
+                         "(parm_wave); W, S and K come from benchmarks/choose_parm_waves.py on a --validation pool, "
+                         "never the benchmark")
     ap.add_argument("--validation", type=int, default=0, metavar="P",
                     help="P validation prompts from the training grammar (training_specs(P, seed=--val-seed): no "
                          "excluded benchmark string) instead of the benchmark, to choose search settings on; "
@@ -191,7 +192,10 @@ def main() -> None:
                             + (f"-limit{a.limit}" if a.limit else "") + ".json")
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     pp_ns = a.ns if a.parm_plus_plus_ns is None else a.parm_plus_plus_ns
-    wave_opts = {"wave": int(a.parm_wave[0]), "stop_at": a.parm_wave[1]} if a.parm_wave else None
+    if a.parm_wave and len(a.parm_wave) not in (2, 3):
+        raise SystemExit(f"--parm-wave takes W S or W S K (wave size, stop at, confident yeses), got {a.parm_wave}")
+    wave_opts = ({"wave": int(a.parm_wave[0]), "stop_at": a.parm_wave[1],
+                  "stop_yeses": int(a.parm_wave[2]) if len(a.parm_wave) == 3 else 1} if a.parm_wave else None)
     gate_opts = {"threshold": gate(verifiers["parm"])}   # PARM's yes/no cut: the verifier's own (validation-chosen)
     if any(r.get("threshold", 0.5) != gate_opts["threshold"]
            for r in results.values() if r["strategy"].startswith("parm")):
@@ -267,7 +271,8 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
     wave = results.get(f"parm_wave@{N}")
     lines += ["", f"PARM early stopping spends {es / ref:.0%} of the reference PARM's compute at N = {N}; keeping one "
               f"'yes' per prompt (max_yes=1), {es1 / ref:.0%}"
-              + (f"; in waves of {wave['options']['wave']} until a final potential >= {wave['options']['stop_at']}, "
+              + (f"; in waves of {wave['options']['wave']} until {wave['options'].get('stop_yeses', 1)} final "
+                 f"potential(s) >= {wave['options']['stop_at']}, "
                  f"{wave['compute_per_image'] / ref:.0%}, at an accuracy {wave['paired_vs_parm']['difference']:+.3f} "
                  f"[{wave['paired_vs_parm']['ci95'][0]:+.3f}, {wave['paired_vs_parm']['ci95'][1]:+.3f}] from the "
                  "reference's (paired bootstrap)" if wave else "") + f". PARM's gate: 'yes' at a potential >= "

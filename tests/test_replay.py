@@ -37,13 +37,13 @@ def test_replays_match_online_strategies_on_the_scripted_generator(clear_from):
         assert [r.chosen for r in reps] == out.chosen, name
         assert sum(r.compute for r in reps) == out.compute.token_forwards, name
         assert sum(r.verifier_images for r in reps) == out.verifier_images, name
-    for wave, stop_at in ((2, 0.5), (4, 0.9), (1, 2.0)):
+    for wave, stop_at, yeses in ((2, 0.5, 1), (4, 0.9, 1), (1, 2.0, 1), (1, 0.5, 2), (2, 0.3, 3)):
         out = parm(ScriptedGenerator(8, clear_from), PROMPTS, n, ScriptedPARM(), early_stop=True, wave=wave,
-                   stop_at=stop_at)
-        reps = [replay(r, "parm_wave", n, wave=wave, stop_at=stop_at) for r in recs]
-        assert [r.chosen for r in reps] == out.chosen, (wave, stop_at)
-        assert sum(r.compute for r in reps) == out.compute.token_forwards, (wave, stop_at)
-        assert sum(r.verifier_images for r in reps) == out.verifier_images, (wave, stop_at)
+                   stop_at=stop_at, stop_yeses=yeses)
+        reps = [replay(r, "parm_wave", n, wave=wave, stop_at=stop_at, stop_yeses=yeses) for r in recs]
+        assert [r.chosen for r in reps] == out.chosen, (wave, stop_at, yeses)
+        assert sum(r.compute for r in reps) == out.compute.token_forwards, (wave, stop_at, yeses)
+        assert sum(r.verifier_images for r in reps) == out.verifier_images, (wave, stop_at, yeses)
     # PARM's gate is the verifier's own parm_threshold where it has one (chosen on validation), else 0.5
     for thr in (0.2, 0.8):
         gated = ScriptedPARM()
@@ -209,7 +209,7 @@ def test_max_yes_keeps_only_the_best_judged_yes_running():
         parm(ScriptedGenerator(), PROMPTS, 2, ScriptedPARM(), max_yes=1)
 
 
-def test_waves_stop_at_the_first_confident_yes_and_otherwise_choose_what_the_reference_chooses():
+def test_waves_stop_at_the_kth_confident_yes_and_otherwise_choose_what_the_reference_chooses():
     # candidate 2 (the second wave of 2) ends with potential 0.95: the third wave never starts
     clarity = np.ones((6, 3))
     potential = np.array([[0.3] * 3, [0.6] * 3, [0.7, 0.7, 0.95], [0.2] * 3, [0.99] * 3, [0.99] * 3])
@@ -217,8 +217,14 @@ def test_waves_stop_at_the_first_confident_yes_and_otherwise_choose_what_the_ref
     wave = replay(rec, "parm_wave", 6, wave=2, stop_at=0.9)
     assert wave.chosen == 2 and wave.compute == (1 + 3) + (3 + 1)   # cand 0 stops on its "no"; cand 3 too
     assert replay(rec, "parm", 6).chosen == 4
+    # two confident yeses: candidate 2's 0.95 is one, the third wave (4, 5: 0.99 each) brings more, and the best
+    two = replay(rec, "parm_wave", 6, wave=2, stop_at=0.9, stop_yeses=2)
+    assert two.chosen == 4 and two.compute == wave.compute + (3 + 3)
+    assert replay(rec, "parm_wave", 6, wave=2, stop_at=0.9, stop_yeses=4).compute == two.compute   # all 6 ran
     with pytest.raises(ValueError, match="wave=W, stop_at=S"):
         replay(rec, "parm_wave", 6)
+    with pytest.raises(ValueError, match="stop_yeses must be >= 1"):
+        parm(ScriptedGenerator(), PROMPTS, 2, ScriptedPARM(), early_stop=True, wave=1, stop_yeses=0)
     rng = np.random.default_rng(1)
     for _ in range(200):   # never confident: every wave runs, and the reference's choice is kept
         C, T = rng.integers(1, 9), rng.integers(2, 9)

@@ -158,6 +158,8 @@ def _add_search_args(p: argparse.ArgumentParser, n_flag: str) -> None:
                         "once a finished one's potential is >= --stop-at (0: all at once)")
     p.add_argument("--stop-at", type=finite_float, default=1.0,
                    help="PARM with --wave: a confident 'yes' ends the search")
+    p.add_argument("--stop-yeses", type=int_at_least(1), default=1,
+                   help="PARM with --wave: how many confident 'yes'es end the search (default 1)")
     p.add_argument("--rounds", type=int_at_least(0), default=3, help="PARM++: reflection and correction rounds")
     p.add_argument("--keep-fraction", type=finite_float, default=0.5, help="PRM: share kept at each checkpoint")
     p.add_argument("--seed-stride", type=int_at_least(1), default=None,
@@ -179,7 +181,8 @@ def _search(args, gen, sampling, n: int):
         verifier = load_verifier(role, args.verifier_path, args.device, args.generator)
         options = {"prm": {"keep_fraction": args.keep_fraction},
                    "parm": {"early_stop": args.early_stop, "refill_rounds": args.refill, "max_yes": args.max_yes,
-                            **({"wave": args.wave, "stop_at": args.stop_at} if args.wave else {})},
+                            **({"wave": args.wave, "stop_at": args.stop_at, "stop_yeses": args.stop_yeses}
+                               if args.wave else {})},
                    "parm++": {"rounds": args.rounds, "refill_rounds": args.refill}}.get(args.verifier, {})
     return Strategy(args.verifier, gen, verifier, n, sampling, args.seed, options, args.seed_stride)
 

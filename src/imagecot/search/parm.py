@@ -24,7 +24,11 @@ judged clear is assessed on its final image. The choice per prompt:
   then W..2W-1, ..., the same seeds as all N at once), and a prompt starts no
   further wave once one of its finished candidates has a final potential
   >= S: a confident "yes" ends the search, as a sequential rejection sampler
-  would. The choice is the reference's rule among the finished candidates.
+  would. With `stop_yeses=K` it takes K confident "yes"es (in any waves): an
+  easy prompt still stops after one wave of K, while on a hard one a single
+  confident mistake no longer ends the search (on AR's validation rollouts the
+  one-"yes" rule's losses were such mistakes on prompts the generator often
+  gets wrong). The choice is the reference's rule among the finished candidates.
   When the generator is usually right and the verifier calibrated, one wave
   is often enough; W and S are chosen on validation prompts, never on the
   benchmark (benchmarks/choose_parm_waves.py).
@@ -106,7 +110,8 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
 
 def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0, early_stop: bool = False,
          refill_rounds: int = 0, threshold: float | None = None, first: int = 0,
-         prompt_ids: list[int] | None = None, max_yes: int = 0, wave: int = 0, stop_at: float = 1.0) -> SearchOutput:
+         prompt_ids: list[int] | None = None, max_yes: int = 0, wave: int = 0, stop_at: float = 1.0,
+         stop_yeses: int = 1) -> SearchOutput:
     if (refill_rounds or max_yes) and not early_stop:
         raise ValueError("refill_rounds and max_yes stop or replace candidates: they need early_stop=True")
     if refill_rounds and max_yes:
@@ -115,13 +120,15 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
         raise ValueError("wave runs the N candidates in turns and refill_rounds adds others: use one of them")
     if wave < 0:
         raise ValueError(f"wave must be 0 (all N at once) or a count of candidates per turn, got {wave}")
+    if stop_yeses < 1:
+        raise ValueError(f"stop_yeses must be >= 1 (confident 'yes'es that end a prompt's waves), got {stop_yeses}")
     threshold = gate(verifier) if threshold is None else threshold
     verdicts: dict[tuple[int, int], dict] = {}
     compute, seen, finished = Compute(), 0, []
     if wave:
-        done = [False] * len(prompts)
+        yeses = [0] * len(prompts)
         for w0 in range(0, n, wave):
-            counts = [0 if done[g] else min(wave, n - w0) for g in range(len(prompts))]
+            counts = [0 if yeses[g] >= stop_yeses else min(wave, n - w0) for g in range(len(prompts))]
             if not any(counts):
                 break
             out, keys, c, s = _run_round(generator, prompts, counts, [first + w0] * len(prompts), verifier,
@@ -130,7 +137,7 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
             seen += s
             finished += [(k, out.images[i], out.tokens[i]) for i, k in enumerate(keys)]
             for k in keys:
-                done[k[0]] = done[k[0]] or verdicts[k]["final"] >= stop_at
+                yeses[k[0]] += verdicts[k]["final"] >= stop_at
         return _choose(prompts, finished, verdicts, compute, seen)
     counts, firsts = [n] * len(prompts), [first] * len(prompts)
     for r in range(1 + refill_rounds):

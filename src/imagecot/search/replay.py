@@ -83,7 +83,7 @@ def replay_prm(rec: Record, n: int, checkpoints: list[int] | None = None, keep_f
 
 
 def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5, max_yes: int = 0,
-                wave: int = 0, stop_at: float = 1.0) -> Replayed:
+                wave: int = 0, stop_at: float = 1.0, stop_yeses: int = 1) -> Replayed:
     T = len(rec.cost_T)
     verdict: dict[int, dict] = {}
     spent, seen, finished = 0.0, 0, []
@@ -107,7 +107,7 @@ def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float 
             verdict.setdefault(c, {"potential": p, "yes": p >= threshold})
         seen += len(alive)
         finished += alive
-        if wave and any(rec.potential_CT[c, T - 1] >= stop_at for c in alive):
+        if wave and sum(rec.potential_CT[c, T - 1] >= stop_at for c in finished) >= stop_yeses:
             break
     yes = [c for c in finished if verdict[c]["yes"]]
     if yes:
@@ -119,8 +119,8 @@ def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float 
 
 def replay(rec: Record, strategy: str, n: int, **options) -> Replayed:
     """One strategy at N candidates: base, orm, oracle, prm, parm, parm_es (early stop), parm_es1 (early stop keeping
-    one "yes" per prompt: `max_yes=1`), parm_wave (early stop, candidates in waves until a confident "yes":
-    options `wave`, `stop_at`)."""
+    one "yes" per prompt: `max_yes=1`), parm_wave (early stop, candidates in waves until `stop_yeses` (default 1)
+    confident "yes"es: options `wave`, `stop_at`, `stop_yeses`)."""
     if n > len(rec.correct_C):
         raise ValueError(f"N={n} exceeds the recorded pool of {len(rec.correct_C)} candidates")
     if strategy == "base":
