@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from ..world.geometry import RELATION_AXIS, revised_offset
@@ -42,15 +43,13 @@ def kind_index(cls: str, color: str) -> int:
     return SHAPES.index(cls) * len(COLORS) + COLORS.index(color)
 
 
-def capped_sum(dists_K5: torch.Tensor) -> torch.Tensor:
-    """(5,) distribution of the sum of independent counts, each (5,) over 0..3, 4+, capped at 4+."""
-    total_5 = torch.zeros(MAX_COUNT_CLASS + 1, dtype=dists_K5.dtype)
+def capped_sum(dists_K5) -> np.ndarray:
+    """(5,) float64 distribution of the sum of independent counts, each (5,) over 0..3, 4+, capped at 4+."""
+    total_5 = np.zeros(MAX_COUNT_CLASS + 1)
     total_5[0] = 1.0
-    for d_5 in dists_K5:
-        conv = torch.zeros(2 * MAX_COUNT_CLASS + 1, dtype=dists_K5.dtype)
-        for a in range(MAX_COUNT_CLASS + 1):
-            conv[a:a + MAX_COUNT_CLASS + 1] += total_5[a] * d_5
-        total_5 = torch.cat([conv[:MAX_COUNT_CLASS], conv[MAX_COUNT_CLASS:].sum(0, keepdim=True)])
+    for d_5 in np.asarray(dists_K5, np.float64):
+        conv = np.convolve(total_5, d_5)
+        total_5 = np.append(conv[:MAX_COUNT_CLASS], conv[MAX_COUNT_CLASS:].sum())
     return total_5
 
 
@@ -60,25 +59,25 @@ def _kinds(cls: str, color: str | None = None) -> list[int]:
 
 
 @lru_cache(maxsize=None)
-def _cell_centres(g: int) -> torch.Tensor:
+def _cell_centres(g: int) -> np.ndarray:
     """(g*g, 2) float64: (x, y) of each cell's centre, in cells, row-major."""
-    ys, xs = torch.meshgrid(torch.arange(g, dtype=torch.float64), torch.arange(g, dtype=torch.float64),
-                            indexing="ij")
-    return torch.stack([xs.reshape(-1), ys.reshape(-1)], 1) + 0.5
+    ys, xs = np.meshgrid(np.arange(g, dtype=np.float64), np.arange(g, dtype=np.float64), indexing="ij")
+    return np.stack([xs.reshape(-1), ys.reshape(-1)], 1) + 0.5
 
 
-def relation_probability(relation: str, parse_NC: torch.Tensor, kinds_a: list[int], kinds_b: list[int]) -> float:
+def relation_probability(relation: str, parse_NC, kinds_a: list[int], kinds_b: list[int]) -> float:
     """P(A is `relation` B) read from the parse distribution (N = g*g cells, 1 + 36 classes) of one image."""
-    xy_N2, parse_NC = _cell_centres(math.isqrt(parse_NC.shape[0])), parse_NC.double()
+    parse_NC = np.asarray(parse_NC, np.float64)
+    xy_N2 = _cell_centres(math.isqrt(parse_NC.shape[0]))
     placed = []
     for kinds in (kinds_a, kinds_b):
         w_N = parse_NC[:, [k + 1 for k in kinds]].sum(1)
         cells = float(w_N.sum())
         if cells < MIN_CELLS:
             return 0.5
-        placed.append(((w_N[:, None] * xy_N2).sum(0) / cells, math.sqrt(cells)))
+        placed.append((w_N @ xy_N2 / cells, math.sqrt(cells)))
     (center_a, side_a), (center_b, side_b) = placed
-    d = revised_offset(center_a.numpy(), side_a, center_b.numpy(), side_b)
+    d = revised_offset(center_a, side_a, center_b, side_b)
     axis, sign = RELATION_AXIS[relation]
     margin = -0.5 if d is None else sign * float(d[axis]) - 0.5
     return 1.0 / (1.0 + math.exp(-margin / RELATION_SOFTNESS))
@@ -101,18 +100,19 @@ def misplaced_cells(spec: dict, parse_NC: torch.Tensor) -> torch.Tensor | None:
     return cells_N
 
 
-def colour_share(parse_NC: torch.Tensor, cls: str, color: str) -> float | None:
+def colour_share(parse_NC, cls: str, color: str) -> float | None:
     """The share of the parse's expected cells of shape `cls` (any colour) that are `color`, or None where the
     class covers fewer than MIN_CELLS cells (the parse does not place it)."""
-    cells_K = parse_NC[:, [k + 1 for k in _kinds(cls)]].double().sum(0)
+    cells_K = np.asarray(parse_NC, np.float64)[:, [k + 1 for k in _kinds(cls)]].sum(0)
     total = float(cells_K.sum())
     return None if total < MIN_CELLS else float(cells_K[COLORS.index(color)]) / total
 
 
-def count_verdict(spec: dict, counts_K5: torch.Tensor, parse_NC: torch.Tensor | None = None) -> float:
+def count_verdict(spec: dict, counts_K5, parse_NC=None) -> float:
     """P(spec's include and exclude requirements hold) under the counts distribution (36, 5) of one image, and
-    its relations under the parse distribution (N, 37) where given."""
-    counts_K5 = counts_K5.double()
+    its relations under the parse distribution (N, 37) where given (tensors or arrays)."""
+    counts_K5 = np.asarray(counts_K5, np.float64)
+    parse_NC = None if parse_NC is None else np.asarray(parse_NC, np.float64)
     p = 1.0
     include = spec.get("include", [])
     for req in include:

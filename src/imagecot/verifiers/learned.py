@@ -269,6 +269,8 @@ class LearnedVerifier:
         validation rollouts the counts rank clear color_attr previews better than the potential head does).
         For `count_verdict_times_head` tasks each head's score is multiplied by the verdict instead."""
         cfg = self.net.config
+        if not heads:   # a preview whose potential keeps its head: nothing reads the verdict
+            return
         for b, prompt in enumerate(prompts):
             try:
                 spec = parse_prompt(prompt)
