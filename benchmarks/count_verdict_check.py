@@ -2,10 +2,11 @@
 
 On a rollouts folder (`imagecot rollouts`: training-grammar prompts, training seeds, never the benchmark), score
 every final image with a learned verifier's outcome head (the ORM), with the verdict its counts head implies
-(`verifiers.count_verdict`; relations from its parse head), and with their product; print per task the within-pool
+(`verifiers.count_verdict`; relations from its parse head), and with their product; print per prompt format (a
+task, or the composed colored_counting and colored_position, which the benchmark does not hold) the within-pool
 AUC (pools: one prompt's candidates), the best-of-pool accuracy (the share of pools whose top-scored candidate the
 evaluator accepts), and the yes/no agreement with the evaluator at 0.5; then, step by step, PARM's potential head
-against the counts verdict on each step's preview. With --write-into, the tasks where the counts verdict or its
+against the counts verdict on each step's preview. With --write-into, the formats where the counts verdict or its
 product with the outcome head ranks best (highest within-pool AUC of the three) become that verifier folder's
 `count_verdict_tasks` (its config.json; the product's also its `count_verdict_times_head`), each with the Platt
 scaling of the chosen score fitted on these rollouts' final images (`count_verdict_calibration`:
@@ -27,6 +28,7 @@ from imagecot.evaluation.ranking import expected_calibration_error, within_group
 from imagecot.io_utils import atomic_write_json
 from imagecot.verifiers.calibration import platt_apply, platt_fit
 from imagecot.verifiers.count_verdict import count_verdict
+from imagecot.verifiers.prompts import prompt_format
 from imagecot.verifiers.rollouts import load_rollouts
 from imagecot.world.spec import parse_prompt
 from imagecot.zoo import load_verifier
@@ -60,10 +62,13 @@ def main() -> None:
                    for h in per_step]
     outcome, counts = per_step[-1]["outcome"].numpy(), step_counts[-1]
     scores = {"outcome (ORM)": outcome, "counts verdict": counts, "outcome x counts": outcome * counts}
-    labels, groups, tags = data["correct"].astype(bool), data["prompt_index"], data["tag"]
+    # rows per prompt format, not per task tag: the benchmark's position and counting prompts name no colour, and
+    # a choice per tag would rest on the composed coloured formats too (on AR's rollouts they disagreed)
+    labels, groups = data["correct"].astype(bool), data["prompt_index"]
+    tags = np.array([prompt_format(s) for s in specs])
     rows = {}
     print(f"{len(labels)} rollouts, {len(np.unique(groups))} pools, share correct {labels.mean():.3f}")
-    print("| task | pools (mixed) | " + " | ".join(f"{k}: within AUC / best-of-pool / agree"
+    print("| format | pools (mixed) | " + " | ".join(f"{k}: within AUC / best-of-pool / agree"
                                                  for k in scores) + " | oracle best-of-pool |")
     print("|---|---|" + "---|" * (len(scores) + 1))
     for task in [*sorted(set(tags)), "overall"]:
@@ -80,7 +85,7 @@ def main() -> None:
         print(f"| {task} | {len(np.unique(groups[m]))} ({n_mixed}) | " + " | ".join(cells) + f" | {oracle:.3f} |")
     print("\nWithin-pool AUC by step of PARM's potential head / the counts verdict on the step's preview (the last "
           "step is the final image):")
-    print("| task | " + " | ".join(f"t={t + 1}" for t in range(T)) + " |\n|---|" + "---|" * T)
+    print("| format | " + " | ".join(f"t={t + 1}" for t in range(T)) + " |\n|---|" + "---|" * T)
     by_step = [(h["potential"].numpy(), c) for h, c in zip(per_step, step_counts)]
     for task in sorted(set(tags)):
         m = tags == task

@@ -199,6 +199,28 @@ def test_the_reflection_names_a_relation_the_parse_finds_unmet_and_blames_both_o
         "parse": swapped[None], "potential": torch.tensor([0.9])}
     image = torch.zeros(1, 3, 32, 32)
     assert verifier.reflect(image, [spec["prompt"]])[0]["kinds"] == []   # its position verdict is its head's
-    net.config.count_verdict_tasks = ("position",)
+    net.config.count_verdict_tasks = ("position",)   # the uncoloured format only: this prompt is colored_position
+    assert verifier.reflect(image, [spec["prompt"]])[0]["kinds"] == []
+    net.config.count_verdict_tasks = ("colored_position",)
     note = verifier.reflect(image, [spec["prompt"]])[0]
     assert note["kinds"] == ["wrong_position"] and torch.equal(note["cells"], cells_N)
+
+
+def test_verdicts_are_chosen_per_prompt_format_and_the_composed_formats_are_told_apart():
+    from imagecot.verifiers.prompts import prompt_format
+    assert [prompt_format(parse_prompt(p)) for p in (
+        "a circle left of a square", "a red circle left of a blue square", "three squares", "three red squares",
+        "a red circle and a blue square", "a red circle", "two circles")] == [
+        "position", "colored_position", "counting", "colored_counting", "color_attr", "colors", "counting"]
+    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
+    torch.manual_seed(0)
+    net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40,
+                                     count_verdict_tasks=("colored_position",)))
+    prompts = ["a red circle left of a blue square", "a circle left of a square"]
+    images_B3HW = torch.rand(2, 3, 32, 32) * 2 - 1
+    h = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
+    assert h["outcome"][0].item() == pytest.approx(
+        count_verdict(parse_prompt(prompts[0]), h["counts"][0], h["parse"][0]), abs=1e-6)
+    net.config.count_verdict_tasks = ()
+    own = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
+    assert h["outcome"][1].item() == own["outcome"][1].item()   # the uncoloured format keeps its head

@@ -15,7 +15,8 @@ transformer; a summary token feeds the judgment heads, each cell its own:
 - `parse` (per cell: background or which of the 36 coloured shapes covers it)
   and `counts` (per coloured shape: 0, 1, 2, 3, 4+ confident objects): what the
   evaluator's detector sees, learned on final images so that the network has
-  to look at the image. For the tasks in `VerifierConfig.count_verdict_tasks`
+  to look at the image. For the prompt formats (task tags, or the composed
+  colored_counting / colored_position) in `VerifierConfig.count_verdict_tasks`
   (chosen on validation rollouts by `benchmarks/count_verdict_check.py`), the
   verdict on a final image is the one the counts imply (`count_verdict`) in
   place of the outcome head's, and, with `count_verdict_on_previews`, so is the
@@ -46,6 +47,7 @@ from ..world.spec import PromptParseError, parse_prompt
 from ..world.vocab import COLORS, SHAPES
 from .calibration import platt_apply
 from .count_verdict import MAX_COUNT_CLASS, count_verdict, misplaced_cells
+from .prompts import prompt_format
 
 PROGRESS_BINS = 16
 N_OBJECT_KINDS = len(SHAPES) * len(COLORS)   # coloured shapes: parse classes 1.. (0 = background), count rows
@@ -64,7 +66,9 @@ class VerifierConfig:
     text_vocab: int = 40
     dropout: float = 0.1
     role: str = "all"        # the roles this checkpoint serves: "all", or one of orm, prm, parm
-    count_verdict_tasks: tuple[str, ...] = ()   # tasks whose verdict (and preview potential) the counts head gives
+    # prompt formats (`prompts.prompt_format`: a task tag, or colored_counting / colored_position) whose verdict (and
+    # preview potential) the counts and parse heads give
+    count_verdict_tasks: tuple[str, ...] = ()
     # task -> (a, b): Platt scaling of that task's counts verdict, fitted on validation rollouts (`calibration`)
     count_verdict_calibration: dict = field(default_factory=dict)
     count_verdict_on_previews: bool = True      # PARM's potential on previews from the counts too (else its head)
@@ -276,7 +280,7 @@ class LearnedVerifier:
                 spec = parse_prompt(prompt)
             except PromptParseError:
                 continue
-            task = spec["tag"]
+            task = prompt_format(spec)
             if task in cfg.count_verdict_tasks:
                 verdict = count_verdict(spec, probs["counts"][b], probs["parse"][b])
                 for head in heads:
@@ -286,14 +290,13 @@ class LearnedVerifier:
                     probs[head][b] = score
 
     def _misplaced(self, prompt: str, parse_NC: torch.Tensor) -> torch.Tensor | None:
-        """The cells of a relation the parse judges unmet (`misplaced_cells`), for a verifier whose position
-        verdict reads the parse (`position` among its config's count_verdict_tasks); else None."""
-        if "position" not in self.net.config.count_verdict_tasks:
-            return None
+        """The cells of a relation the parse judges unmet (`misplaced_cells`), where the verifier's verdict on this
+        prompt's format reads the parse (the format among its config's count_verdict_tasks); else None."""
         try:
-            return misplaced_cells(parse_prompt(prompt), parse_NC)
+            spec = parse_prompt(prompt)
         except PromptParseError:
             return None
+        return misplaced_cells(spec, parse_NC) if prompt_format(spec) in self.net.config.count_verdict_tasks else None
 
     def __call__(self, images_B3HW, prompts, t=None, T=None) -> torch.Tensor:
         return self.heads(images_B3HW, prompts, t, T)[self.score_head]

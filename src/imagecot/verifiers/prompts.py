@@ -31,6 +31,16 @@ from ..world.vocab import COLORS, MAX_COUNT, RELATIONS, SHAPES
 COMPOSED = ("colored_counting", "colored_position")
 
 
+def prompt_format(spec: dict) -> str:
+    """The grammar format a spec is of: its task tag, or a composed format (colored_counting, colored_position)
+    where a counting or position prompt names colours. The benchmark holds no composed prompt, so a choice made
+    per tag on validation prompts could rest on prompts unlike the benchmark's: choose per format."""
+    tag = spec["tag"]
+    if f"colored_{tag}" in COMPOSED and any("color" in req for req in spec.get("include", [])):
+        return f"colored_{tag}"
+    return tag
+
+
 def sample_composed(fmt: str, rng: random.Random) -> dict:
     if fmt == "colored_counting":
         return make_spec([{"class": rng.choice(SHAPES), "count": rng.randint(2, MAX_COUNT),
