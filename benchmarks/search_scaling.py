@@ -92,6 +92,11 @@ def main() -> None:
                          "these --verifiers instead of sampling them again (records keep their previews' token "
                          "maps; AR records from before that rebuild them from the final tokens; VAR cannot be "
                          "rescored)")
+    ap.add_argument("--rescore-finals", action="store_true",
+                    help="with --rescore-from: rescore only the final images, keeping the recorded preview scores; "
+                         "each process first rescores one chunk in full and stops unless its preview scores equal "
+                         "the recorded ones (a verifier config that changes only final verdicts, e.g. "
+                         "count_verdict_on_previews false)")
     ap.add_argument("--parm-wave", type=float, nargs="+", default=None, metavar="W S [K]",
                     help="also replay PARM in waves of W candidates until K (default 1) final potentials >= S "
                          "(parm_wave); W, S and K come from benchmarks/choose_parm_waves.py on a --validation pool, "
@@ -142,6 +147,9 @@ def main() -> None:
         raise SystemExit(f"{a.out}/records were recorded with {setup_file.read_text()}, not {setup}: "
                          "use another --out (records are reused only for the same setup)")
     atomic_write_json(setup_file, setup)
+    if a.rescore_finals and not a.rescore_from:
+        raise SystemExit("--rescore-finals rescores records: give --rescore-from too")
+    previews_checked = False
     per_chunk = max(1, a.batch_size // a.pool)
     records: dict[tuple[int, int], Record] = {}
     t0 = time.time()
@@ -161,8 +169,14 @@ def main() -> None:
                             source = a.rescore_from / "records" / path.name
                             if not source.is_file():
                                 raise SystemExit(f"{source} is missing: record {a.rescore_from} first")
-                            recs = rescore_records(gen, load_records(source), prompts, verifiers["orm"],
-                                                   verifiers["prm"], verifiers["parm"])
+                            recorded = load_records(source)
+                            if a.rescore_finals and not previews_checked:
+                                check_previews_unchanged(
+                                    recorded, rescore_records(gen, recorded, prompts, verifiers["orm"],
+                                                              verifiers["prm"], verifiers["parm"]), source)
+                                previews_checked = True
+                            recs = rescore_records(gen, recorded, prompts, verifiers["orm"], verifiers["prm"],
+                                                   verifiers["parm"], finals_only=a.rescore_finals)
                         else:
                             recs = record_candidates(gen, prompts, a.pool, verifiers["orm"], verifiers["prm"],
                                                      verifiers["parm"], oracle, sampling, a.seed, j, ids)
@@ -237,6 +251,19 @@ def main() -> None:
             tags, ok_wave, [replay(r, "parm", N, **gate_opts).correct for r in recs])
         atomic_write_json(results_file, results)
     write_report(a, results, len(keys), pool_auc(recs, keys, specs), pool_auc_by_step(recs))
+
+
+def check_previews_unchanged(recorded: list[Record], rescored: list[Record], source: Path) -> None:
+    """SystemExit unless a full rescore of one chunk gives the recorded preview scores (PRM, clarity, PARM's
+    potential at every step before the last): then `--rescore-finals` may keep them for every chunk."""
+    for name in ("prm_CT", "clarity_CT", "potential_CT"):
+        old = np.concatenate([getattr(r, name)[:, :-1] for r in recorded])
+        new = np.concatenate([getattr(r, name)[:, :-1] for r in rescored])
+        if not np.allclose(old, new, rtol=0, atol=1e-6):
+            raise SystemExit(f"--rescore-finals: these verifiers score {source.name}'s previews otherwise than the "
+                             f"records ({name}: max difference {np.abs(old - new).max():.2g}); rescore in full")
+    print(f"--rescore-finals: {source.name} rescored in full gives the recorded preview scores; keeping them",
+          flush=True)
 
 
 def _f(x) -> str:

@@ -140,6 +140,12 @@ def test_rescoring_a_recorded_pool_equals_recording_it_with_the_new_verifiers(fa
             np.testing.assert_allclose(getattr(a, k), getattr(b, k), atol=1e-5, err_msg=k)
         assert np.array_equal(a.correct_C, b.correct_C) and np.array_equal(a.tokens_C, b.tokens_C)
     assert not np.allclose(recorded[0].prm_CT, rescored[0].prm_CT)   # the new verifier did score them
+    finals = rescore_records(gen, recorded, PROMPTS[:2], new, new, _Heads(new), finals_only=True)
+    for a, r, full in zip(finals, recorded, rescored):   # the last step and the ORM rescored, the previews kept
+        for k in ("prm_CT", "potential_CT"):
+            np.testing.assert_array_equal(getattr(a, k)[:, :-1], getattr(r, k)[:, :-1], err_msg=k)
+            np.testing.assert_allclose(getattr(a, k)[:, -1], getattr(full, k)[:, -1], atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(a.orm_C, full.orm_C, atol=1e-6)
     if not kept:
         with pytest.raises(ValueError, match="previews depend on more"):
             rescore_records(object(), recorded, PROMPTS[:2], new, new, _Heads(new))

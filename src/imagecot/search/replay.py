@@ -206,14 +206,31 @@ def _compact_ids(ids: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def rescore_records(generator, records: list[Record], prompts: list[str], orm, prm, parm_verifier) -> list[Record]:
+def rescore_records(generator, records: list[Record], prompts: list[str], orm, prm, parm_verifier,
+                    finals_only: bool = False) -> list[Record]:
     """The same candidates scored by other verifiers, without sampling again: for records that keep their
     previews' token maps (MaskGIT, and AR pools recorded since), or generators whose step-t preview is a function
     of the final tokens (`generator.preview_of`, the raster AR). Costs, images, tokens and the evaluator's
-    verdicts are kept; PRM, PARM and ORM scores are recomputed as `record_candidates` computes them."""
+    verdicts are kept; PRM, PARM and ORM scores are recomputed as `record_candidates` computes them.
+    `finals_only`: only the final images' scores (the last step's and the ORM's); the previews' are kept, which
+    is right only for verifiers that score previews as the recorded ones did (the caller checks)."""
     if len(records) != len(prompts):
         raise ValueError(f"{len(records)} records but {len(prompts)} prompts")
     kept = all(r.preview_tokens_CTL is not None for r in records)
+    if finals_only:
+        tokens_RL = torch.from_numpy(np.concatenate([r.tokens_C for r in records]).astype(np.int64))
+        conds = [p for p, r in zip(prompts, records) for _ in range(len(r.tokens_C))]
+        prm_R1, _, pot_R1, orm_R = _score_steps([], generator.decode(tokens_RL.to(generator.device)), conds, orm,
+                                                prm, parm_verifier)
+        out, start = [], 0
+        for r in records:
+            s = slice(start, start + len(r.tokens_C))
+            prm_CT, pot_CT = r.prm_CT.copy(), r.potential_CT.copy()
+            prm_CT[:, -1], pot_CT[:, -1] = prm_R1[s, 0], pot_R1[s, 0]
+            out.append(Record(r.cost_T, prm_CT, r.clarity_CT, pot_CT, orm_R[s], r.correct_C, r.images_C,
+                              r.tokens_C, r.preview_tokens_CTL))
+            start = s.stop
+        return out
     if not kept and not hasattr(generator, "preview_of"):
         raise ValueError(f"these records keep no preview tokens and {type(generator).__name__} has no preview_of: "
                          "its previews depend on more than the final tokens; record the pool again instead")
