@@ -44,6 +44,17 @@ def parse_map(g: int = 8, **objects) -> torch.Tensor:
     return parse_NC
 
 
+TINY = dict(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40)
+
+
+def tiny_verifier(role: str = "orm", **config):
+    """A seeded tiny LearnedVerifier (untrained) with these config fields: its heads' outputs are arbitrary but
+    fixed, which is all the verdict plumbing needs."""
+    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
+    torch.manual_seed(0)
+    return LearnedVerifier(VerifierNet(VerifierConfig(**TINY, **config)), role)
+
+
 @pytest.mark.parametrize("prompt,where,expected", [
     ("a circle left of a square", {"red_circle": (3, 0), "blue_square": (3, 5)}, 1.0),
     ("a circle left of a square", {"red_circle": (3, 5), "blue_square": (3, 0)}, 0.0),   # right of it
@@ -80,10 +91,8 @@ def test_uncertain_counts_multiply_and_convolve():
 
 
 def test_a_verifier_reads_its_chosen_tasks_verdict_from_the_counts_head():
-    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
-    torch.manual_seed(0)
-    net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40,
-                                     count_verdict_tasks=("color_attr",)))
+    from imagecot.verifiers.learned import LearnedVerifier
+    net = tiny_verifier(count_verdict_tasks=("color_attr",)).net
     prompts = ["a red circle and a blue square", "two circles"]
     images_B3HW = torch.rand(2, 3, 32, 32) * 2 - 1
     final = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
@@ -190,10 +199,8 @@ def test_the_reflection_names_a_relation_the_parse_finds_unmet_and_blames_both_o
     assert misplaced_cells(spec, parse_map(red_circle=(3, 0), blue_square=(3, 5))) is None
     assert misplaced_cells(parse_prompt("a red circle and a blue square"), swapped) is None   # no relation
 
-    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
-    torch.manual_seed(0)
-    net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40))
-    verifier = LearnedVerifier(net, "parm")
+    verifier = tiny_verifier("parm")
+    net = verifier.net
     verifier.heads = lambda images, prompts, t=None, T=None: {   # a verifier that sees the swapped scene
         "flaws": torch.zeros(1, 4), "region": torch.zeros(1, 64, dtype=torch.bool),
         "parse": swapped[None], "potential": torch.tensor([0.9])}
@@ -212,15 +219,12 @@ def test_verdicts_are_chosen_per_prompt_format_and_the_composed_formats_are_told
         "a circle left of a square", "a red circle left of a blue square", "three squares", "three red squares",
         "a red circle and a blue square", "a red circle", "two circles")] == [
         "position", "colored_position", "counting", "colored_counting", "color_attr", "colors", "counting"]
-    from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet
-    torch.manual_seed(0)
-    net = VerifierNet(VerifierConfig(d_model=32, n_layer=1, n_head=2, channels=(8, 16), text_vocab=40,
-                                     count_verdict_tasks=("colored_position",)))
+    verifier = tiny_verifier(count_verdict_tasks=("colored_position",))
     prompts = ["a red circle left of a blue square", "a circle left of a square"]
     images_B3HW = torch.rand(2, 3, 32, 32) * 2 - 1
-    h = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
+    h = verifier.heads(images_B3HW, prompts)
     assert h["outcome"][0].item() == pytest.approx(
         count_verdict(parse_prompt(prompts[0]), h["counts"][0], h["parse"][0]), abs=1e-6)
-    net.config.count_verdict_tasks = ()
-    own = LearnedVerifier(net, "orm").heads(images_B3HW, prompts)
+    verifier.net.config.count_verdict_tasks = ()
+    own = verifier.heads(images_B3HW, prompts)
     assert h["outcome"][1].item() == own["outcome"][1].item()   # the uncoloured format keeps its head
