@@ -26,9 +26,9 @@ judged clear is assessed on its final image. The choice per prompt:
   >= S: a confident "yes" ends the search, as a sequential rejection sampler
   would. With `stop_yeses=K` it takes K confident "yes"es (in any waves): an
   easy prompt still stops after one wave of K, while on a hard one a single
-  confident mistake no longer ends the search (on AR's validation rollouts the
-  one-"yes" rule's losses were such mistakes on prompts the generator often
-  gets wrong). The choice is the reference's rule among the finished candidates.
+  confident mistake no longer ends the search (on AR's validation rollouts,
+  pools of 8, waves of 2 lost 2 to 4 prompts' picks with one "yes" and none
+  with two). The choice is the reference's rule among the finished candidates.
   When the generator is usually right and the verifier calibrated, one wave
   is often enough; W and S are chosen on validation prompts, never on the
   benchmark (benchmarks/choose_parm_waves.py).

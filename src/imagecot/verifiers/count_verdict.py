@@ -9,9 +9,9 @@ a probability for each of GenEval's requirements:
   them is more confident is not predicted). Where the parse is given, a requirement of one object reads its
   colour from the parse instead: the class is present (its total >= 1) and the share of the class's parse cells
   in the required colour (`colour_share`) is the chance that its most confident object has that colour. The
-  counts head predicts each kind's count on its own and confuses which colour goes with which shape (on AR's
-  validation rollouts "a blue diamond and a yellow circle" with the colours swapped still had P(a blue diamond)
-  0.6); the parse binds colour to shape cell by cell. Two or more objects keep the counts head's own-kind count:
+  counts head predicts each kind's count on its own and confuses which colour goes with which shape (on `make
+  demo`'s images, "a blue diamond and a yellow circle" drawn with the colours swapped still had P(a blue
+  diamond) 0.6); the parse binds colour to shape cell by cell. Two or more objects keep the counts head's own-kind count:
   the parse's cells do not separate objects;
 - `exclude` (counting's "exactly n"): the class total is < the excluded count.
 The verdict is their product. Relations (`position`) are read from the `parse` head (per cell of the verifier's
