@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--rule", choices=("noninferior", "point"), default="noninferior",
                     help="judge --tolerance on the paired interval's lower end (noninferior) or the point estimate")
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01])
+    ap.add_argument("--partial", action="store_true",
+                    help="use the chunks recorded so far (a validation run stopped early) instead of stopping")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--write-into", type=Path, default=None,
                     help="a verifier folder whose config.json gets the chosen gate as parm_threshold")
@@ -71,7 +73,7 @@ def main() -> None:
     recs, tags = [], []
     for folder, p, val_seed in a.records:
         try:
-            r, t = load_validation_records(folder, int(p), int(val_seed))
+            r, t = load_validation_records(folder, int(p), int(val_seed), partial=a.partial)
         except ValueError as e:
             raise SystemExit(str(e)) from None
         recs += r
