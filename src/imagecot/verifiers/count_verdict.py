@@ -11,8 +11,8 @@ a probability for each of GenEval's requirements:
   in the required colour (`colour_share`) is the chance that its most confident object has that colour. The
   counts head predicts each kind's count on its own and confuses which colour goes with which shape (on `make
   demo`'s images, "a blue diamond and a yellow circle" drawn with the colours swapped still had P(a blue
-  diamond) 0.6); the parse binds colour to shape cell by cell. Two or more objects keep the counts head's own-kind count:
-  the parse's cells do not separate objects;
+  diamond) 0.6); the parse binds colour to shape cell by cell. Two or more objects keep the counts head's
+  own-kind count: the parse's cells do not separate objects;
 - `exclude` (counting's "exactly n"): the class total is < the excluded count.
 The verdict is their product. Relations (`position`) are read from the `parse` head (per cell of the verifier's
 grid: background or which coloured shape covers it), where it is given: each object's expected cells give its
