@@ -25,7 +25,7 @@ transformer; a summary token feeds the judgment heads, each cell its own:
   `count_verdict_times_head` the verdict multiplies each head's own score
   instead of replacing it. `count_verdict_calibration` maps it
   through Platt scaling fitted on the same validation rollouts, so that its 0.5
-  means even odds. Where the position verdict reads the parse, the reflection
+  means even odds. Where a position format's verdict reads the parse, the reflection
   names a relation the parse finds unmet as a wrong position too, and blames
   both objects' cells (`misplaced_cells`).
 One network serves as ORM, PRM and PARM (`LearnedVerifier(net, role)` picks the
@@ -69,7 +69,7 @@ class VerifierConfig:
     # prompt formats (`prompts.prompt_format`: a task tag, or colored_counting / colored_position) whose verdict (and
     # preview potential) the counts and parse heads give
     count_verdict_tasks: tuple[str, ...] = ()
-    # task -> (a, b): Platt scaling of that task's counts verdict, fitted on validation rollouts (`calibration`)
+    # format -> (a, b): Platt scaling of that format's counts verdict, fitted on validation rollouts (`calibration`)
     count_verdict_calibration: dict = field(default_factory=dict)
     count_verdict_on_previews: bool = True      # PARM's potential on previews from the counts too (else its head)
     count_verdict_times_head: tuple[str, ...] = ()   # of count_verdict_tasks: the verdict times the head's own score
