@@ -101,6 +101,9 @@ def main() -> None:
                     help="also replay PARM in waves of W candidates until K (default 1) final potentials >= S "
                          "(parm_wave); W, S and K come from benchmarks/choose_parm_waves.py on a --validation pool, "
                          "never the benchmark")
+    ap.add_argument("--parm-gate", type=float, default=None, metavar="G",
+                    help="PARM's 'yes' at a potential >= G instead of the verifier's own parm_threshold (the ladder's "
+                         "rungs take the full verifier's gate, chosen on validation prompts)")
     ap.add_argument("--validation", type=int, default=0, metavar="P",
                     help="P validation prompts from the training grammar (training_specs(P, seed=--val-seed): no "
                          "excluded benchmark string) instead of the benchmark, to choose search settings on; "
@@ -210,7 +213,8 @@ def main() -> None:
         raise SystemExit(f"--parm-wave takes W S or W S K (wave size, stop at, confident yeses), got {a.parm_wave}")
     wave_opts = ({"wave": int(a.parm_wave[0]), "stop_at": a.parm_wave[1],
                   "stop_yeses": int(a.parm_wave[2]) if len(a.parm_wave) == 3 else 1} if a.parm_wave else None)
-    gate_opts = {"threshold": gate(verifiers["parm"])}   # PARM's yes/no cut: the verifier's own (validation-chosen)
+    # PARM's yes/no cut: the verifier's own (validation-chosen), or --parm-gate
+    gate_opts = {"threshold": gate(verifiers["parm"]) if a.parm_gate is None else a.parm_gate}
     if any(r.get("threshold", 0.5) != gate_opts["threshold"]
            for r in results.values() if r["strategy"].startswith("parm")):
         raise SystemExit(f"{results_file} holds rows replayed with another PARM threshold than this verifier's "
@@ -243,9 +247,14 @@ def main() -> None:
             atomic_write_json(results_file, results)
             print(f"{LABELS[strategy]:30s} N={n:2d}  overall {summ['overall']['accuracy']:.3f}  "
                   f"compute/image {np.mean(compute):,.0f}  verifier images/image {np.mean(seen):.1f}", flush=True)
+    N = table_n
+    tags = [specs[i]["tag"] for i, _ in keys]
+    ok_orm = [replay(r, "orm", N).correct for r in recs]
+    for s in ("prm", "parm"):   # does step-level search beat best-of-N on the same images? a paired interval
+        ok = [replay(r, s, N, **(gate_opts if s == "parm" else {})).correct for r in recs]
+        results[f"{s}@{N}"]["paired_vs_orm"] = paired_difference(tags, ok, ok_orm)
+    atomic_write_json(results_file, results)
     if wave_opts:   # early stopping is judged against the reference on the same images: a paired interval
-        N = a.pool if a.pool in a.ns else max(a.ns)
-        tags = [specs[i]["tag"] for i, _ in keys]
         ok_wave = [replay(r, "parm_wave", N, **wave_opts, **gate_opts).correct for r in recs]
         results[f"parm_wave@{N}"]["paired_vs_parm"] = paired_difference(
             tags, ok_wave, [replay(r, "parm", N, **gate_opts).correct for r in recs])
@@ -264,6 +273,10 @@ def check_previews_unchanged(recorded: list[Record], rescored: list[Record], sou
                              f"records ({name}: max difference {np.abs(old - new).max():.2g}); rescore in full")
     print(f"--rescore-finals: {source.name} rescored in full gives the recorded preview scores; keeping them",
           flush=True)
+
+
+def _paired(d: dict) -> str:
+    return f"{d['difference']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] (paired bootstrap)"
 
 
 def _f(x) -> str:
@@ -303,7 +316,9 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
                  f"{wave['compute_per_image'] / ref:.0%}, at an accuracy {wave['paired_vs_parm']['difference']:+.3f} "
                  f"[{wave['paired_vs_parm']['ci95'][0]:+.3f}, {wave['paired_vs_parm']['ci95'][1]:+.3f}] from the "
                  "reference's (paired bootstrap)" if wave else "") + f". PARM's gate: 'yes' at a potential >= "
-              f"{results[f'parm@{N}'].get('threshold', 0.5)} at the first clear step.", "",
+              f"{results[f'parm@{N}'].get('threshold', 0.5)} at the first clear step."
+              + "".join(f" {LABELS[s]} minus ORM on the same images: {_paired(results[f'{s}@{N}']['paired_vs_orm'])}."
+                        for s in ("prm", "parm") if "paired_vs_orm" in results[f"{s}@{N}"]), "",
               "Overall accuracy (token-forwards per image) at each N:", "",
               "| strategy | " + " | ".join(f"N={n}" for n in a.ns) + " |", "|---|" + "---|" * len(a.ns)]
     for s in shown[1:]:
