@@ -43,22 +43,29 @@ lane_a() {
   python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
     --images-per-prompt 1 --validation 1000 --val-seed 778 --seed 8 --record-only --out "$OUT/val2-scaling-ar"
   python "$HERE/choose_parm_waves.py" --records "$OUT/val-scaling-ar/records" 300 777 \
-    --records "$OUT/val2-scaling-ar/records" 1000 778 --out "$OUT/parm_waves.json"
+    --records "$OUT/val2-scaling-ar/records" 1000 778 --out "$OUT/parm_waves.json" --write-into "$OUT/verifier-ar/final"
   local waves
   # the rule's choice; where no setting passes it, the closest one (measured, and reported as not passing)
   waves=$(python -c "import json, sys; d = json.load(open(sys.argv[1])); c = d if 'wave' in d else d['closest']
 print(c['wave'], c['stop_at'], c.get('stop_yeses', 1))" "$OUT/parm_waves.json")
   scaling ar scaling-ar --parm-plus-plus-ns 20 --parm-wave $waves
   # the ladder: the benchmark pool's first image per prompt (553 x 1) rescored with verifiers on less data, and
-  # with the full verifier (its 553 x 4 table is scaling-ar's)
+  # with the full verifier (its 553 x 4 table is scaling-ar's); each rung's counts verdict chosen on the same
+  # validation rollouts, PARM's gate and waves the full verifier's
   for n in 2000 8000 32000; do
     imagecot train verifier --rollouts "$OUT/rollouts-ar" --out "$OUT/ladder/verifier-ar-$n" --limit "$n" \
       --steps $((n < 8000 ? 1000 : n < 32000 ? 2000 : 4000)) $TRAIN
+    python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-ar" --verifier "$OUT/ladder/verifier-ar-$n" \
+      --threads 1 --write-into "$OUT/ladder/verifier-ar-$n/final"
   done
+  local gate
+  gate=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['parm_threshold'])" \
+    "$OUT/verifier-ar/final/config.json")
   for v in 2000:"$OUT/ladder/verifier-ar-2000" 8000:"$OUT/ladder/verifier-ar-8000" \
            32000:"$OUT/ladder/verifier-ar-32000" 128000:"$OUT/verifier-ar"; do
     python "$HERE/search_scaling.py" --generator ar --verifiers "${v#*:}" --pool 20 --threads 1 --ns 1 20 \
       --parm-plus-plus-ns 20 --images-per-prompt 1 --rescore-from "$OUT/scaling-ar" --parm-wave $waves \
+      --parm-gate "$gate" \
       --out "$OUT/ladder/scaling-ar-${v%%:*}"
   done
   python "$HERE/verifier_ladder.py" --out "$OUT/ladder" \

@@ -37,11 +37,17 @@ def rung(verifier_run: Path, scaling: Path) -> dict:
     if wave:
         row.update(parm_wave_options=wave["options"], parm_wave_paired=wave.get("paired_vs_parm"),
                    parm_wave_compute_share=wave["compute_per_image"] / res[f"parm@{n}"]["compute_per_image"])
+    for s in ("prm", "parm"):   # search_scaling.py writes these since 2026-12-07
+        row[f"{s}_paired_vs_orm"] = res[f"{s}@{n}"].get("paired_vs_orm")
     for s in STRATEGIES:
         r = res.get(f"{s}@{n}")
         row[s] = None if r is None else r["overall"]["accuracy"]
         row[f"{s}_ci95"] = None if r is None else r["overall"]["ci95"]
     return row
+
+
+def _paired(d: dict | None) -> str:
+    return "–" if d is None else f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
 
 
 def main() -> None:
@@ -54,14 +60,17 @@ def main() -> None:
     lines = [f"Verifier ladder: benchmark accuracy at N = {n} (base {rows[0]['base']:.3f}, oracle "
              f"{rows[0]['oracle']:.3f}) with verifiers trained on growing data", "",
              "| training rollouts | held-out within-pool AUC (ECE) | benchmark within-pool AUC (color_attr) | "
-             + " | ".join(STRATEGIES.values()) + " | PARM-ES compute | one-yes compute | waves compute |",
-             "|---|---|---|" + "---|" * len(STRATEGIES) + "---|---|---|"]
+             + " | ".join(STRATEGIES.values()) + " | PARM-ES compute | one-yes compute | waves compute | "
+             "PRM − ORM (paired) | PARM − ORM (paired) | waves − PARM (paired) |",
+             "|---|---|---|" + "---|" * len(STRATEGIES) + "---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['train_rollouts']:,} | {r['held_out_within_auc']:.3f} ({r['held_out_ece']:.3f}) | "
                      f"{r['pool_within_auc']:.3f} ({r['pool_color_attr_within_auc']:.3f}) | "
                      + " | ".join("–" if r[s] is None else f"{r[s]:.3f}" for s in STRATEGIES)
                      + f" | {r['parm_es_compute_share']:.0%} | {r['parm_es1_compute_share']:.0%} | "
-                     + (f"{r['parm_wave_compute_share']:.0%}" if "parm_wave_compute_share" in r else "–") + " |")
+                     + (f"{r['parm_wave_compute_share']:.0%}" if "parm_wave_compute_share" in r else "–") + " | "
+                     + " | ".join(_paired(r.get(k)) for k in ("prm_paired_vs_orm", "parm_paired_vs_orm",
+                                                              "parm_wave_paired")) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     a.out.mkdir(parents=True, exist_ok=True)
