@@ -88,7 +88,7 @@ zoo: install
 		--var runs/var-cont5/final --var-sampling-from runs/sweep_var_cont5.json \
 		--maskgit runs/maskgit/final --maskgit-sampling-from runs/sweep_maskgit_2.json
 
-# Verifiers and test-time search: training rollouts (128k AR, 8k MaskGIT, 40k VAR; resumable shards), one verifier
+# Verifiers and test-time search: training rollouts (128k AR, 20k MaskGIT, 40k VAR; resumable shards), one verifier
 # per generator (ORM, PRM and PARM heads), every search strategy at every N on the benchmark, and the verifier-quality
 # ladder (benchmarks/search_recipe.sh: two one-thread lanes); then each verifier goes into the zoo in float16.
 search: install

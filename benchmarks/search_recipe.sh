@@ -6,7 +6,7 @@
 #           PARM; the tasks it reads from its counts head chosen on validation rollouts), validation pools to choose PARM's waves on, the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
 #           (verifiers on the first 2k, 8k, 32k rollouts; the pool's first image per prompt rescored with each and
 #           with the full verifier).
-#   lane B: MaskGIT rollouts (1,024 x 8, bf16), VAR rollouts (5,000 x 8, bf16), their verifiers (both fine-tuned
+#   lane B: MaskGIT rollouts (2,560 x 8, bf16), VAR rollouts (5,000 x 8, bf16), their verifiers (both fine-tuned
 #           from lane A's AR verifier), MaskGIT's pool (553 x 1 image x 20 candidates, bf16) and VAR's (553 x 1 x 20).
 # Then `python -m imagecot.zoo.build --verifier GEN OUT/verifier-GEN` ships each verifier (the Makefile does).
 set -euo pipefail
@@ -86,13 +86,13 @@ finetuned() {  # GEN STEPS VAL_PROMPTS [validation rollout options]: GEN's verif
 }
 
 lane_b() {
-  imagecot rollouts --generator maskgit --prompts 1024 --per-prompt 8 --shard-prompts 128 $BF16_FLAG --seed 13 \
+  imagecot rollouts --generator maskgit --prompts 2560 --per-prompt 8 --shard-prompts 128 $BF16_FLAG --seed 13 \
     --out "$OUT/rollouts-maskgit"
   imagecot rollouts --generator var --prompts 5000 --per-prompt 8 --shard-prompts 128 $BF16_FLAG --seed 12 \
     --out "$OUT/rollouts-var"
   # MaskGIT's and VAR's verifiers start from the AR verifier (lane A's, trained on 128k rollouts; the shipped ones
   # were fine-tuned from the shipped zoo:verifier-ar) and learn their generator's rollouts, previews above all
-  finetuned maskgit 400 192 $BF16_FLAG --seed 99
+  finetuned maskgit 1000 192 $BF16_FLAG --seed 99
   finetuned var 1500 320 --seed 98
   scaling maskgit scaling-maskgit --images-per-prompt 1 $BF16_FLAG --rounds 1 --parm-plus-plus-ns 20
   scaling var scaling-var --images-per-prompt 1 --parm-plus-plus-ns 20
