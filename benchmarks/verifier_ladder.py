@@ -23,11 +23,14 @@ STRATEGIES = {"orm": "ORM", "prm": "PRM", "parm": "PARM", "parm_es": "PARM + ear
 
 def rung(verifier_run: Path, scaling: Path) -> dict:
     ev = json.loads((verifier_run / "final" / "eval.json").read_text())
+    config = json.loads((verifier_run / "final" / "config.json").read_text())
     sc = json.loads((scaling / "scaling.json").read_text())
     n = sc["pool"] if sc["pool"] in sc["ns"] else max(sc["ns"])
     res = sc["results"]
     row = {"train_rollouts": ev["train_rollouts"], "held_out_within_auc": ev["outcome"]["within_auc"],
            "held_out_ece": ev["outcome"]["ece"], "n": n,
+           # the prompt formats whose verdict it reads from its counts and parse heads (chosen on validation)
+           "count_verdict_tasks": config.get("count_verdict_tasks", []),
            "pool_within_auc": sc["verifier_auc"]["overall"]["orm_within"],
            "pool_color_attr_within_auc": sc["verifier_auc"]["color_attr"]["orm_within"],
            "base": res["base@1"]["overall"]["accuracy"], "oracle": res[f"oracle@{n}"]["overall"]["accuracy"],
@@ -61,8 +64,8 @@ def main() -> None:
              f"{rows[0]['oracle']:.3f}) with verifiers trained on growing data", "",
              "| training rollouts | held-out within-pool AUC (ECE) | benchmark within-pool AUC (color_attr) | "
              + " | ".join(STRATEGIES.values()) + " | PARM-ES compute | one-yes compute | waves compute | "
-             "PRM − ORM (paired) | PARM − ORM (paired) | waves − PARM (paired) |",
-             "|---|---|---|" + "---|" * len(STRATEGIES) + "---|---|---|---|---|---|"]
+             "PRM − ORM (paired) | PARM − ORM (paired) | waves − PARM (paired) | verdict from counts/parse on |",
+             "|---|---|---|" + "---|" * len(STRATEGIES) + "---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['train_rollouts']:,} | {r['held_out_within_auc']:.3f} ({r['held_out_ece']:.3f}) | "
                      f"{r['pool_within_auc']:.3f} ({r['pool_color_attr_within_auc']:.3f}) | "
@@ -70,7 +73,8 @@ def main() -> None:
                      + f" | {r['parm_es_compute_share']:.0%} | {r['parm_es1_compute_share']:.0%} | "
                      + (f"{r['parm_wave_compute_share']:.0%}" if "parm_wave_compute_share" in r else "–") + " | "
                      + " | ".join(_paired(r.get(k)) for k in ("prm_paired_vs_orm", "parm_paired_vs_orm",
-                                                              "parm_wave_paired")) + " |")
+                                                              "parm_wave_paired"))
+                     + f" | {', '.join(r['count_verdict_tasks']) or '–'} |")
     text = "\n".join(lines) + "\n"
     print(text)
     a.out.mkdir(parents=True, exist_ok=True)
