@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imagecot.evaluation.geneval import paired_difference, summarize, task_order
+from imagecot.evaluation.geneval import paired_difference, paired_text, summarize, task_order
 from imagecot.generators.autocast import bf16_autocast
 from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.report.figures import STRATEGY_LABELS as LABELS
@@ -275,10 +275,6 @@ def check_previews_unchanged(recorded: list[Record], rescored: list[Record], sou
           flush=True)
 
 
-def _paired(d: dict) -> str:
-    return f"{d['difference']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] (paired bootstrap)"
-
-
 def _f(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
@@ -313,11 +309,11 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
               f"'yes' per prompt (max_yes=1), {es1 / ref:.0%}"
               + (f"; in waves of {wave['options']['wave']} until {wave['options'].get('stop_yeses', 1)} final "
                  f"potential(s) >= {wave['options']['stop_at']}, "
-                 f"{wave['compute_per_image'] / ref:.0%}, at an accuracy {wave['paired_vs_parm']['difference']:+.3f} "
-                 f"[{wave['paired_vs_parm']['ci95'][0]:+.3f}, {wave['paired_vs_parm']['ci95'][1]:+.3f}] from the "
-                 "reference's (paired bootstrap)" if wave else "") + f". PARM's gate: 'yes' at a potential >= "
+                 f"{wave['compute_per_image'] / ref:.0%}, at an accuracy {paired_text(wave['paired_vs_parm'])} "
+                 "from the reference's (paired bootstrap)" if wave else "") + f". PARM's gate: 'yes' at a potential >= "
               f"{results[f'parm@{N}'].get('threshold', 0.5)} at the first clear step."
-              + "".join(f" {LABELS[s]} minus ORM on the same images: {_paired(results[f'{s}@{N}']['paired_vs_orm'])}."
+              + "".join(f" {LABELS[s]} minus ORM on the same images: "
+                        f"{paired_text(results[f'{s}@{N}']['paired_vs_orm'], 4)} (paired bootstrap)."
                         for s in ("prm", "parm") if "paired_vs_orm" in results[f"{s}@{N}"]), "",
               "Overall accuracy (token-forwards per image) at each N:", "",
               "| strategy | " + " | ".join(f"N={n}" for n in a.ns) + " |", "|---|" + "---|" * len(a.ns)]

@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from imagecot.evaluation.geneval import paired_text
 from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.report.figures import ladder_figure, save_png
 
@@ -49,10 +50,6 @@ def rung(verifier_run: Path, scaling: Path) -> dict:
     return row
 
 
-def _paired(d: dict | None) -> str:
-    return "–" if d is None else f"{d['difference']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rung", nargs=2, action="append", type=Path, required=True, metavar=("VERIFIER_RUN", "SCALING"))
@@ -72,7 +69,7 @@ def main() -> None:
                      + " | ".join("–" if r[s] is None else f"{r[s]:.3f}" for s in STRATEGIES)
                      + f" | {r['parm_es_compute_share']:.0%} | {r['parm_es1_compute_share']:.0%} | "
                      + (f"{r['parm_wave_compute_share']:.0%}" if "parm_wave_compute_share" in r else "–") + " | "
-                     + " | ".join(_paired(r.get(k)) for k in ("prm_paired_vs_orm", "parm_paired_vs_orm",
+                     + " | ".join(paired_text(r.get(k)) for k in ("prm_paired_vs_orm", "parm_paired_vs_orm",
                                                               "parm_wave_paired"))
                      + f" | {', '.join(r['count_verdict_tasks']) or '–'} |")
     text = "\n".join(lines) + "\n"

@@ -118,3 +118,11 @@ def test_paired_difference_is_exact_where_the_methods_agree_and_narrower_than_un
     assert hi - lo < (sa[1] - sa[0]) / 2
     with pytest.raises(ValueError, match="one tag and two verdicts"):
         paired_difference(tags, a, b[:10])
+
+
+def test_paired_text_signs_both_ends_and_marks_a_missing_comparison():
+    from imagecot.evaluation.geneval import paired_text
+    d = {"difference": -0.0005, "ci95": [-0.0023, 0.0008]}
+    assert paired_text(d) == "-0.001 [-0.002, +0.001]"
+    assert paired_text(d, 4) == "-0.0005 [-0.0023, +0.0008]"
+    assert paired_text(None) == "–"

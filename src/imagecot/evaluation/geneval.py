@@ -114,6 +114,14 @@ def paired_difference(tags: Sequence[str], correct_a: Sequence[bool], correct_b:
             "n_images": len(tags), "n_boot": n_boot, "seed": seed}
 
 
+def paired_text(paired: dict | None, digits: int = 3) -> str:
+    """A `paired_difference` result as "+0.004 [-0.004, +0.014]" ("–" for None), for tables and notes."""
+    if paired is None:
+        return "–"
+    lo, hi = paired["ci95"]
+    return f"{paired['difference']:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+
+
 def summarize(records: Iterable[dict], n_boot: int = 1000, seed: int = 0) -> dict:
     """Per-task and overall image-level accuracy with 95% percentile bootstrap intervals.
 
