@@ -48,20 +48,21 @@ def main() -> None:
     config = json.loads((Path(resolve(a.verifier)) / "config.json").read_text())
     calibration = config.get("count_verdict_calibration", {})
     gate = config.get("parm_threshold", 0.5) if a.gate is None else a.gate
+    parm_opts = {"threshold": gate, "clarity": config.get("parm_clarity", 0.5)}
     if not calibration:
         raise SystemExit(f"{a.verifier} has no count_verdict_calibration: nothing to compare")
     recs, tags = load_validation_records(a.records[0], int(a.records[1]), int(a.records[2]), partial=a.partial)
     before = [uncalibrated(r, calibration[t]) if t in calibration else r for r, t in zip(recs, tags)]
     strategies = {**STRATEGIES, "parm_wave": {"wave": int(a.parm_wave[0]), "stop_at": a.parm_wave[1]}}
     print(f"{len(recs)} validation prompts, pools of {a.n}; calibrated tasks: {sorted(calibration)}; PARM's gate: "
-          f"potential >= {gate}, both ways")
+          f"potential >= {gate} at clarity >= {parm_opts['clarity']}, both ways")
     print("| strategy | without calibration [95% CI] | color_attr | with [95% CI] | color_attr | token-forwards "
           "/ image (without / with) |\n|---|---|---|---|---|---|")
     correct = {}
     for name, options in strategies.items():
         cells = []
         for label, rs in (("without", before), ("with", recs)):
-            reps = [replay(r, name, a.n, **options, **({"threshold": gate} if name.startswith("parm") else {}))
+            reps = [replay(r, name, a.n, **options, **(parm_opts if name.startswith("parm") else {}))
                     for r in rs]
             correct[name, label] = [x.correct for x in reps]
             s = summarize([{"tag": t, "correct": c} for t, c in zip(tags, correct[name, label])])

@@ -3,11 +3,13 @@
 Reads the records of `search_scaling.py --validation P --record-only` (candidates of prompts from the training
 grammar, with seeds apart from the benchmark's; never the benchmark) and replays PARM at N. The rules, fixed
 before any benchmark run:
-- the gate: the threshold T of the grid (`--thresholds`; the paper's is 0.5) at which the reference PARM's
-  validation accuracy is highest, ties to the larger T. A candidate is "yes" when its potential at its first clear
-  step is >= T; with --write-into, T becomes that verifier folder's `parm_threshold`, which every PARM run with
-  it then uses (`imagecot generate --verifier parm`, search_scaling.py);
-- the waves, at that T: the cheapest (W, S, K) that is not worse than the reference PARM at N by more than
+- the gate: the clarity C and threshold T of the grid (`--clarities`, `--thresholds`; the paper's are 0.5 and 0.5)
+  at which the reference PARM's validation accuracy is highest, ties to the smaller C (an earlier judgment, which
+  early stopping turns into savings), then the larger T. A preview is clear when its clarity is >= C, and a
+  candidate is "yes" when its potential at its first clear step is >= T; with --write-into, C and T become that
+  verifier folder's `parm_clarity` and `parm_threshold`, which every PARM run with it then uses (`imagecot
+  generate --verifier parm`, search_scaling.py);
+- the waves, at that C and T: the cheapest (W, S, K) that is not worse than the reference PARM at N by more than
   `--tolerance`. `--rule noninferior` (the default since 2026-12-02) asks it of the lower end of the paired 95%
   bootstrap interval of (waves - reference) over the validation images; `--rule point` (the earlier rule) of the
   point estimate only, which let a noisy small loss through: W 2, S 0.8 was -0.004 on 600 validation prompts and
@@ -64,11 +66,13 @@ def main() -> None:
     ap.add_argument("--rule", choices=("noninferior", "point"), default="noninferior",
                     help="judge --tolerance on the paired interval's lower end (noninferior) or the point estimate")
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01])
+    ap.add_argument("--clarities", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.9, 0.95, 0.99],
+                    help="clarity thresholds: a preview at or above one is judged clear (the paper's 0.5)")
     ap.add_argument("--partial", action="store_true",
                     help="use the chunks recorded so far (a validation run stopped early) instead of stopping")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--write-into", type=Path, default=None,
-                    help="a verifier folder whose config.json gets the chosen gate as parm_threshold")
+                    help="a verifier folder whose config.json gets the chosen gate as parm_clarity, parm_threshold")
     a = ap.parse_args()
     recs, tags = [], []
     for folder, p, val_seed in a.records:
@@ -80,20 +84,27 @@ def main() -> None:
         tags += t
     print(f"{len(recs)} validation prompts; ORM best-of-{a.n}: accuracy {evaluate(recs, tags, 'orm', a.n)[0]:.3f}")
     gates = []
-    for t in a.thresholds:
-        acc, _, _ = evaluate(recs, tags, "parm", a.n, threshold=t)
-        gates.append({"threshold": t, "accuracy": acc})
-        print(f"reference PARM, gate at potential >= {t:.2f}: accuracy {acc:.3f}")
-    best = max(gates, key=lambda g: (round(g["accuracy"], 9), g["threshold"]))
-    thr = best["threshold"]
-    ref_acc, ref_cost, ref_ok = evaluate(recs, tags, "parm", a.n, threshold=thr)
-    print(f"gate: {thr}; reference PARM at N = {a.n}: accuracy {ref_acc:.3f}, {ref_cost:,.0f} token-forwards / image")
+    print("reference PARM's accuracy, by clarity C (rows) and gate T (columns):\n    C  " +
+          "".join(f"  T {t:<5}" for t in a.thresholds))
+    for c in a.clarities:
+        row = []
+        for t in a.thresholds:
+            acc, _, _ = evaluate(recs, tags, "parm", a.n, threshold=t, clarity=c)
+            gates.append({"clarity": c, "threshold": t, "accuracy": acc})
+            row.append(acc)
+        print(f"{c:5.2f}  " + "".join(f"  {x:7.4f}" for x in row))
+    best = max(gates, key=lambda g: (round(g["accuracy"], 9), -g["clarity"], g["threshold"]))
+    thr, clarity = best["threshold"], best["clarity"]
+    gate_opts = {"threshold": thr, "clarity": clarity}
+    ref_acc, ref_cost, ref_ok = evaluate(recs, tags, "parm", a.n, **gate_opts)
+    print(f"gate: clarity >= {clarity}, potential >= {thr}; reference PARM at N = {a.n}: accuracy {ref_acc:.3f}, "
+          f"{ref_cost:,.0f} token-forwards / image")
     rows = []
     for k in a.stop_yeses:
         for w in a.waves:
             for s in a.stop_at:
                 acc, cost, ok_w = evaluate(recs, tags, "parm_wave", a.n, wave=w, stop_at=s, stop_yeses=k,
-                                           threshold=thr)
+                                           **gate_opts)
                 paired = paired_difference(tags, ok_w, ref_ok)
                 rows.append({"wave": w, "stop_at": s, "stop_yeses": k, "accuracy": acc,
                              "compute_share": cost / ref_cost, "paired_vs_reference": paired["difference"],
@@ -113,15 +124,15 @@ def main() -> None:
           f"compute, accuracy {choice['accuracy']:.3f} against {ref_acc:.3f})")
     wave_rule = (f"the lower end of the paired 95% interval against the reference >= -{a.tolerance}"
                  if a.rule == "noninferior" else f"validation accuracy >= reference - {a.tolerance}")
-    atomic_write_json(a.out, {"rule": f"gate: the threshold of best validation accuracy (ties: the larger); waves: "
-                                      f"cheapest with {wave_rule}",
-                              "n": a.n, "threshold": thr, "gates": gates,
+    atomic_write_json(a.out, {"rule": f"gate: the clarity and threshold of best validation accuracy (ties: the "
+                                      f"smaller clarity, then the larger threshold); waves: cheapest with {wave_rule}",
+                              "n": a.n, "threshold": thr, "clarity": clarity, "gates": gates,
                               "reference": {"accuracy": ref_acc, "compute": ref_cost},
                               "grid": rows, "closest": closest, **(choice or {})})
     if a.write_into:
         config = json.loads((a.write_into / "config.json").read_text())
-        atomic_write_json(a.write_into / "config.json", {**config, "parm_threshold": thr})
-        print(f"{a.write_into / 'config.json'}: parm_threshold = {thr}")
+        atomic_write_json(a.write_into / "config.json", {**config, "parm_threshold": thr, "parm_clarity": clarity})
+        print(f"{a.write_into / 'config.json'}: parm_threshold = {thr}, parm_clarity = {clarity}")
 
 
 if __name__ == "__main__":

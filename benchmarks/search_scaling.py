@@ -31,7 +31,7 @@ from imagecot.generators.autocast import bf16_autocast
 from imagecot.io_utils import atomic_write_json, atomic_write_text
 from imagecot.report.figures import STRATEGY_LABELS as LABELS
 from imagecot.report.figures import save_png, scaling_figure
-from imagecot.search.parm import gate
+from imagecot.search.parm import clarity_gate, gate
 from imagecot.search.replay import (
     Record,
     load_records,
@@ -213,12 +213,13 @@ def main() -> None:
         raise SystemExit(f"--parm-wave takes W S or W S K (wave size, stop at, confident yeses), got {a.parm_wave}")
     wave_opts = ({"wave": int(a.parm_wave[0]), "stop_at": a.parm_wave[1],
                   "stop_yeses": int(a.parm_wave[2]) if len(a.parm_wave) == 3 else 1} if a.parm_wave else None)
-    # PARM's yes/no cut: the verifier's own (validation-chosen), or --parm-gate
-    gate_opts = {"threshold": gate(verifiers["parm"]) if a.parm_gate is None else a.parm_gate}
-    if any(r.get("threshold", 0.5) != gate_opts["threshold"]
+    # PARM's yes/no cut (the verifier's own, validation-chosen, or --parm-gate) and its clarity judgment's
+    gate_opts = {"threshold": gate(verifiers["parm"]) if a.parm_gate is None else a.parm_gate,
+                 "clarity": clarity_gate(verifiers["parm"])}
+    if any((r.get("threshold", 0.5), r.get("clarity", 0.5)) != (gate_opts["threshold"], gate_opts["clarity"])
            for r in results.values() if r["strategy"].startswith("parm")):
-        raise SystemExit(f"{results_file} holds rows replayed with another PARM threshold than this verifier's "
-                         f"{gate_opts['threshold']}: use another --out")
+        raise SystemExit(f"{results_file} holds rows replayed with another PARM gate or clarity than this verifier's "
+                         f"{gate_opts['threshold']}, {gate_opts['clarity']}: use another --out")
     if wave_opts:   # the settings are part of the row: a rerun with others must not reuse it
         stale = [k for k, r in results.items() if r["strategy"] == "parm_wave" and r.get("options") != wave_opts]
         for k in stale:
@@ -231,7 +232,7 @@ def main() -> None:
             if strategy == "parm++":
                 ok, compute, seen, audit = replay_parm_plus_plus(gen, recs, keys, specs, n, verifiers["parm"], oracle,
                                                                  sampling, a.seed, a.rounds, a.pool,
-                                                                 gate_opts["threshold"])
+                                                                 **gate_opts)
             else:
                 reps = [replay(r, strategy, n, **(wave_opts if strategy == "parm_wave" else {}),
                                **(gate_opts if strategy.startswith("parm") else {})) for r in recs]
@@ -259,7 +260,8 @@ def main() -> None:
         results[f"parm_wave@{N}"]["paired_vs_parm"] = paired_difference(
             tags, ok_wave, [replay(r, "parm", N, **gate_opts).correct for r in recs])
         atomic_write_json(results_file, results)
-    write_report(a, results, len(keys), pool_auc(recs, keys, specs), pool_auc_by_step(recs))
+    write_report(a, results, len(keys), pool_auc(recs, keys, specs, gate_opts["clarity"]),
+                 pool_auc_by_step(recs))
 
 
 def check_previews_unchanged(recorded: list[Record], rescored: list[Record], source: Path) -> None:
@@ -311,7 +313,8 @@ def write_report(a, results: dict, n_images: int, aucs: dict, by_step: dict) -> 
                  f"potential(s) >= {wave['options']['stop_at']}, "
                  f"{wave['compute_per_image'] / ref:.0%}, at an accuracy {paired_text(wave['paired_vs_parm'])} "
                  "from the reference's (paired bootstrap)" if wave else "") + f". PARM's gate: 'yes' at a potential >= "
-              f"{results[f'parm@{N}'].get('threshold', 0.5)} at the first clear step."
+              f"{results[f'parm@{N}'].get('threshold', 0.5)} at the first step of clarity >= "
+              f"{results[f'parm@{N}'].get('clarity', 0.5)}."
               + "".join(f" {LABELS[s]} minus ORM on the same images: "
                         f"{paired_text(results[f'{s}@{N}']['paired_vs_orm'], 4)} (paired bootstrap)."
                         for s in ("prm", "parm") if "paired_vs_orm" in results[f"{s}@{N}"]), "",

@@ -87,6 +87,39 @@ def test_replays_match_online_on_a_real_generator(tiny_ar):
     assert sum(r.compute for r in reps) == pytest.approx(out.compute.token_forwards)
 
 
+def test_parm_clarity_threshold_moves_the_judged_step_online_and_in_replay(tiny_ar):
+    """The clarity judgment's cut (the verifier's `parm_clarity`, chosen on validation) decides at which step each
+    candidate's potential is judged: online and replayed PARM judge at the same step, the first with
+    clarity >= the cut, and choose the same candidates."""
+    from imagecot.generators.sampling import SamplingConfig
+    s, n = SamplingConfig(cfg_scale=2.0), 4
+
+    class GradedClarity:   # clarity grows with progress; the potential reads the preview
+        def __init__(self, clarity_cut):
+            self.parm_clarity = clarity_cut
+
+        def __call__(self, images, prompts, t=None, T=None):
+            return (images[:, 0, :16].mean((1, 2)) + 1) / 2
+
+        def clarity(self, previews, prompts, t, T):
+            return torch.full((len(prompts),), t / T)
+
+        def potential(self, previews, prompts, t, T):
+            return self(previews, prompts)
+
+    recs = record_candidates(tiny_ar, PROMPTS[:2], n, GradedClarity(0.5), GradedClarity(0.5), GradedClarity(0.5),
+                             lambda im, p: (GradedClarity(0.5)(im, p) > 0.5).float(), s, seed=1)
+    T = len(recs[0].cost_T)
+    for cut in (0.3, 0.5, 0.9):
+        out = parm(tiny_ar, PROMPTS[:2], n, GradedClarity(cut), s, seed=1, early_stop=True)
+        steps = {v["step"] for tr in out.trace for v in tr["verdicts"].values()}
+        assert steps == {min(t for t in range(1, T + 1) if t / T >= cut or t == T)}, cut
+        reps = [replay(r, "parm_es", n, clarity=cut) for r in recs]
+        assert [r.chosen for r in reps] == out.chosen, cut
+        assert sum(r.compute for r in reps) == pytest.approx(out.compute.token_forwards), cut
+        assert sum(r.verifier_images for r in reps) == out.verifier_images, cut
+
+
 def test_seed_stride_reproduces_a_replayed_row_at_a_later_output(tiny_ar):
     """Output j of the table's pool is seeds j*pool + c: an online search with --seed-stride pool and N < pool
     searches its first N candidates, the ones the replay picks from."""

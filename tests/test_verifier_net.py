@@ -6,7 +6,7 @@ import torch
 
 from imagecot.evaluation.diagnose import Flaw
 from imagecot.generators.condition import PromptTokenizer
-from imagecot.verifiers.learned import VerifierConfig, VerifierNet, verifier_loss
+from imagecot.verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet, verifier_loss
 from imagecot.verifiers.prompts import training_specs
 from imagecot.verifiers.rollouts import clarity_labels, collect_rollouts, region_cells
 
@@ -137,12 +137,13 @@ def test_verifier_training_from_init_starts_at_its_weights_without_its_after_tra
     from imagecot.train.verifier import VerifierData, train_verifier
     from imagecot.zoo.build import _provenance
     cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size)
-    base = VerifierNet(dataclasses.replace(cfg, count_verdict_tasks=("color_attr",), parm_threshold=0.3))
+    base = VerifierNet(dataclasses.replace(cfg, count_verdict_tasks=("color_attr",), parm_threshold=0.3,
+                                           parm_clarity=0.9))
     base.save_pretrained(tmp_path / "base")
     tc, opts = TrainConfig(steps=1, batch_size=8, lr=1e-9, warmup=0, log_every=1), VerifierData(groups=2, held_out=0.34)
     net, _ = train_verifier(tmp_path / "run", rollouts, cfg, tc, opts, init=tmp_path / "base")
     assert torch.allclose(net.head.weight, base.head.weight, atol=1e-6)
-    assert net.config.count_verdict_tasks == () and net.config.parm_threshold == 0.5
+    assert net.config.count_verdict_tasks == () and net.config.parm_threshold == net.config.parm_clarity == 0.5
     assert _provenance(tmp_path / "run" / "final")["init"] == str(tmp_path / "base")
     fresh, _ = train_verifier(tmp_path / "fresh", rollouts, cfg, tc, opts)
     assert not torch.allclose(fresh.head.weight, base.head.weight, atol=1e-3)
@@ -180,3 +181,15 @@ def test_rollout_shards_resume_and_refuse_another_generator(tmp_path, tiny_ar):
     other = type(tiny_ar)(type(tiny_ar.model)(tiny_ar.model.config), tiny_ar.vq)
     with pytest.raises(ValueError, match=r"generator weights \(model\)"):
         write_rollout_shards(other, specs, tmp_path / "r", 2, seed=1, shard_prompts=2)
+
+
+def test_parms_gate_and_clarity_cut_are_probabilities_the_search_reads_from_the_verifier():
+    from imagecot.search.parm import clarity_gate, gate
+    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size, parm_threshold=0.2,
+                         parm_clarity=0.9)
+    v = LearnedVerifier(VerifierNet(cfg), "parm")
+    assert (gate(v), clarity_gate(v)) == (0.2, 0.9)
+    assert (gate(object()), clarity_gate(object())) == (0.5, 0.5)   # a verifier without them: the paper's
+    for name in ("parm_threshold", "parm_clarity"):
+        with pytest.raises(ValueError, match=f"{name} is a probability"):
+            VerifierConfig(**{name: 1.5})

@@ -1,7 +1,8 @@
 """PARM: clarity judgment, potential assessment at the first clear step, best-of-N' among high-potential paths.
 
-Per candidate, at every step until its preview is judged clear (clarity >= 0.5),
-the verifier's clarity head looks at the preview; at the first clear step its
+Per candidate, at every step until its preview is judged clear (clarity >= the
+verifier's `parm_clarity`: the paper's 0.5 unless chosen on validation), the
+verifier's clarity head looks at the preview; at the first clear step its
 potential head says yes (potential >= threshold: the verifier's `parm_threshold`,
 0.5 unless chosen on validation) or no. A candidate never
 judged clear is assessed on its final image. The choice per prompt:
@@ -49,6 +50,12 @@ def gate(verifier) -> float:
     return float(getattr(verifier, "parm_threshold", 0.5))
 
 
+def clarity_gate(verifier) -> float:
+    """The clarity at or above which PARM judges a preview clear and assesses its potential: the verifier's own
+    `parm_clarity` (a learned verifier's, chosen on validation), else the paper's 0.5."""
+    return float(getattr(verifier, "parm_clarity", 0.5))
+
+
 def no_to_stop(verdicts_g: dict, alive: list, max_yes: int = 0) -> set:
     """Which of one prompt's `alive` candidates early stopping ends, from its verdicts so far ({key: {"potential",
     "yes"}}, every round's): each "no", but while the prompt has no "yes" its best "no" (the first of the highest
@@ -65,8 +72,8 @@ def no_to_stop(verdicts_g: dict, alive: list, max_yes: int = 0) -> set:
     return stop
 
 
-def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop, threshold, verdicts,
-               prompt_ids, max_yes=0):
+def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop, threshold, clarity,
+               verdicts, prompt_ids, max_yes=0):
     """One PARM pass over counts[i] candidates of prompt i; fills `verdicts` {(prompt, candidate): dict}
     and returns (finished output, keys of its rows, compute, images the verifier saw); (None, [], ...) when
     early stopping ends every candidate of the round."""
@@ -82,7 +89,7 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
             previews = session.preview()
             clear = verifier.clarity(previews[todo], [conds_all[ids[r]] for r in todo], session.t, T)
             seen += len(todo)
-            rows = [r for r, c in zip(todo, (clear.float().cpu() >= 0.5).tolist()) if c]
+            rows = [r for r, c in zip(todo, (clear.float().cpu() >= clarity).tolist()) if c]
             if rows:
                 pot = verifier.potential(previews[rows], [conds_all[ids[r]] for r in rows], session.t, T)
                 seen += len(rows)
@@ -111,7 +118,7 @@ def _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, ear
 def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: int = 0, early_stop: bool = False,
          refill_rounds: int = 0, threshold: float | None = None, first: int = 0,
          prompt_ids: list[int] | None = None, max_yes: int = 0, wave: int = 0, stop_at: float = 1.0,
-         stop_yeses: int = 1) -> SearchOutput:
+         stop_yeses: int = 1, clarity: float | None = None) -> SearchOutput:
     if (refill_rounds or max_yes) and not early_stop:
         raise ValueError("refill_rounds and max_yes stop or replace candidates: they need early_stop=True")
     if refill_rounds and max_yes:
@@ -123,6 +130,7 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
     if stop_yeses < 1:
         raise ValueError(f"stop_yeses must be >= 1 (confident 'yes'es that end a prompt's waves), got {stop_yeses}")
     threshold = gate(verifier) if threshold is None else threshold
+    clarity = clarity_gate(verifier) if clarity is None else clarity
     verdicts: dict[tuple[int, int], dict] = {}
     compute, seen, finished = Compute(), 0, []
     if wave:
@@ -132,7 +140,7 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
             if not any(counts):
                 break
             out, keys, c, s = _run_round(generator, prompts, counts, [first + w0] * len(prompts), verifier,
-                                         sampling, seed, early_stop, threshold, verdicts, prompt_ids, max_yes)
+                                         sampling, seed, early_stop, threshold, clarity, verdicts, prompt_ids, max_yes)
             compute += c
             seen += s
             finished += [(k, out.images[i], out.tokens[i]) for i, k in enumerate(keys)]
@@ -142,7 +150,7 @@ def parm(generator, prompts: list[str], n: int, verifier, sampling=None, seed: i
     counts, firsts = [n] * len(prompts), [first] * len(prompts)
     for r in range(1 + refill_rounds):
         out, keys, c, s = _run_round(generator, prompts, counts, firsts, verifier, sampling, seed, early_stop,
-                                     threshold, verdicts, prompt_ids, max_yes)
+                                     threshold, clarity, verdicts, prompt_ids, max_yes)
         compute += c
         seen += s
         finished += [(k, out.images[i], out.tokens[i]) for i, k in enumerate(keys)]

@@ -83,7 +83,7 @@ def replay_prm(rec: Record, n: int, checkpoints: list[int] | None = None, keep_f
 
 
 def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float = 0.5, max_yes: int = 0,
-                wave: int = 0, stop_at: float = 1.0, stop_yeses: int = 1) -> Replayed:
+                wave: int = 0, stop_at: float = 1.0, stop_yeses: int = 1, clarity: float = 0.5) -> Replayed:
     T = len(rec.cost_T)
     verdict: dict[int, dict] = {}
     spent, seen, finished = 0.0, 0, []
@@ -95,7 +95,7 @@ def replay_parm(rec: Record, n: int, early_stop: bool = False, threshold: float 
                 break
             for c in alive:
                 seen += c not in verdict                                           # clarity
-                if c not in verdict and rec.clarity_CT[c, t - 1] >= 0.5:
+                if c not in verdict and rec.clarity_CT[c, t - 1] >= clarity:
                     seen += 1                                                      # potential
                     p = float(rec.potential_CT[c, t - 1])
                     verdict[c] = {"potential": p, "yes": p >= threshold}
@@ -295,11 +295,12 @@ def save_records(path: Path, recs: list[Record]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def replay_parm_plus_plus(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds, pool, threshold=0.5):
+def replay_parm_plus_plus(gen, recs, keys, specs, n, parm_v, judge, sampling, seed, rounds, pool, threshold=0.5,
+                          clarity=0.5):
     """PARM-ES choice at N from the records, then reflection rounds online (`reflect_and_correct`, with the seeds
     of `imagecot geneval generate --verifier parm++ --seed-stride <pool>`).
     -> (correct, token-forwards, verifier images) per image, counted as the online `parm_plus_plus` counts."""
-    chosen = [replay(r, "parm_es", n, threshold=threshold) for r in recs]
+    chosen = [replay(r, "parm_es", n, threshold=threshold, clarity=clarity) for r in recs]
     images = torch.stack([torch.from_numpy(r.images_C[c.chosen]).permute(2, 0, 1).float() / 127.5 - 1
                           for r, c in zip(recs, chosen)])
     tokens = torch.stack([torch.from_numpy(r.tokens_C[c.chosen]) for r, c in zip(recs, chosen)])
@@ -317,15 +318,16 @@ def replay_parm_plus_plus(gen, recs, keys, specs, n, parm_v, judge, sampling, se
             [c.verifier_images + x for c, x in zip(chosen, out["seen_B"])], audit)
 
 
-def pool_auc(recs, keys, specs) -> dict:
+def pool_auc(recs, keys, specs, clarity: float = 0.5) -> dict:
     """AUC of each verifier's score against the evaluator on every recorded candidate, per benchmark task:
-    ORM on final images, PRM on final images, PARM's potential at the first clear step (the step PARM judges).
+    ORM on final images, PRM on final images, PARM's potential at the first step of clarity >= `clarity` (the step
+    PARM judges).
     The verifiers never trained on these prompts (nor, for four tasks, on their wording): this is the shift.
     Pooled AUC also rewards knowing which prompts are hard; search only needs the ranking within one image's
     pool, so `<role>_within` is the mean AUC over the pools that hold both a correct and a wrong candidate."""
     rows: dict[str, dict[str, list]] = {}
     for (i, _), r in zip(keys, recs):
-        first_C = (r.clarity_CT >= 0.5).argmax(1)   # the final image (last column) is always clear
+        first_C = (r.clarity_CT >= clarity).argmax(1)   # the final image (last column) is always clear
         scores = {"orm": r.orm_C, "prm": r.prm_CT[:, -1],
                   "parm": r.potential_CT[np.arange(len(first_C)), first_C], "correct": r.correct_C}
         for task in (specs[i]["tag"], "overall"):

@@ -185,7 +185,7 @@ class Trainable:
 # VerifierConfig fields chosen on validation data after a verifier is trained (benchmarks/count_verdict_check.py,
 # choose_parm_waves.py): not training options, and a verifier trained on from another one starts without them
 VERIFIER_CHOSEN_AFTER_TRAINING = ("count_verdict_tasks", "count_verdict_calibration", "count_verdict_on_previews",
-                                  "count_verdict_times_head", "parm_threshold")
+                                  "count_verdict_times_head", "parm_threshold", "parm_clarity")
 GENERATOR_DERIVED = ("image_vocab", "grid", "text_vocab", "vocab_size", "z_channels", "patch_nums", "condition",
                      "num_classes", "class_names", "data")
 TRAINABLES: dict[str, Trainable] = {t.name: t for t in (

@@ -76,10 +76,14 @@ class VerifierConfig:
     # PARM's gate: a candidate is "yes" when its potential at the first clear step is >= this (the paper's 0.5;
     # chosen on a validation pool by benchmarks/choose_parm_waves.py --write-into)
     parm_threshold: float = 0.5
+    # PARM's clarity judgment: a preview is clear, and its potential judged, when its clarity is >= this (the
+    # paper's 0.5; chosen with the gate by choose_parm_waves.py)
+    parm_clarity: float = 0.5
 
     def __post_init__(self):
-        if not 0.0 <= self.parm_threshold <= 1.0:
-            raise ValueError(f"parm_threshold is a probability in [0, 1], got {self.parm_threshold}")
+        for name in ("parm_threshold", "parm_clarity"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
         stray = set(self.count_verdict_times_head) - set(self.count_verdict_tasks)
         if stray:
             raise ValueError(f"count_verdict_times_head has {sorted(stray)}, which are not among count_verdict_tasks "
@@ -246,6 +250,7 @@ class LearnedVerifier:
         self.batch_size = batch_size
         self.name = f"learned {role}"
         self.parm_threshold = net.config.parm_threshold
+        self.parm_clarity = net.config.parm_clarity
 
     @torch.no_grad()
     def heads(self, images_B3HW: torch.Tensor, prompts: list[str], t: int | None = None,
