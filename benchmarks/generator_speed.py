@@ -34,13 +34,20 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (timed with the device synchronised)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+
+    def clock() -> float:
+        if a.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     models = [m.split("=", 1) for m in a.model] or [[k, k] for k in a.generators]
     gens = {}
     for label, spec in models:
         kind, ckpt, tok = (spec.split(",") + [None, None])[:3]
-        gens[label] = (load_generator(kind, ckpt, tok), default_sampling(ckpt, kind))
+        gens[label] = (load_generator(kind, ckpt, tok, device=a.device), default_sampling(ckpt, kind))
     first = next(iter(gens))
     specs = load_benchmark()
     prompts = [specs[(i * 7) % len(specs)]["prompt"] for i in range(a.batch_size)]
@@ -48,21 +55,22 @@ def main() -> None:
     forwards = {}
     for rep in range(a.repeats + 1):
         for k, (gen, s) in gens.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             out = gen.generate(prompts, s, seed=rep)
-            dt = time.perf_counter() - t0
+            dt = clock() - t0
             if a.latency:
-                t1 = time.perf_counter()
+                t1 = clock()
                 gen.generate(prompts[:1], s, seed=rep)
                 if rep:
-                    latency[k].append(time.perf_counter() - t1)
+                    latency[k].append(clock() - t1)
             if rep:
                 times[k].append(a.batch_size / dt)
             forwards[k] = out.compute.token_forwards / a.batch_size
     med = {k: statistics.median(v) for k, v in times.items()}
     lat = {k: statistics.median(v) for k, v in latency.items() if v}
-    print(f"batch {a.batch_size}, {a.repeats} interleaved rounds, {a.threads} threads, "
-          f"{platform.processor() or platform.machine()}, torch {torch.__version__}")
+    where = torch.cuda.get_device_name() if a.device.startswith("cuda") else platform.processor() or platform.machine()
+    print(f"batch {a.batch_size}, {a.repeats} interleaved rounds, {a.threads} threads, {where}, "
+          f"torch {torch.__version__}")
     print(f"| generator | params | steps | images/s (median) | vs {first} | token-forwards/image |"
           + (" latency at batch 1 (s) |" if lat else ""))
     print("|---|---|---|---|---|---|" + ("---|" if lat else ""))
@@ -75,7 +83,7 @@ def main() -> None:
         with open(a.json, "w") as f:
             json.dump({"images_per_s": med, "all": times, "latency_s": lat, "all_latency": latency,
                        "token_forwards_per_image": forwards, "batch_size": a.batch_size, "repeats": a.repeats,
-                       "threads": a.threads}, f, indent=2)
+                       "threads": a.threads, "device": where}, f, indent=2)
 
 
 if __name__ == "__main__":
