@@ -13,7 +13,7 @@ At 64x64 a scene is 16x16 tokens: the raster AR takes 256 sequential steps, VAR 
 5. `imagecot geneval generate` + `score` at 64x64 for both (553 prompts x `--images-per-prompt`).
 Every step is the CLI's, resumable: rerunning the same command skips what is finished. Writes res64.json and a
 table (res64.md) into --out. Built for one device call (a GPU: AR's 256 small sequential steps are where VAR's
-9 scales pay); on a CPU, `--tok-steps 2 --ar-steps 2 --limit 4` checks the plumbing in a few minutes.
+9 scales pay); on a CPU, `--tok-steps 2 --ar-steps 3 --probe 1 2 --limit 4` checks the plumbing in ten minutes.
 Usage: python benchmarks/res64.py --out runs/res64 --device cuda [--tok-steps 2000 --ar-steps 3000]
 """
 

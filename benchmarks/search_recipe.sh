@@ -51,21 +51,23 @@ print(c['wave'], c['stop_at'], c.get('stop_yeses', 1))" "$OUT/parm_waves.json")
   scaling ar scaling-ar --parm-plus-plus-ns 20 --parm-wave $waves
   # the ladder: the benchmark pool's first image per prompt (553 x 1) rescored with verifiers on less data, and
   # with the full verifier (its 553 x 4 table is scaling-ar's); each rung's counts verdict chosen on the same
-  # validation rollouts, PARM's gate and waves the full verifier's
+  # validation rollouts, PARM's clarity cut, gate and waves the full verifier's
   for n in 2000 8000 32000; do
     imagecot train verifier --rollouts "$OUT/rollouts-ar" --out "$OUT/ladder/verifier-ar-$n" --limit "$n" \
       --steps $((n < 8000 ? 1000 : n < 32000 ? 2000 : 4000)) $TRAIN
     python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-ar" --verifier "$OUT/ladder/verifier-ar-$n" \
       --threads 1 --write-into "$OUT/ladder/verifier-ar-$n/final"
   done
-  local gate
+  local gate clarity
   gate=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['parm_threshold'])" \
+    "$OUT/verifier-ar/final/config.json")
+  clarity=$(python -c "import json, sys; print(json.load(open(sys.argv[1])).get('parm_clarity', 0.5))" \
     "$OUT/verifier-ar/final/config.json")
   for v in 2000:"$OUT/ladder/verifier-ar-2000" 8000:"$OUT/ladder/verifier-ar-8000" \
            32000:"$OUT/ladder/verifier-ar-32000" 128000:"$OUT/verifier-ar"; do
     python "$HERE/search_scaling.py" --generator ar --verifiers "${v#*:}" --pool 20 --threads 1 --ns 1 20 \
       --parm-plus-plus-ns 20 --images-per-prompt 1 --rescore-from "$OUT/scaling-ar" --parm-wave $waves \
-      --parm-gate "$gate" \
+      --parm-gate "$gate" --parm-clarity "$clarity" \
       --out "$OUT/ladder/scaling-ar-${v%%:*}"
   done
   python "$HERE/verifier_ladder.py" --out "$OUT/ladder" \

@@ -104,6 +104,9 @@ def main() -> None:
     ap.add_argument("--parm-gate", type=float, default=None, metavar="G",
                     help="PARM's 'yes' at a potential >= G instead of the verifier's own parm_threshold (the ladder's "
                          "rungs take the full verifier's gate, chosen on validation prompts)")
+    ap.add_argument("--parm-clarity", type=float, default=None, metavar="C",
+                    help="PARM judges a preview clear at a clarity >= C instead of the verifier's own parm_clarity "
+                         "(likewise the ladder's rungs)")
     ap.add_argument("--validation", type=int, default=0, metavar="P",
                     help="P validation prompts from the training grammar (training_specs(P, seed=--val-seed): no "
                          "excluded benchmark string) instead of the benchmark, to choose search settings on; "
@@ -215,7 +218,7 @@ def main() -> None:
                   "stop_yeses": int(a.parm_wave[2]) if len(a.parm_wave) == 3 else 1} if a.parm_wave else None)
     # PARM's yes/no cut (the verifier's own, validation-chosen, or --parm-gate) and its clarity judgment's
     gate_opts = {"threshold": gate(verifiers["parm"]) if a.parm_gate is None else a.parm_gate,
-                 "clarity": clarity_gate(verifiers["parm"])}
+                 "clarity": clarity_gate(verifiers["parm"]) if a.parm_clarity is None else a.parm_clarity}
     if any((r.get("threshold", 0.5), r.get("clarity", 0.5)) != (gate_opts["threshold"], gate_opts["clarity"])
            for r in results.values() if r["strategy"].startswith("parm")):
         raise SystemExit(f"{results_file} holds rows replayed with another PARM gate or clarity than this verifier's "
