@@ -29,6 +29,12 @@ scaling() {  # GEN OUT_NAME [search_scaling options]
     --out "$OUT/$name" "$@"
 }
 
+chosen_waves() {  # FILE: "W S K" of choose_parm_waves.py's choice; where no setting passes its rule, the closest one
+  # (measured, and reported as not passing)
+  python -c "import json, sys; d = json.load(open(sys.argv[1])); c = d if 'wave' in d else d['closest']
+print(c['wave'], c['stop_at'], c.get('stop_yeses', 1))" "$1"
+}
+
 lane_a() {
   imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
   verifier ar 8000
@@ -45,9 +51,7 @@ lane_a() {
   python "$HERE/choose_parm_waves.py" --records "$OUT/val-scaling-ar/records" 300 777 \
     --records "$OUT/val2-scaling-ar/records" 1000 778 --out "$OUT/parm_waves.json" --write-into "$OUT/verifier-ar/final"
   local waves
-  # the rule's choice; where no setting passes it, the closest one (measured, and reported as not passing)
-  waves=$(python -c "import json, sys; d = json.load(open(sys.argv[1])); c = d if 'wave' in d else d['closest']
-print(c['wave'], c['stop_at'], c.get('stop_yeses', 1))" "$OUT/parm_waves.json")
+  waves=$(chosen_waves "$OUT/parm_waves.json")
   scaling ar scaling-ar --parm-plus-plus-ns 20 --parm-wave $waves
   # the ladder: the benchmark pool's first image per prompt (553 x 1) rescored with verifiers on less data, and
   # with the full verifier (its 553 x 4 table is scaling-ar's); each rung's counts verdict chosen on the same
@@ -96,7 +100,15 @@ lane_b() {
   # were fine-tuned from the shipped zoo:verifier-ar) and learn their generator's rollouts, previews above all
   finetuned maskgit 1000 192 $BF16_FLAG --seed 99
   finetuned var 1500 320 --seed 98
-  scaling maskgit scaling-maskgit --images-per-prompt 1 $BF16_FLAG --rounds 1 --parm-plus-plus-ns 20
+  # MaskGIT's PARM: clarity cut, gate and waves chosen on a MaskGIT validation pool (other prompts and seeds)
+  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifier-maskgit" --pool 20 --threads 1 \
+    --images-per-prompt 1 --validation 300 --val-seed 785 --seed 13 $BF16_FLAG --record-only \
+    --out "$OUT/val-scaling-maskgit"
+  python "$HERE/choose_parm_waves.py" --records "$OUT/val-scaling-maskgit/records" 300 785 \
+    --out "$OUT/parm_waves_maskgit.json" --write-into "$OUT/verifier-maskgit/final"
+  local waves
+  waves=$(chosen_waves "$OUT/parm_waves_maskgit.json")
+  scaling maskgit scaling-maskgit --images-per-prompt 1 $BF16_FLAG --rounds 1 --parm-plus-plus-ns 20 --parm-wave $waves
   scaling var scaling-var --images-per-prompt 1 --parm-plus-plus-ns 20
 }
 
