@@ -35,6 +35,19 @@ chosen_waves() {  # FILE: "W S K" of choose_parm_waves.py's choice; where no set
 print(c['wave'], c['stop_at'], c.get('stop_yeses', 1))" "$1"
 }
 
+searched() {  # GEN VAL_SEED SEED [options of both runs]: GEN's PARM clarity cut, gate and waves chosen on its own
+  # validation pool (300 training-grammar prompts, other seeds; never the benchmark), then GEN's benchmark table
+  local g=$1 val_seed=$2 seed=$3; shift 3
+  python "$HERE/search_scaling.py" --generator "$g" --verifiers "$OUT/verifier-$g" --pool 20 --threads 1 \
+    --images-per-prompt 1 --validation 300 --val-seed "$val_seed" --seed "$seed" --record-only "$@" \
+    --out "$OUT/val-scaling-$g"
+  python "$HERE/choose_parm_waves.py" --records "$OUT/val-scaling-$g/records" 300 "$val_seed" \
+    --out "$OUT/parm_waves_$g.json" --write-into "$OUT/verifier-$g/final"
+  # shellcheck disable=SC2046   # "W S K": three arguments
+  scaling "$g" "scaling-$g" --images-per-prompt 1 --parm-plus-plus-ns 20 \
+    --parm-wave $(chosen_waves "$OUT/parm_waves_$g.json") "$@"
+}
+
 lane_a() {
   imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
   verifier ar 8000
@@ -100,16 +113,8 @@ lane_b() {
   # were fine-tuned from the shipped zoo:verifier-ar) and learn their generator's rollouts, previews above all
   finetuned maskgit 1000 192 $BF16_FLAG --seed 99
   finetuned var 1500 320 --seed 98
-  # MaskGIT's PARM: clarity cut, gate and waves chosen on a MaskGIT validation pool (other prompts and seeds)
-  python "$HERE/search_scaling.py" --generator maskgit --verifiers "$OUT/verifier-maskgit" --pool 20 --threads 1 \
-    --images-per-prompt 1 --validation 300 --val-seed 785 --seed 13 $BF16_FLAG --record-only \
-    --out "$OUT/val-scaling-maskgit"
-  python "$HERE/choose_parm_waves.py" --records "$OUT/val-scaling-maskgit/records" 300 785 \
-    --out "$OUT/parm_waves_maskgit.json" --write-into "$OUT/verifier-maskgit/final"
-  local waves
-  waves=$(chosen_waves "$OUT/parm_waves_maskgit.json")
-  scaling maskgit scaling-maskgit --images-per-prompt 1 $BF16_FLAG --rounds 1 --parm-plus-plus-ns 20 --parm-wave $waves
-  scaling var scaling-var --images-per-prompt 1 --parm-plus-plus-ns 20
+  searched maskgit 785 13 $BF16_FLAG --rounds 1
+  searched var 786 14
 }
 
 lane_a > "$OUT/lane-a.log" 2>&1 &
