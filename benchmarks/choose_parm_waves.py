@@ -41,6 +41,22 @@ def evaluate(recs, tags, strategy: str, n: int, **options) -> tuple[float, float
     return summ["overall"]["accuracy"], float(np.mean([x.compute for x in reps])), [x.correct for x in reps]
 
 
+def parm_room(recs, n: int, clarity: float) -> dict:
+    """Where can any gate let PARM beat ORM? Over the prompts where ORM's pick is wrong and the pool holds a right
+    candidate: those where ORM's pick's potential (at its first step of clarity >= `clarity`, where PARM judges it)
+    is above every right candidate's, which no gate can drop without dropping them first; the others are PARM's
+    whole room."""
+    wrong = [r for r in recs if not replay(r, "orm", n).correct]
+    mixed = [r for r in wrong if r.correct_C[:n].any()]
+    shielded = 0
+    for r in mixed:
+        first_C = (r.clarity_CT[:n] >= clarity).argmax(1)   # the final image is always clear
+        pot_C = r.potential_CT[np.arange(n), first_C]
+        shielded += pot_C[replay(r, "orm", n).chosen] > pot_C[r.correct_C[:n]].max()
+    return {"orm_wrong": len(wrong), "right_in_pool": len(mixed), "pick_above_every_right": int(shielded),
+            "room": len(mixed) - int(shielded)}
+
+
 def not_worse(rule: str, tolerance: float, accuracy: float, ref_accuracy: float, lower: float) -> bool:
     """Whether a setting counts as the reference's accuracy: its point estimate (`point`) or the lower end of its
     paired interval against the reference (`noninferior`) is at least -tolerance."""
@@ -93,6 +109,11 @@ def main() -> None:
             gates.append({"clarity": c, "threshold": t, "accuracy": acc})
             row.append(acc)
         print(f"{c:5.2f}  " + "".join(f"  {x:7.4f}" for x in row))
+    for c in sorted({0.5, *a.clarities}):
+        room = parm_room(recs, a.n, c)
+        print(f"clarity cut {c}: ORM wrong on {room['orm_wrong']} of {len(recs)} prompts, a right candidate in the "
+              f"pool on {room['right_in_pool']}; there ORM's pick out-judges every right one on "
+              f"{room['pick_above_every_right']}: PARM's room is {room['room']} prompts")
     best = max(gates, key=lambda g: (round(g["accuracy"], 9), -g["clarity"], g["threshold"]))
     thr, clarity = best["threshold"], best["clarity"]
     gate_opts = {"threshold": thr, "clarity": clarity}
