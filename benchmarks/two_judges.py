@@ -20,13 +20,12 @@ import numpy as np
 from imagecot.evaluation.geneval import paired_difference, paired_text, summarize
 from imagecot.io_utils import atomic_write_json
 from imagecot.search.replay import load_validation_records, replay
+from imagecot.verifiers.calibration import logit
 
 
 def logit_mean(p_a: np.ndarray, p_b: np.ndarray) -> np.ndarray:
     """sigmoid of the mean of the two logits: one judgment from two judges' probabilities."""
-    eps = 1e-6
-    z = lambda p: np.log(np.clip(p, eps, 1 - eps)) - np.log1p(-np.clip(p, eps, 1 - eps))  # noqa: E731
-    return 1 / (1 + np.exp(-(z(p_a) + z(p_b)) / 2))
+    return 1 / (1 + np.exp(-(logit(p_a) + logit(p_b)) / 2))
 
 
 def judged_by(rec_a, rec_b, final: str):

@@ -17,7 +17,8 @@ from scipy.optimize import minimize
 EPS = 1e-6   # scores are clipped to [EPS, 1 - EPS] before the logit: a verdict of exactly 0 or 1 stays finite
 
 
-def _logit(p):
+def logit(p):
+    """The log-odds of probabilities p, clipped to [EPS, 1 - EPS] first."""
     p = np.clip(np.asarray(p, np.float64), EPS, 1 - EPS)
     return np.log(p) - np.log1p(-p)
 
@@ -29,12 +30,12 @@ def _sigmoid(z: float) -> float:
 def platt_apply(p: float, ab: tuple[float, float] | list[float]) -> float:
     """The calibrated probability of one score `p` under the map `ab` = (a, b)."""
     a, b = ab
-    return _sigmoid(a * float(_logit(p)) + b)
+    return _sigmoid(a * float(logit(p)) + b)
 
 
 def platt_fit(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """(a, b) that maximise the likelihood of `labels` (bool) under sigmoid(a * logit(probs) + b)."""
-    x, y = _logit(probs), np.asarray(labels, np.float64)
+    x, y = logit(probs), np.asarray(labels, np.float64)
     if x.ndim != 1 or len(x) != len(y):
         raise ValueError(f"platt_fit needs one score per label, got {x.shape} scores and {y.shape} labels")
     if y.min() == y.max():
@@ -56,4 +57,4 @@ def platt_invert(p: float, ab: tuple[float, float] | list[float]) -> float:
     """The raw score whose calibrated probability is `p` (exact up to the clip at EPS): to replay scores recorded
     with a calibration as they were without it."""
     a, b = ab
-    return _sigmoid((float(_logit(p)) - b) / a)
+    return _sigmoid((float(logit(p)) - b) / a)
