@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imagecot.evaluation.geneval import paired_difference, summarize
+from imagecot.evaluation.geneval import paired_difference, paired_text, summarize
 from imagecot.io_utils import atomic_write_json
 from imagecot.search.replay import load_validation_records, replay
 
@@ -130,6 +130,10 @@ def main() -> None:
     ref_acc, ref_cost, ref_ok = evaluate(recs, tags, "parm", a.n, **gate_opts)
     print(f"gate: clarity >= {clarity}, potential >= {thr}; reference PARM at N = {a.n}: accuracy {ref_acc:.3f}, "
           f"{ref_cost:,.0f} token-forwards / image")
+    orm_ok = evaluate(recs, tags, "orm", a.n)[2]
+    vs_orm = [paired_difference(tags[i:j], ref_ok[i:j], orm_ok[i:j]) for i, j in [(0, len(recs)), *spans]]
+    print("reference PARM - ORM, paired: " + paired_text(vs_orm[0], 4)
+          + (f" (each pool: {', '.join(paired_text(d, 4) for d in vs_orm[1:])})" if len(spans) > 1 else ""))
     rows = []
     for k in a.stop_yeses:
         for w in a.waves:
@@ -165,7 +169,8 @@ def main() -> None:
     atomic_write_json(a.out, {"rule": f"gate: the clarity and threshold of best validation accuracy (ties: the "
                                       f"smaller clarity, then the larger threshold); waves: cheapest with {wave_rule}",
                               "n": a.n, "threshold": thr, "clarity": clarity, "gates": gates,
-                              "reference": {"accuracy": ref_acc, "compute": ref_cost},
+                              "reference": {"accuracy": ref_acc, "compute": ref_cost,
+                                            "paired_vs_orm": vs_orm[0], "paired_vs_orm_by_pool": vs_orm[1:]},
                               "grid": rows, "closest": closest, **(choice or {})})
     if a.write_into:
         config = json.loads((a.write_into / "config.json").read_text())

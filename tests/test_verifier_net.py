@@ -106,6 +106,25 @@ def test_auc_matches_pairwise_counting():
     assert expected_calibration_error(np.array([0.9, 0.9, 0.1, 0.1]), np.array([1, 1, 0, 0])) == pytest.approx(0.1)
 
 
+def test_an_orm_alone_trains_on_final_images_and_its_own_labels_only(tmp_path, rollouts):
+    from imagecot.train.loop import TrainConfig
+    from imagecot.train.verifier import BatchMaker, VerifierData, train_verifier
+    from imagecot.zoo import load_verifier
+    batch = BatchMaker(rollouts, np.arange(12), None, VerifierData(groups=2, hindsight=0), 12, "orm")(
+        np.random.default_rng(0))
+    T = rollouts["frames"].shape[1]
+    assert len(batch["group"]) == 2 * 2 and batch["progress"].eq(1.0).all() and (batch["group"] % 2 == 0).all()
+    assert "outcome" in batch and not {"value", "potential", "clarity"} & set(batch)
+    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size, role="orm")
+    _, report = train_verifier(tmp_path / "v", rollouts, cfg, TrainConfig(steps=2, batch_size=8, log_every=1),
+                               VerifierData(groups=2, held_out=0.34))
+    assert report["role"] == "orm" and "outcome" in report and "value" not in report and "potential" not in report
+    assert len(report["outcome"]["within_auc_by_step"]) == T
+    load_verifier("orm", tmp_path / "v")
+    with pytest.raises(ValueError, match="trained as 'orm' only"):
+        load_verifier("parm", tmp_path / "v")
+
+
 def test_verifier_training_runs_and_reports_on_held_out_draws(tmp_path, rollouts):
     from imagecot.train.loop import TrainConfig
     from imagecot.train.verifier import VerifierData, train_verifier

@@ -105,7 +105,7 @@ def _classifier(options: dict, train_cfg) -> dict:
 
 
 def _verifier(options: dict, train_cfg) -> dict:
-    """One network as ORM, PRM and PARM: its resolution from the rollouts' frames."""
+    """One network as ORM, PRM and PARM (or as the one --role): its resolution from the rollouts' frames."""
     from ..generators.condition import PromptTokenizer
     from ..verifiers.rollouts import load_rollouts
     from .verifier import VerifierData, train_verifier
@@ -208,9 +208,10 @@ TRAINABLES: dict[str, Trainable] = {t.name: t for t in (
     Trainable("classifier", "Train the CNN classifier of classifier rejection sampling (--data fashion-mnist).",
               _cls("classifiers.cnn", "CNNClassifierConfig"), _classifier,
               derived=("num_classes", "class_names", "data")),
-    Trainable("verifier", "Train one verifier network as ORM, PRM and PARM on generator rollouts "
-                          "(imagecot rollouts).", _cls("verifiers.learned", "VerifierConfig"), _verifier, "rollouts",
-              derived=("text_vocab", "resolution", "role", *VERIFIER_CHOSEN_AFTER_TRAINING)),
+    Trainable("verifier", "Train one verifier network as ORM, PRM and PARM (or, with --role, as one of them) on "
+                          "generator rollouts (imagecot rollouts).", _cls("verifiers.learned", "VerifierConfig"),
+              _verifier, "rollouts",
+              derived=("text_vocab", "resolution", *VERIFIER_CHOSEN_AFTER_TRAINING)),
     Trainable("dpo", "Align a generator with DPO on its own samples judged by the evaluator or a verifier "
                      "(iterative with --rounds; the reference moves to each round's starting policy).",
               _cls("align.dpo", "DPOConfig"), _dpo, "generator",

@@ -1,4 +1,5 @@
-"""Train one verifier network as ORM, PRM and PARM at once on generator rollouts, and report it.
+"""Train one verifier network as ORM, PRM and PARM at once on generator rollouts (or as one of them: config `role`),
+and report it.
 
 Every batch holds `groups` prompt draws with all their candidates (rollouts of
 one prompt_index: the same prompt, other seeds), each at its final image and at
@@ -10,6 +11,9 @@ evaluator, so that the prompt alone never gives the label away). Labels:
 - potential (PARM): the final verdict, on clear steps; clarity on every step;
 - flaws and region (PARM++'s reflection), parse and counts (what the detector
   sees, auxiliary): on final images.
+A network trained for one role (`role`: orm, prm or parm; the paper's separate
+models) gets only that role's labels besides the final-image ones, and an ORM's
+batches hold no previews.
 Beside the pointwise cross-entropies (calibrated probabilities), a pairwise
 ranking loss within each group (one prompt's candidates at one step) trains
 what best-of-N and step search need: to order one prompt's candidates.
@@ -33,7 +37,7 @@ from ..evaluation.diagnose import KINDS
 from ..evaluation.ranking import auc, expected_calibration_error, within_group_auc
 from ..generators.condition import PromptTokenizer
 from ..io_utils import atomic_write_json
-from ..verifiers.learned import LearnedVerifier, VerifierConfig, VerifierNet, verifier_loss
+from ..verifiers.learned import ROLE_HEAD, ROLE_LABELS, LearnedVerifier, VerifierConfig, VerifierNet, verifier_loss
 from .kinds import VERIFIER_CHOSEN_AFTER_TRAINING
 from .loop import TrainConfig, start_model, train
 
@@ -66,8 +70,11 @@ def split_by_draw(data: dict, held_out: float, seed: int) -> tuple[np.ndarray, n
 class BatchMaker:
     """Seeded training batches (see the module doc) over `rows` of `data` and their hindsight pairs `extra`."""
 
-    def __init__(self, data: dict, rows: np.ndarray, extra: dict | None, opts: VerifierData, text_len: int):
+    def __init__(self, data: dict, rows: np.ndarray, extra: dict | None, opts: VerifierData, text_len: int,
+                 role: str = "all"):
         self.data, self.extra, self.opts = data, extra, opts
+        self.labels = ROLE_LABELS[role]
+        self.previews = role != "orm"   # an ORM alone never sees a preview, as the paper's ORM
         self.T = data["frames"].shape[1]
         draws = data["prompt_index"][rows]
         order = np.argsort(draws, kind="stable")
@@ -89,7 +96,7 @@ class BatchMaker:
         for g, k in enumerate(picks):
             members = self.groups[k]
             t = int(rng.integers(0, T - 1)) if T > 1 else 0
-            for step, gid in ((T - 1, 2 * g), (t, 2 * g + 1)):
+            for step, gid in ((T - 1, 2 * g), (t, 2 * g + 1))[:2 if self.previews else 1]:
                 rows += members.tolist()
                 steps += [step] * len(members)
                 group += [gid] * len(members)
@@ -110,10 +117,11 @@ class BatchMaker:
             final += [True] * len(h)
         final_B = torch.tensor(final)
         correct_B = torch.from_numpy(correct)
+        scalar = {"outcome": correct_B, "outcome_mask": final_B, "value": correct_B,
+                  "potential": correct_B, "potential_mask": torch.from_numpy(clear), "clarity": torch.from_numpy(clear)}
         batch = {"images": to_tensor(d["frames"][frame_rows, steps]), "text": self.text(prompts),
                  "progress": torch.from_numpy((steps + 1) / T).float(), "group": torch.tensor(group),
-                 "outcome": correct_B, "outcome_mask": final_B, "value": correct_B,
-                 "potential": correct_B, "potential_mask": torch.from_numpy(clear), "clarity": torch.from_numpy(clear),
+                 **{k: v for k, v in scalar.items() if k.removesuffix("_mask") in self.labels},
                  "flaws": torch.from_numpy(flaws), "flaws_mask": final_B,
                  "region": torch.from_numpy(region), "region_mask": final_B}
         if "parse" in d:
@@ -126,7 +134,7 @@ class BatchMaker:
 def score_rollouts(net: VerifierNet, data: dict, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Every head's probabilities on `rows` at every step: {head: (len(rows), T)} for the scalar heads, and the
     final step's flaws (R, 4)."""
-    v = LearnedVerifier(net, "parm")
+    v = LearnedVerifier(net)
     T = data["frames"].shape[1]
     prompts = [str(p) for p in data["prompt"][rows]]
     per_step = [v.heads(to_tensor(data["frames"][rows, t]), prompts, t + 1, T) for t in range(T)]
@@ -134,6 +142,12 @@ def score_rollouts(net: VerifierNet, data: dict, rows: np.ndarray) -> dict[str, 
     out["flaws"] = per_step[-1]["flaws"].numpy()
     out["parse"], out["counts"] = per_step[-1]["parse"].numpy(), per_step[-1]["counts"].numpy()
     return out
+
+
+def judge_role(net: VerifierNet) -> str:
+    """The role whose score on final images a report reads: the ORM's where the network trains the outcome head,
+    else its own."""
+    return "orm" if net.config.role in ("all", "orm") else net.config.role
 
 
 def _ranking(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> dict:
@@ -149,22 +163,24 @@ def evaluate_verifier(net: VerifierNet, data: dict, rows: np.ndarray) -> dict:
     s = score_rollouts(net, data, rows)
     T = data["frames"].shape[1]
     y, draws = data["correct"][rows], data["prompt_index"][rows]
-    report: dict = {"rollouts": int(len(rows)), "positive_rate": float(y.mean())}
-    for head in ("outcome", "value", "potential"):
+    report: dict = {"rollouts": int(len(rows)), "positive_rate": float(y.mean()), "role": net.config.role}
+    final = ROLE_HEAD[judge_role(net)]
+    for head in (h for h in ("outcome", "value", "potential") if h in ROLE_LABELS[net.config.role]):
         report[head] = {**_ranking(s[head][:, -1], y, draws),
                         "ece": expected_calibration_error(s[head][:, -1], y),
                         "within_auc_by_step": [within_group_auc(s[head][:, t], y, draws)[0] for t in range(T)],
                         "auc_by_step": [auc(s[head][:, t], y) for t in range(T)]}
     tags = data["tag"][rows].astype(str)
-    report["outcome_by_task"] = {t: _ranking(s["outcome"][tags == t, -1], y[tags == t], draws[tags == t])
+    report["outcome_by_task"] = {t: _ranking(s[final][tags == t, -1], y[tags == t], draws[tags == t])
                                  for t in sorted(set(tags))}
     in_bench = np.array(is_benchmark_string(data["prompt"][rows].astype(str).tolist()))
     report["outcome_by_prompt_kind"] = {
-        name: _ranking(s["outcome"][m, -1], y[m], draws[m])
+        name: _ranking(s[final][m, -1], y[m], draws[m])
         for name, m in (("benchmark_strings", in_bench), ("other_strings", ~in_bench)) if m.any()}
     clear = data["clear"][rows]
     report["clear_rate_by_step"] = clear.mean(0).tolist()
-    report["clarity_accuracy"] = float(((s["clarity"] > 0.5) == clear).mean())
+    if "clarity" in ROLE_LABELS[net.config.role]:
+        report["clarity_accuracy"] = float(((s["clarity"] > 0.5) == clear).mean())
     pred, truth = s["flaws"] > 0.5, data["flaws"][rows]
     report["flaw_kind_accuracy"] = float((pred == truth).mean())
     report["flaw_kinds"] = {k: {"precision": float(truth[pred[:, i], i].mean()) if pred[:, i].any() else None,
@@ -173,7 +189,7 @@ def evaluate_verifier(net: VerifierNet, data: dict, rows: np.ndarray) -> dict:
     if "parse" in data:
         report["parse_cell_accuracy"] = float((s["parse"].argmax(-1) == data["parse"][rows]).mean())
         report["counts_accuracy"] = float((s["counts"].argmax(-1) == data["counts"][rows]).mean())
-    report.update(grounding(LearnedVerifier(net, "orm"), data, rows))
+    report.update(grounding(LearnedVerifier(net, judge_role(net)), data, rows))
     return report
 
 
@@ -237,7 +253,7 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
     if opts.relabel and opts.hindsight:
         extra = relabel_rollouts(data, train_idx, opts.relabel, cfg.seed, exclude=set(data["prompt"][val_idx].tolist()),
                                  benchmark=benchmark)
-    make_batch = BatchMaker(data, train_idx, extra, opts, model_cfg.text_len)
+    make_batch = BatchMaker(data, train_idx, extra, opts, model_cfg.text_len, model_cfg.role)
 
     def loss_fn(model, step: int) -> dict:
         batch = make_batch(np.random.default_rng([cfg.seed, step]))
@@ -250,9 +266,10 @@ def train_verifier(run_dir: str | Path, data: dict, model_cfg: VerifierConfig, c
 
     @torch.no_grad()
     def held_out_check(model, step: int) -> dict:
-        """At every checkpoint: the outcome head's within-pool AUC and ECE on (up to 2000) held-out final images."""
+        """At every checkpoint: the final judgment's (`judge_role`) within-pool AUC and ECE on (up to 2000) held-out
+        final images."""
         model.eval()
-        p = LearnedVerifier(model, "orm")(to_tensor(data["frames"][watch, -1]),
+        p = LearnedVerifier(model, judge_role(model))(to_tensor(data["frames"][watch, -1]),
                                           [str(x) for x in data["prompt"][watch]]).numpy()
         y = data["correct"][watch]
         return {"held_out_within_auc": within_group_auc(p, y, data["prompt_index"][watch])[0],

@@ -30,6 +30,8 @@ transformer; a summary token feeds the judgment heads, each cell its own:
   both objects' cells (`misplaced_cells`).
 One network serves as ORM, PRM and PARM (`LearnedVerifier(net, role)` picks the
 head); it is trained on each role's data in every batch (`train/verifier.py`).
+With config `role` orm, prm or parm it is trained for, and serves, that role
+alone, as the paper's separately fine-tuned models are.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ PROGRESS_BINS = 16
 N_OBJECT_KINDS = len(SHAPES) * len(COLORS)   # coloured shapes: parse classes 1.. (0 = background), count rows
 ROLE_HEAD = {"orm": "outcome", "prm": "value", "parm": "potential"}
 SCALAR_HEADS = ("outcome", "value", "potential", "clarity")
+# the scalar heads each config role trains (the final-image heads of reflection, parse and counts train in every role)
+ROLE_LABELS = {"all": SCALAR_HEADS, "orm": ("outcome",), "prm": ("value",), "parm": ("potential", "clarity")}
 
 
 @dataclass
@@ -65,7 +69,8 @@ class VerifierConfig:
     text_len: int = 12
     text_vocab: int = 40
     dropout: float = 0.1
-    role: str = "all"        # the roles this checkpoint serves: "all", or one of orm, prm, parm
+    role: str = field(default="all", metadata={"help": "the roles this network is trained for and serves: all, or "
+                                                       "one of orm (final images only), prm, parm"})
     # prompt formats (`prompts.prompt_format`: a task tag, or colored_counting / colored_position) whose verdict (and
     # preview potential) the counts and parse heads give
     count_verdict_tasks: tuple[str, ...] = ()
