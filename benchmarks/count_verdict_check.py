@@ -26,8 +26,10 @@ import torch
 from imagecot.data.images import to_tensor
 from imagecot.evaluation.ranking import expected_calibration_error, within_group_auc
 from imagecot.io_utils import atomic_write_json
+from imagecot.train.verifier import judge_role
 from imagecot.verifiers.calibration import platt_apply, platt_fit
 from imagecot.verifiers.count_verdict import count_verdict
+from imagecot.verifiers.learned import ROLE_HEAD
 from imagecot.verifiers.prompts import prompt_format
 from imagecot.verifiers.rollouts import load_rollouts
 from imagecot.world.spec import parse_prompt
@@ -51,7 +53,8 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     data = load_rollouts(a.rollouts)
-    v = load_verifier("orm", a.verifier, generator=a.generator)
+    v = load_verifier(None, a.verifier, generator=a.generator)
+    head = ROLE_HEAD[judge_role(v.net)]   # "outcome" below: the network's own final judgment (a PARM alone's potential)
     v.net.config.count_verdict_tasks = ()   # the outcome head's own scores, whatever the folder chose before
     v.net.config.count_verdict_calibration = {}
     prompts = [str(p) for p in data["prompt"]]
@@ -60,7 +63,7 @@ def main() -> None:
     per_step = [v.heads(to_tensor(data["frames"][:, t]), prompts, t + 1, T) for t in range(T)]   # t = T: final
     step_counts = [np.array([count_verdict(spec, h["counts"][i], h["parse"][i]) for i, spec in enumerate(specs)])
                    for h in per_step]
-    outcome, counts = per_step[-1]["outcome"].numpy(), step_counts[-1]
+    outcome, counts = per_step[-1][head].numpy(), step_counts[-1]
     scores = {"outcome (ORM)": outcome, "counts verdict": counts, "outcome x counts": outcome * counts}
     # rows per prompt format, not per task tag: the benchmark's position and counting prompts name no colour, and
     # a choice per tag would rest on the composed coloured formats too (on AR's rollouts they disagreed)

@@ -120,7 +120,7 @@ def test_an_orm_alone_trains_on_final_images_and_its_own_labels_only(tmp_path, r
                                VerifierData(groups=2, held_out=0.34))
     assert report["role"] == "orm" and "outcome" in report and "value" not in report and "potential" not in report
     assert len(report["outcome"]["within_auc_by_step"]) == T
-    load_verifier("orm", tmp_path / "v")
+    assert load_verifier("orm", tmp_path / "v").role == load_verifier(None, tmp_path / "v").role == "orm"
     with pytest.raises(ValueError, match="trained as 'orm' only"):
         load_verifier("parm", tmp_path / "v")
 

@@ -25,17 +25,17 @@ def load_maskgit(path: str | Path | None = None, tokenizer_path: str | Path | No
     return load_generator("maskgit", path, tokenizer_path, device)
 
 
-def load_verifier(role: str, path: str | Path | None = None, device: str = "cpu", generator: str = "ar"):
-    """A learned verifier (LearnedVerifier) as `role` (orm, prm, parm) for `generator`'s samples: from `path` (a
-    checkpoint, a training run's folder, or a folder with one subfolder per role), by default the zoo's
-    `verifier-<generator>` (one network serving every role)."""
+def load_verifier(role: str | None, path: str | Path | None = None, device: str = "cpu", generator: str = "ar"):
+    """A learned verifier (LearnedVerifier) as `role` (orm, prm, parm; None: the network's own, parm for one that
+    serves every role) for `generator`'s samples: from `path` (a checkpoint, a training run's folder, or a folder
+    with one subfolder per role), by default the zoo's `verifier-<generator>` (one network serving every role)."""
     from ..verifiers.learned import ROLE_HEAD, LearnedVerifier, VerifierNet
-    if role not in ROLE_HEAD:
+    if role is not None and role not in ROLE_HEAD:
         raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
     if path is None:
         path = zoo_path(f"verifier-{generator}")
     path = resolve(path)
-    for candidate in (path / role, path / role / "final", path / "final"):
+    for candidate in ((path / role, path / role / "final") if role else ()) + (path / "final",):
         if not (path / "config.json").is_file() and (candidate / "config.json").is_file():
             path = candidate
             break
