@@ -123,6 +123,8 @@ def test_an_orm_alone_trains_on_final_images_and_its_own_labels_only(tmp_path, r
     assert load_verifier("orm", tmp_path / "v").role == load_verifier(None, tmp_path / "v").role == "orm"
     with pytest.raises(ValueError, match="trained as 'orm' only"):
         load_verifier("parm", tmp_path / "v")
+    with pytest.raises(ValueError, match="role must be all, orm, prm or parm"):
+        VerifierConfig(role="judge")
 
 
 def test_verifier_training_runs_and_reports_on_held_out_draws(tmp_path, rollouts):

@@ -86,6 +86,8 @@ class VerifierConfig:
     parm_clarity: float = 0.5
 
     def __post_init__(self):
+        if self.role not in ROLE_LABELS:
+            raise ValueError(f"role must be all, orm, prm or parm, got {self.role!r}")
         for name in ("parm_threshold", "parm_clarity"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
