@@ -138,8 +138,6 @@ class VerifierNet(nn.Module, PretrainedMixin):
         super().__init__()
         self.config = c = config
         d = c.d_model
-        if c.role not in ("all", *ROLE_HEAD):
-            raise ValueError(f"role must be all, orm, prm or parm, got {c.role!r}")
         self.word_emb = nn.Embedding(c.text_vocab, d)
         self.word_pos = nn.Parameter(torch.zeros(1, c.text_len, d))
         self.text = nn.TransformerEncoder(
