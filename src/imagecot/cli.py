@@ -376,11 +376,12 @@ def cmd_fid(args) -> int:
 def cmd_rollouts(args) -> int:
     from tqdm import tqdm
 
+    from .distributed import is_main  # under torchrun only rank 0 shows the progress of every rank's shards
     from .verifiers.prompts import format_counts, training_specs
     from .verifiers.rollouts import collect_rollouts, load_rollouts, save_rollouts, write_rollout_shards
     gen, sampling = _load_generator(args)
     specs = training_specs(args.prompts, seed=args.seed)
-    with tqdm(total=args.prompts * args.per_prompt, desc="rollouts", unit="img") as bar:
+    with tqdm(total=args.prompts * args.per_prompt, desc="rollouts", unit="img", disable=not is_main()) as bar:
         def progress(done, total):
             bar.update(done - bar.n)
         if args.out.suffix == ".npz":
@@ -400,12 +401,13 @@ def cmd_preferences(args) -> int:
     from tqdm import tqdm
 
     from .align.preferences import build_pairs, judge_for, load_preferences, write_preferences
+    from .distributed import is_main
     from .verifiers.prompts import FORMAT_WEIGHTS, training_specs
     gen, sampling = _load_generator(args)
     judge, name = judge_for(args.judge, args.generator, args.device)
     specs = training_specs(args.prompts, seed=args.seed,
                            weights={f: FORMAT_WEIGHTS[f] for f in args.formats} if args.formats else None)
-    with tqdm(total=args.prompts, desc="preferences", unit="prompt") as bar:
+    with tqdm(total=args.prompts, desc="preferences", unit="prompt", disable=not is_main()) as bar:
         out = write_preferences(gen, specs, args.out, args.per_prompt, judge, name, sampling, args.seed,
                                 args.batch_size, progress=lambda done, total: bar.update(done - bar.n))
     data = load_preferences(out)
