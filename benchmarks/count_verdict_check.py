@@ -13,7 +13,7 @@ scaling of the chosen score fitted on these rollouts' final images (`count_verdi
 monotone, so the ranking stays; PARM's gate at 0.5 and the agreement then read even odds). ECE and agreement before
 and after are printed (in-sample: the benchmark's pools are the out-of-sample check).
 Usage: python benchmarks/count_verdict_check.py --rollouts runs/val-rollouts-ar [--verifier zoo:verifier-ar]
-           [--write-into src/imagecot/zoo/verifier-ar]
+           [--write-into src/imagecot/zoo/verifier-ar [--previews-from-head]]
 """
 
 import argparse
@@ -50,6 +50,10 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--write-into", type=Path, default=None,
                     help="a verifier folder whose config.json gets the tasks where the counts verdict ranks better")
+    ap.add_argument("--previews-from-head", action="store_true",
+                    help="with --write-into: the counts verdict on final images only, PARM's potential on previews "
+                         "from its head (count_verdict_on_previews false, as the zoo's AR verifier has it since "
+                         "BENCHMARKS.md's 'That next test')")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     data = load_rollouts(a.rollouts)
@@ -119,9 +123,10 @@ def main() -> None:
         config = json.loads((a.write_into / "config.json").read_text())
         atomic_write_json(a.write_into / "config.json", {**config, "count_verdict_tasks": tasks,
                                                          "count_verdict_times_head": times_head,
-                                                         "count_verdict_calibration": calibration})
+                                                         "count_verdict_calibration": calibration,
+                                                         "count_verdict_on_previews": not a.previews_from_head})
         print(f"{a.write_into / 'config.json'}: count_verdict_tasks = {tasks}, times_head = {times_head}, "
-              f"calibration {calibration}")
+              f"calibration {calibration}, on previews {not a.previews_from_head}")
 
 
 if __name__ == "__main__":

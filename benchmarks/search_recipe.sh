@@ -52,10 +52,10 @@ lane_a() {
   imagecot rollouts --generator ar --prompts 16000 --per-prompt 8 --seed 0 --out "$OUT/rollouts-ar"
   verifier ar 8000
   # the tasks whose verdict the verifier reads from its counts and parse heads (alone, or times the head's own
-  # score), chosen on validation rollouts (other seeds)
+  # score), chosen on validation rollouts (other seeds); on final images only, PARM's previews from its own head
   imagecot rollouts --generator ar --prompts 320 --per-prompt 8 --shard-prompts 64 --seed 97 --out "$OUT/val-rollouts-ar"
   python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-ar" --verifier "$OUT/verifier-ar" --threads 1 \
-    --write-into "$OUT/verifier-ar/final"
+    --write-into "$OUT/verifier-ar/final" --previews-from-head
   # PARM in waves: W, S and K chosen on validation prompts of the training grammar (1300, other seeds), never the benchmark
   python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
     --images-per-prompt 1 --validation 300 --seed 7 --record-only --out "$OUT/val-scaling-ar"
