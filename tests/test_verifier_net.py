@@ -127,6 +127,17 @@ def test_an_orm_alone_trains_on_final_images_and_its_own_labels_only(tmp_path, r
         VerifierConfig(role="judge")
 
 
+def test_a_role_subfolder_beside_a_checkpoint_serves_that_role_only(tmp_path):
+    """The zoo's layout for a PARM trained alone: one network for ORM and PRM, and its parm/ beside it."""
+    from imagecot.zoo import load_verifier
+    cfg = VerifierConfig(d_model=32, n_layer=1, n_head=4, text_vocab=PromptTokenizer().vocab_size)
+    VerifierNet(cfg).save_pretrained(tmp_path / "v")
+    VerifierNet(VerifierConfig(**{**vars(cfg), "role": "parm"})).save_pretrained(tmp_path / "v" / "parm")
+    assert load_verifier("parm", tmp_path / "v").net.config.role == "parm"
+    assert [load_verifier(r, tmp_path / "v").net.config.role for r in ("orm", "prm")] == ["all", "all"]
+    assert load_verifier(None, tmp_path / "v").role == "parm" == load_verifier(None, tmp_path / "v" / "parm").role
+
+
 def test_verifier_training_runs_and_reports_on_held_out_draws(tmp_path, rollouts):
     from imagecot.train.loop import TrainConfig
     from imagecot.train.verifier import VerifierData, train_verifier

@@ -143,6 +143,20 @@ def test_build_verifiers_ships_a_float16_copy_under_the_generators_name(tmp_path
         build_verifiers("dalle", tmp_path / "run", zoo=tmp_path / "zoo2")
 
 
+def test_build_verifiers_ships_a_parm_trained_alone_beside_the_one_network(tmp_path):
+    from imagecot.verifiers.learned import VerifierConfig, VerifierNet
+    from imagecot.zoo import load_verifier
+    from imagecot.zoo.build import build_verifiers
+    torch.manual_seed(0)
+    VerifierNet(VerifierConfig(d_model=32, n_layer=1)).save_pretrained(tmp_path / "run" / "final")
+    VerifierNet(VerifierConfig(d_model=32, n_layer=1, role="parm")).save_pretrained(tmp_path / "parm" / "final")
+    build_verifiers("ar", tmp_path / "run", zoo=tmp_path / "zoo", parm=tmp_path / "parm")
+    dest = tmp_path / "zoo" / "verifier-ar"
+    assert [load_verifier(r, dest).net.config.role for r in ("orm", "prm", "parm")] == ["all", "all", "parm"]
+    build_verifiers("ar", tmp_path / "run", zoo=tmp_path / "zoo")   # rebuilt without one: no stale parm/ stays
+    assert not (dest / "parm").exists() and load_verifier("parm", dest).net.config.role == "all"
+
+
 @pytest.mark.parametrize("kind", ["ar", "maskgit"])
 def test_the_shipped_aligned_generators_load_and_sample_as_their_base_does(kind):
     from imagecot.zoo import load_generator

@@ -28,15 +28,18 @@ def load_maskgit(path: str | Path | None = None, tokenizer_path: str | Path | No
 def load_verifier(role: str | None, path: str | Path | None = None, device: str = "cpu", generator: str = "ar"):
     """A learned verifier (LearnedVerifier) as `role` (orm, prm, parm; None: the network's own, parm for one that
     serves every role) for `generator`'s samples: from `path` (a checkpoint, a training run's folder, or a folder
-    with one subfolder per role), by default the zoo's `verifier-<generator>` (one network serving every role)."""
+    with one subfolder per role), by default the zoo's `verifier-<generator>`. A `<role>/` subfolder is that role's
+    network even beside a checkpoint of its own (the zoo's verifier-ar: one network for ORM and PRM, and `parm/`,
+    a network trained for PARM alone)."""
     from ..verifiers.learned import ROLE_HEAD, LearnedVerifier, VerifierNet
     if role is not None and role not in ROLE_HEAD:
         raise ValueError(f"unknown verifier role {role!r}; expected orm, prm or parm")
     if path is None:
         path = zoo_path(f"verifier-{generator}")
     path = resolve(path)
-    for candidate in ((path / role, path / role / "final") if role else ()) + (path / "final",):
-        if not (path / "config.json").is_file() and (candidate / "config.json").is_file():
+    own = (path / "config.json").is_file()
+    for candidate in ((path / role, path / role / "final") if role else ()) + (() if own else (path / "final",)):
+        if (candidate / "config.json").is_file():
             path = candidate
             break
     return LearnedVerifier(VerifierNet.from_pretrained(path, device=device), role)

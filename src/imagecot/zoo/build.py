@@ -110,15 +110,19 @@ def build_fmnist_var(tokenizer: Path, var: Path, zoo: Path = ZOO_DIR) -> None:
     keep_sampling(zoo / "fmnist-var", SamplingConfig())   # plain sampling, as FID is measured
 
 
-def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR) -> None:
+def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR, parm: Path | None = None) -> None:
     """The verifier trained on `generator`'s rollouts (`run`: a training run or its final/ folder; one network
-    serving as ORM, PRM and PARM), in float16, as `verifier-<generator>` with its held-out eval.json."""
+    serving as ORM, PRM and PARM), in float16, as `verifier-<generator>` with its held-out eval.json. With `parm`
+    (a network trained for the PARM role alone, `train verifier --role parm`), that one goes in as its `parm/`
+    subfolder, which load_verifier serves for PARM (ORM and PRM stay the one network)."""
     from . import FAMILIES, load_verifier
     if generator not in FAMILIES:
         raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(FAMILIES)}")
-    run = Path(run)
-    final = run / "final" if (run / "final").is_dir() else run
-    _ship(load_verifier("parm", final).net, final, zoo / f"verifier-{generator}", torch.float16)
+    dest = zoo / f"verifier-{generator}"
+    for path, folder in ((run, dest),) + (((parm, dest / "parm"),) if parm is not None else ()):
+        final = Path(path) / "final" if (Path(path) / "final").is_dir() else Path(path)
+        # the top level first: its save_pretrained replaces the whole folder, parm/ included
+        _ship(load_verifier("parm", final).net, final, folder, torch.float16)
 
 
 def build_aligned(kind: str, run_final: Path, zoo: Path = ZOO_DIR) -> Path:
@@ -161,13 +165,19 @@ def main() -> None:
                     help="the Fashion-MNIST VAR track's final/ folders")
     ap.add_argument("--verifier", nargs=2, action="append", default=[], metavar=("GENERATOR", "RUN"),
                     help="a generator (ar, var, maskgit) and its verifier's training run")
+    ap.add_argument("--verifier-parm", nargs=2, action="append", default=[], metavar=("GENERATOR", "RUN"),
+                    help="a generator and its PARM trained alone (train verifier --role parm): shipped as "
+                         "verifier-<generator>/parm/, beside that generator's --verifier")
     ap.add_argument("--aligned", nargs=2, action="append", default=[], metavar=("GENERATOR", "FINAL"),
                     help="a generator kind and its DPO run's final/ folder: shipped as <kind>-dpo")
     a = ap.parse_args()
     for kind, final in a.aligned:
         build_aligned(kind, Path(final))
+    parm_runs = dict(a.verifier_parm)
+    if set(parm_runs) - {g for g, _ in a.verifier}:
+        ap.error("--verifier-parm GENERATOR needs that generator's --verifier too (its ORM and PRM)")
     for generator, run in a.verifier:
-        build_verifiers(generator, Path(run))
+        build_verifiers(generator, Path(run), parm=Path(parm_runs[generator]) if generator in parm_runs else None)
     if a.fmnist:
         build_fmnist(*a.fmnist)
     if a.fmnist_var:
