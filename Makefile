@@ -89,11 +89,13 @@ zoo: install
 		--maskgit runs/maskgit/final --maskgit-sampling-from runs/sweep_maskgit_2.json
 
 # Verifiers and test-time search: training rollouts (128k AR, 20k MaskGIT, 40k VAR; resumable shards), one verifier
-# per generator (ORM, PRM and PARM heads), every search strategy at every N on the benchmark, and the verifier-quality
+# per generator (ORM, PRM and PARM heads; AR's PARM a network trained alone beside it), every search strategy at every N on the benchmark, and the verifier-quality
 # ladder (benchmarks/search_recipe.sh: two one-thread lanes); then each verifier goes into the zoo in float16.
 search: install
 	AMP_BF16=$(AMP_BF16) PATH=$(VENV)/bin:$$PATH bash benchmarks/search_recipe.sh runs/search
-	for g in ar maskgit var; do $(PY) -m imagecot.zoo.build --verifier $$g runs/search/verifier-$$g/final || exit 1; done
+	$(PY) -m imagecot.zoo.build --verifier ar runs/search/verifier-ar/final \
+		--verifier-parm ar runs/search/verifier-ar/parm/final
+	for g in maskgit var; do $(PY) -m imagecot.zoo.build --verifier $$g runs/search/verifier-$$g/final || exit 1; done
 
 # The Fashion-MNIST track (issue 4): the exact recipe behind the shipped fmnist-* checkpoints and BENCHMARKS.md.
 # Tokenizer and the test set's Inception features side by side (one thread each, ~35 min); then the AR and the

@@ -2,13 +2,16 @@
 # The exact recipe behind BENCHMARKS.md's verifier and search tables (`make search`).
 # Two lanes side by side, one thread each (two 2-thread jobs oversubscribe 2 cores). Every step resumes: rollouts
 # are written in shards, training runs resume from their checkpoint, search records and result rows are cached.
-#   lane A: AR rollouts (16,000 training prompts x 8 candidates = 128k), the AR verifier (one network: ORM, PRM,
-#           PARM; the tasks it reads from its counts head chosen on validation rollouts), validation pools to choose PARM's waves on, the AR benchmark pool (553 x 4 images x 20 candidates) and its report, then the ladder rungs
+#   lane A: AR rollouts (16,000 training prompts x 8 candidates = 128k), the AR verifier (one network: ORM, PRM;
+#           the tasks it reads from its counts head chosen on validation rollouts), a PARM trained alone beside it,
+#           validation pools to choose PARM's gate and waves on, the AR benchmark pool (553 x 4 images x 20
+#           candidates) and its report, then the ladder rungs
 #           (verifiers on the first 2k, 8k, 32k rollouts; the pool's first image per prompt rescored with each and
 #           with the full verifier).
 #   lane B: MaskGIT rollouts (2,560 x 8, bf16), VAR rollouts (5,000 x 8, bf16), their verifiers (both fine-tuned
 #           from lane A's AR verifier), MaskGIT's pool (553 x 1 image x 20 candidates, bf16) and VAR's (553 x 1 x 20).
-# Then `python -m imagecot.zoo.build --verifier GEN OUT/verifier-GEN` ships each verifier (the Makefile does).
+# Then `python -m imagecot.zoo.build --verifier GEN OUT/verifier-GEN` ships each verifier, and `--verifier-parm ar
+# OUT/verifier-ar/parm` the PARM trained alone as the zoo's verifier-ar/parm/ (the Makefile does).
 set -euo pipefail
 OUT=${1:-runs/search}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -56,19 +59,26 @@ lane_a() {
   imagecot rollouts --generator ar --prompts 320 --per-prompt 8 --shard-prompts 64 --seed 97 --out "$OUT/val-rollouts-ar"
   python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-ar" --verifier "$OUT/verifier-ar" --threads 1 \
     --write-into "$OUT/verifier-ar/final" --previews-from-head
-  # PARM in waves: W, S and K chosen on validation prompts of the training grammar (1300, other seeds), never the benchmark
+  # PARM trained alone (the paper's protocol: ORM and PARM fine-tuned apart) on the same rollouts, steps and recipe,
+  # as verifier-ar/parm/, which serves the PARM role (load_verifier); ORM and PRM stay the one network
+  imagecot train verifier --role parm --rollouts "$OUT/rollouts-ar" --out "$OUT/verifier-ar/parm" --steps 8000 $TRAIN
+  python "$HERE/count_verdict_check.py" --rollouts "$OUT/val-rollouts-ar" --verifier "$OUT/verifier-ar/parm" \
+    --threads 1 --write-into "$OUT/verifier-ar/parm/final" --previews-from-head
+  # PARM's clarity cut, gate and waves (W, S, K) chosen on validation prompts of the training grammar (1,500, other
+  # seeds), never the benchmark
   python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
-    --images-per-prompt 1 --validation 300 --seed 7 --record-only --out "$OUT/val-scaling-ar"
+    --images-per-prompt 1 --validation 500 --val-seed 783 --seed 11 --record-only --out "$OUT/val-scaling-ar"
   python "$HERE/search_scaling.py" --generator ar --verifiers "$OUT/verifier-ar" --pool 20 --threads 1 \
-    --images-per-prompt 1 --validation 1000 --val-seed 778 --seed 8 --record-only --out "$OUT/val2-scaling-ar"
-  python "$HERE/choose_parm_waves.py" --records "$OUT/val-scaling-ar/records" 300 777 \
-    --records "$OUT/val2-scaling-ar/records" 1000 778 --out "$OUT/parm_waves.json" --write-into "$OUT/verifier-ar/final"
+    --images-per-prompt 1 --validation 1000 --val-seed 788 --seed 17 --record-only --out "$OUT/val2-scaling-ar"
+  python "$HERE/choose_parm_waves.py" --records "$OUT/val-scaling-ar/records" 500 783 \
+    --records "$OUT/val2-scaling-ar/records" 1000 788 --out "$OUT/parm_waves.json" \
+    --write-into "$OUT/verifier-ar/parm/final"
   local waves
   waves=$(chosen_waves "$OUT/parm_waves.json")
   scaling ar scaling-ar --parm-plus-plus-ns 20 --parm-wave $waves
-  # the ladder: the benchmark pool's first image per prompt (553 x 1) rescored with verifiers on less data, and
-  # with the full verifier (its 553 x 4 table is scaling-ar's); each rung's counts verdict chosen on the same
-  # validation rollouts, PARM's clarity cut, gate and waves the full verifier's
+  # the ladder: the benchmark pool's first image per prompt (553 x 1) rescored with one-network verifiers on less
+  # data and on all of it; each rung's counts verdict chosen on the same validation rollouts, PARM's clarity cut,
+  # gate and waves the shipped PARM's
   for n in 2000 8000 32000; do
     imagecot train verifier --rollouts "$OUT/rollouts-ar" --out "$OUT/ladder/verifier-ar-$n" --limit "$n" \
       --steps $((n < 8000 ? 1000 : n < 32000 ? 2000 : 4000)) $TRAIN
@@ -77,11 +87,11 @@ lane_a() {
   done
   local gate clarity
   gate=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['parm_threshold'])" \
-    "$OUT/verifier-ar/final/config.json")
+    "$OUT/verifier-ar/parm/final/config.json")
   clarity=$(python -c "import json, sys; print(json.load(open(sys.argv[1])).get('parm_clarity', 0.5))" \
-    "$OUT/verifier-ar/final/config.json")
+    "$OUT/verifier-ar/parm/final/config.json")
   for v in 2000:"$OUT/ladder/verifier-ar-2000" 8000:"$OUT/ladder/verifier-ar-8000" \
-           32000:"$OUT/ladder/verifier-ar-32000" 128000:"$OUT/verifier-ar"; do
+           32000:"$OUT/ladder/verifier-ar-32000" 128000:"$OUT/verifier-ar/final"; do
     python "$HERE/search_scaling.py" --generator ar --verifiers "${v#*:}" --pool 20 --threads 1 --ns 1 20 \
       --parm-plus-plus-ns 20 --images-per-prompt 1 --rescore-from "$OUT/scaling-ar" --parm-wave $waves \
       --parm-gate "$gate" --parm-clarity "$clarity" \
