@@ -89,8 +89,9 @@ zoo: install
 		--maskgit runs/maskgit/final --maskgit-sampling-from runs/sweep_maskgit_2.json
 
 # Verifiers and test-time search: training rollouts (128k AR, 20k MaskGIT, 40k VAR; resumable shards), one verifier
-# per generator (ORM, PRM and PARM heads; AR's PARM a network trained alone beside it), every search strategy at every N on the benchmark, and the verifier-quality
-# ladder (benchmarks/search_recipe.sh: two one-thread lanes); then each verifier goes into the zoo in float16.
+# per generator (ORM, PRM and PARM heads; AR's PARM a network trained alone beside it), every search strategy at
+# every N on the benchmark, and the verifier-quality ladder (benchmarks/search_recipe.sh: two one-thread lanes);
+# then each verifier goes into the zoo in float16.
 search: install
 	AMP_BF16=$(AMP_BF16) PATH=$(VENV)/bin:$$PATH bash benchmarks/search_recipe.sh runs/search
 	$(PY) -m imagecot.zoo.build --verifier ar runs/search/verifier-ar/final \
