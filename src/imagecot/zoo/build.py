@@ -118,11 +118,14 @@ def build_verifiers(generator: str, run: Path, zoo: Path = ZOO_DIR, parm: Path |
     from . import FAMILIES, load_verifier
     if generator not in FAMILIES:
         raise ValueError(f"unknown generator {generator!r}; expected one of {', '.join(FAMILIES)}")
-    dest = zoo / f"verifier-{generator}"
-    for path, folder in ((run, dest),) + (((parm, dest / "parm"),) if parm is not None else ()):
+    def ship(path: Path, folder: Path) -> None:
         final = Path(path) / "final" if (Path(path) / "final").is_dir() else Path(path)
-        # the top level first: its save_pretrained replaces the whole folder, parm/ included
         _ship(load_verifier("parm", final).net, final, folder, torch.float16)
+
+    dest = zoo / f"verifier-{generator}"
+    ship(run, dest)   # first: its save_pretrained replaces the whole folder, a parm/ in it included
+    if parm is not None:
+        ship(parm, dest / "parm")
 
 
 def build_aligned(kind: str, run_final: Path, zoo: Path = ZOO_DIR) -> Path:
